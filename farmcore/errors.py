@@ -6,6 +6,8 @@ protocol error, 2 on bad usage or bad input) and renders as one line for a techn
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class FarmError(Exception):
     """Base of all expected errors; never shown with a traceback."""
@@ -41,7 +43,7 @@ class CommError(DeviceError):
 class ModbusExceptionReply(DeviceError):
     """The node answered with a Modbus exception (e.g. 2 illegal address, 3 illegal value)."""
 
-    NAMES = {
+    NAMES: ClassVar[dict[int, str]] = {
         1: "ILLEGAL_FUNCTION",
         2: "ILLEGAL_DATA_ADDRESS",
         3: "ILLEGAL_DATA_VALUE",

@@ -48,7 +48,7 @@ def test_out_of_range_is_refused():
         codec.encode(70000, "u16")
     with pytest.raises(ValueError, match="takes 2 register"):
         codec.decode([1], "f32")
-    with pytest.raises(ValueError, match="outside 0..65535"):
+    with pytest.raises(ValueError, match=r"outside 0\.\.65535"):
         codec.decode([70000], "u16")
 
 

@@ -3,7 +3,13 @@
 import pytest
 
 from farmcore.errors import ConfigError
-from farmcore.fieldbus.profile import builtin_profiles, eval_formula, find_profile, match_profile, parse_profile
+from farmcore.fieldbus.profile import (
+    builtin_profiles,
+    eval_formula,
+    find_profile,
+    match_profile,
+    parse_profile,
+)
 
 SENSOR = "ksx3267:2022/sensor-default"
 ACTUATOR = "ksx3267:2022/actuator-default"
@@ -49,8 +55,8 @@ def test_nutrient_node_layout():
     assert profile.slot(20).read.start == 261
     nutrient = profile.slot(21)
     assert nutrient.kind == "nutrient" and nutrient.read.start == 401 and nutrient.write.start == 504
-    assert [i.name for i in nutrient.write.items] == ["operation", "opid", "start-area", "stop-area", "on-sec",
-                                                      "EC", "pH"]
+    names = [i.name for i in nutrient.write.items]
+    assert names == ["operation", "opid", "start-area", "stop-area", "on-sec", "EC", "pH"]
     assert nutrient.write.count == 10
     assert nutrient.expect_codes == (201, 202, 203, 204)
 

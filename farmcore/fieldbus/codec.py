@@ -85,7 +85,7 @@ def encode(
     offset: float = 0.0,
 ) -> list[int]:
     """Engineering value -> raw registers; integers are rounded and range-checked."""
-    count, fmt = TYPES[type_]
+    fmt = TYPES[type_][1]
     raw = (value - offset) / scale if (scale != 1.0 or offset != 0.0) else value
     if type_ != "f32":
         raw = round(raw)

@@ -73,9 +73,6 @@ def enum_name(table: str, code: int, protocol: int | None = None) -> str:
     return entry["name"] if entry else f"UNKNOWN_{code}"
 
 
-def enum_tables() -> tuple[str, ...]:
-    return ("status", "operation", "control", "alert")
-
 
 def device_type(code: int) -> DeviceType | None:
     """What a device code in registers 101+ means; None for an unknown code, 0 means an empty slot."""

@@ -515,8 +515,8 @@ class _Builder:
         match = None
         if head.match is not None:
             pv = head.match.protocol_version
-            match = Match(**{**head.match.model_dump(exclude={"protocol_version"}),
-                             "protocol_version": None if pv is None else tuple(pv if isinstance(pv, list) else [pv])})
+            versions = None if pv is None else tuple(pv if isinstance(pv, list) else [pv])
+            match = Match(**head.match.model_dump(exclude={"protocol_version"}), protocol_version=versions)
         node = raw.node or _Node()
         points = self.points()
         return Profile(

@@ -1,0 +1,47 @@
+"""User-facing words in Korean and English.
+
+The portal defaults to Korean; the command line follows FARMCTL_LANG, then LANG (ko_KR.UTF-8 -> Korean).
+"""
+
+from __future__ import annotations
+
+import os
+
+TEXTS: dict[str, dict[str, str]] = {
+    "unit": {"ko": "유닛", "en": "unit"},
+    "type": {"ko": "종류", "en": "type"},
+    "protocol": {"ko": "프로토콜", "en": "protocol"},
+    "channels": {"ko": "채널", "en": "channels"},
+    "profile": {"ko": "프로파일", "en": "profile"},
+    "devices": {"ko": "장치수", "en": "devices"},
+    "slot:code": {"ko": "슬롯:코드", "en": "slot:code"},
+    "slot": {"ko": "슬롯", "en": "slot"},
+    "code": {"ko": "코드", "en": "code"},
+    "kind": {"ko": "구분", "en": "kind"},
+    "quantity": {"ko": "측정항목", "en": "quantity"},
+    "value": {"ko": "값", "en": "value"},
+    "status": {"ko": "상태", "en": "status"},
+    "quality": {"ko": "품질", "en": "quality"},
+    "detail": {"ko": "세부", "en": "detail"},
+    "scanning": {"ko": "검색 중", "en": "scanning"},
+    "no nodes answered": {"ko": "응답한 노드가 없습니다", "en": "no nodes answered"},
+    "no frames": {"ko": "기록된 프레임이 없습니다", "en": "no frames recorded"},
+    "running": {"ko": "작동 중", "en": "running"},
+    "warning": {"ko": "경고", "en": "warning"},
+    "error": {"ko": "오류", "en": "error"},
+    "internal error": {"ko": "내부 오류", "en": "internal error"},
+    "aborted": {"ko": "중단됨", "en": "aborted"},
+}
+
+
+def language() -> str:
+    lang = os.environ.get("FARMCTL_LANG") or os.environ.get("LANG", "")
+    return "ko" if lang.lower().startswith("ko") else "en"
+
+
+def t(key: str, lang: str | None = None) -> str:
+    """The text for `key` in the given or current language; the key itself when unknown."""
+    entry = TEXTS.get(key)
+    if entry is None:
+        return key
+    return entry[lang or language()]
