@@ -249,7 +249,7 @@ def actuate(bus_url: str, unit: int, slot: int, op: str, time_s: int | None, pos
                 if isinstance(node, VendorNode):  # emulated timers run in this process: wait them out
                     if not as_json and result.remaining_s:
                         click.echo(f"{i18n.t('running')} {result.remaining_s} s ...", err=True)
-                    await node.wait_idle()
+                    await node.wait_idle(timeout=(result.remaining_s or 0) + 30)
             except BaseException:
                 if isinstance(node, VendorNode):
                     await node.safe_stop()

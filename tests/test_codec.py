@@ -13,8 +13,8 @@ def test_encode_28_8_low_word_first():
 
 def test_real_node_reply_decodes_to_23_29():
     value = codec.decode([0x5CFA, 0x41BA], "f32", word_order="little")
-    assert value == pytest.approx(23.2954, abs=1e-4)
-    assert round(value, 2) == 23.30 or f"{value:.2f}" == "23.30"
+    assert value == pytest.approx(23.2954, abs=5e-5)
+    assert int(value * 100) / 100 == 23.29  # as the reference quotes it (two decimals, truncated)
 
 
 def test_real_node_sensor_block_bytes():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,9 +21,21 @@ from farmcore.fieldbus.opid import OpidStore
 from farmcore.fieldbus.pollplan import LineCost, Request, Span, plan, slice_registers
 from farmcore.fieldbus.profile import Block, Profile, SlotDef, match_profile
 
-PLAUSIBLE_PROTOCOLS = frozenset({10, 20, 30, 31, 101})  # ksx3267.md §9 step 2
+# Product types (table 9: 1 sensor, 2 actuator, 3 integrated, 4 gateway) and the protocol versions each
+# may carry (ksx3267.md §4, §9 step 2). Checking the pair, not the protocol alone, keeps a block read one
+# register off (channels 30 landing on the protocol register) from passing as node information.
+PLAUSIBLE: dict[int, frozenset[int]] = {
+    1: frozenset({10, 101, 30, 31}),
+    2: frozenset({10, 101, 30, 31}),
+    3: frozenset({10, 101, 20, 30, 31}),
+    4: frozenset({30, 31}),
+}
 INFO_FIELDS = ("cert_authority", "company_code", "product_type", "product_code", "protocol_version",
                "channels")
+
+# Node turnaround assumed by poll plans: simple single-CPU Modbus slaves start answering 5-20 ms after a
+# request (industrialmonitordirect.com knowledge base, "Modbus RTU Slave Response Time"); the low end.
+TYPICAL_TURNAROUND_S = 0.010
 
 # Quality of a reading. A non-zero device status of a sensor (NEED_CALIBRATION, ERROR, ...) is
 # reported as its lower-case status name.
@@ -58,7 +70,7 @@ class NodeInfo:
 
     @property
     def plausible(self) -> bool:
-        return self.protocol_version in PLAUSIBLE_PROTOCOLS
+        return self.protocol_version in PLAUSIBLE.get(self.product_type, ()) and 0 < self.channels <= 100
 
     @property
     def default_map(self) -> bool:
@@ -147,12 +159,29 @@ EXPECTED_STATUS: dict[str, frozenset[int]] = {
 }
 
 
+def bus_address_offset(bus: object) -> int | None:
+    """The `address_offset` set in a bus URL, or None when the URL leaves it at 0."""
+    config = getattr(bus, "config", None)
+    return config.address_offset if config is not None and config.address_offset else None
+
+
+def address_offset_for(bus: object, profile: Profile) -> int:
+    """PDU address = register + offset; the bus URL's setting wins over the profile's."""
+    offset = bus_address_offset(bus)
+    return profile.encoding.address_offset if offset is None else offset
+
+
+def line_cost_for(bus: object) -> LineCost:
+    """The wire-time model of a bus: its serial settings (a TCP gateway's RS485 leg too) and turnaround."""
+    config = getattr(bus, "config", None)
+    if config is None:
+        return LineCost(turnaround_s=TYPICAL_TURNAROUND_S)
+    return LineCost(baud=config.baud, bits_per_char=min(config.bits_per_char, 11),
+                    turnaround_s=TYPICAL_TURNAROUND_S)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _error_text(exc: FarmError) -> str:
-    return str(exc)
 
 
 class _PlannedReader:
@@ -193,14 +222,15 @@ class KsNode:
                  cost: LineCost | None = None, stale_after_s: float = 10.0,
                  readback_delay_s: float = 0.3, readback_timeout_s: float = 2.0) -> None:
         self.bus, self.unit, self.profile, self.info = bus, unit, profile, info
-        self.offset = info.address_offset if info else profile.encoding.address_offset
+        self.offset = info.address_offset if info else address_offset_for(bus, profile)
         self.device_codes = dict(device_codes or {})
         self.opids = opids or OpidStore()
         self.stale_after_s = stale_after_s
         self.readback_delay_s = readback_delay_s
         self.readback_timeout_s = readback_timeout_s
         self.warnings: list[str] = []
-        self._reader = _PlannedReader(bus, unit, self.offset, cost or LineCost(), profile.read_areas())
+        cost = cost or line_cost_for(bus)
+        self._reader = _PlannedReader(bus, unit, self.offset, cost, profile.read_areas())
         self._last: dict[int, Reading] = {}
         self._last_good: dict[int, float] = {}
 
@@ -209,7 +239,13 @@ class KsNode:
     @classmethod
     async def discover(cls, bus: BusLike, unit: int, *, profile: Profile | None = None,
                        address_offset: int | None = None, **kwargs: Any) -> KsNode:
-        """KS X 3267 §6.1 discovery: node info (offset 0, then -1), profile match, device codes."""
+        """KS X 3267 §6.1 discovery: node info (offset 0, then -1), profile match, device codes.
+
+        An offset given here, in the bus URL or in the profile is used as it is, without the fallback."""
+        if address_offset is None:
+            address_offset = bus_address_offset(bus)
+        if address_offset is None and profile is not None and profile.encoding.address_offset:
+            address_offset = profile.encoding.address_offset
         info = await read_node_info(bus, unit, address_offset)
         if profile is None:
             if not info.default_map:
@@ -252,8 +288,7 @@ class KsNode:
     # ------------------------------------------------------------------ reading
 
     def spans(self) -> list[Span]:
-        spans = [Span(b.fc, b.start, b.count, key) for key, b in self._blocks()]
-        return spans
+        return [Span(b.fc, b.start, b.count, key) for key, b in self._blocks()]
 
     def _blocks(self) -> Iterable[tuple[Any, Block]]:
         if self.profile.node_read is not None:
@@ -279,7 +314,7 @@ class KsNode:
             if "status" in values:
                 node["status_name"] = codes.status_name(int(values["status"]), proto)
         elif "node" in errors:
-            node["error"] = _error_text(errors["node"])
+            node["error"] = str(errors["node"])
         readings = []
         for definition, code, dtype in self.devices():
             slot = definition.slot
@@ -320,10 +355,10 @@ class KsNode:
             if dtype is not None and dtype.kind == "sensor":
                 reading.quantity, reading.unit = dtype.quantity, dtype.unit
         else:  # keep the last value for display, marked
-            reading = Reading(**{**last.__dict__, "extra": dict(last.extra)})
+            reading = replace(last, extra=dict(last.extra))
         age = time.monotonic() - self._last_good.get(definition.slot, float("-inf"))
         reading.quality = STALE if last is not None and age > self.stale_after_s else COMM_ERROR
-        reading.error = _error_text(error) if error else None
+        reading.error = str(error) if error else None
         return reading
 
     # ------------------------------------------------------------------ commands

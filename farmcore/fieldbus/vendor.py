@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -23,9 +24,15 @@ from farmcore.fieldbus.node import (
     Reading,
     Snapshot,
     _PlannedReader,
+    address_offset_for,
+    line_cost_for,
 )
 from farmcore.fieldbus.pollplan import LineCost, Request, Span
 from farmcore.fieldbus.profile import EmulatedActuator, Point, Profile, WriteTarget
+
+log = logging.getLogger(__name__)
+OFF_RETRY_FIRST_S = 0.2
+OFF_RETRY_MAX_S = 5.0
 
 # emulated statuses, as a KS node would report them (Annex B.2)
 READY, ON, OPENING, CLOSING = 0, 201, 301, 302
@@ -41,6 +48,7 @@ class _Output:
         self.until: float | None = None  # monotonic time the current run ends
         self.stopped_at = float("-inf")  # when the motor last stopped (for the dead time)
         self.task: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()  # one command at a time per output, or two could defeat the interlock
 
     def remaining(self) -> int | None:
         return None if self.until is None else max(0, round(self.until - time.monotonic()))
@@ -53,9 +61,9 @@ class VendorNode:
         if profile.kind != "vendor":
             raise BadInput(f"profile {profile.id} is a {profile.kind} profile, not a vendor profile")
         self.bus, self.unit, self.profile = bus, unit, profile
-        self.offset = profile.encoding.address_offset
+        self.offset = address_offset_for(bus, profile)
         self.warnings: list[str] = []
-        self._reader = _PlannedReader(bus, unit, self.offset, cost or LineCost(), None)
+        self._reader = _PlannedReader(bus, unit, self.offset, cost or line_cost_for(bus), None)
         self._outputs = {a.slot: _Output(a) for a in profile.actuators}
 
     def spans(self) -> list[Span]:
@@ -111,6 +119,11 @@ class VendorNode:
                            "relay outputs are level 1")
         if op.startswith("timed-") and (not time_s or time_s <= 0):
             raise BadInput(f"{op} needs --time S with S > 0")
+        async with out.lock:
+            return await self._command(out, op, time_s, verify)
+
+    async def _command(self, out: _Output, op: str, time_s: int | None, verify: bool) -> CommandResult:
+        kind = out.spec.kind
         self._cancel(out)
         if op in ("off", "stop"):
             await self._all_off(out)
@@ -151,9 +164,20 @@ class VendorNode:
         out.status, out.until = READY, None
 
     async def _stop_after(self, out: _Output, seconds: float) -> None:
+        """End a run; a failed off-write is retried until it goes through, never left energised."""
         await asyncio.sleep(seconds)
-        out.task = None
-        await self._all_off(out)
+        delay = OFF_RETRY_FIRST_S
+        while True:
+            async with out.lock:
+                try:
+                    await self._all_off(out)
+                    out.task = None
+                    return
+                except (CommError, ModbusExceptionReply) as exc:
+                    log.warning("unit %s %s: end of run not applied, retrying: %s",
+                                self.unit, out.spec.id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, OFF_RETRY_MAX_S)
 
     def _cancel(self, out: _Output) -> None:
         if out.task is not None and out.task is not asyncio.current_task():
@@ -190,11 +214,14 @@ class VendorNode:
         return CommandResult(out.spec.slot, op.upper().replace("-", "_"), out.status, None, verified,
                              out.status, STATUS_NAMES[out.status], out.remaining(), message)
 
-    async def wait_idle(self) -> None:
+    async def wait_idle(self, timeout: float | None = None) -> None:
         """Wait until every timed run has ended (the command line's foreground wait)."""
         tasks = [o.task for o in self._outputs.values() if o.task is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            raise DeviceError(f"unit {self.unit}: outputs could not be switched off at the end of the run")
 
     async def safe_stop(self) -> None:
         """Cancel timers and de-energise every output (Ctrl-C, daemon stop)."""
