@@ -116,3 +116,13 @@ def test_bad_profiles_name_file_and_field(text, field, words):
     assert "\n" not in message
     assert message.startswith(f"site/bad.toml: {field}" if field else "site/bad.toml: ")
     assert words in message
+
+
+def test_point_and_block_address_offsets_are_applied():
+    head = '[profile]\nid = "v"\nkind = "vendor"\n'
+    profile = parse_profile(head + '[[points]]\nid = "t"\nfc = 4\nregister = 1\naddress_offset = -1\n'
+                            '[[points]]\nid = "h"\nfc = 4\nregister = 2\n', "v.toml")
+    assert [p.item.register for p in profile.points] == [0, 2]
+    with pytest.raises(ConfigError, match=r"points\[0\]\.read_fc"):
+        parse_profile('[profile]\nid = "v"\nkind = "vendor"\n[[points]]\nid = "t"\nfc = 4\nregister = 1\n'
+                      'read_fc = 3\n', "v.toml")

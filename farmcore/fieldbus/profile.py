@@ -34,15 +34,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, loc_by_alias=True)
 
 
-class _Encoding(_Strict):
-    address_offset: Literal[0, -1] | None = None
+class _Order(_Strict):
     byte_order: Order | None = None
     word_order: Order | None = None
+
+
+class _Encoding(_Order):
+    address_offset: Literal[0, -1] | None = None
     read_fc: Literal[3, 4] | None = None
     write_fc: Literal[6, 16] | None = None
 
 
-class _Item(_Encoding):
+class _Item(_Order):
     name: str
     type: ValueType | None = None
     scale: float | None = None
@@ -99,6 +102,7 @@ class _Point(_Item):
     type: ValueType | Literal["bits"] = "u16"  # type: ignore[assignment]
     quantity: str | None = None
     ks_code: str | None = None
+    address_offset: Literal[0, -1] | None = None
 
 
 class _Write(_Strict):
@@ -406,6 +410,7 @@ class _Builder:
             start = eval_formula(raw.start, index)
         except (SyntaxError, ValueError) as exc:
             raise ConfigError(self.file, f"{where}.start", f"bad formula {raw.start!r}: {exc}") from None
+        start += self._shift(raw.address_offset)
         layer = {k: v for k, v in raw.model_dump(exclude_none=True).items() if k not in ("start", "items")}
         fc = layer.get("write_fc" if write else "read_fc",
                        self.encoding.write_fc if write else self.encoding.read_fc)
@@ -463,6 +468,11 @@ class _Builder:
                 ))
         return sorted(out, key=lambda s: s.slot)
 
+    def _shift(self, local_offset: int | None) -> int:
+        """A block's or point's own address_offset, folded into its register numbers: the node applies
+        the profile's (or the bus's) offset to every address, so the difference is what remains."""
+        return 0 if local_offset is None else local_offset - self.encoding.address_offset
+
     def points(self) -> list[Point]:
         out = []
         for n, p in enumerate(self.raw.points):
@@ -472,7 +482,7 @@ class _Builder:
             if p.type != "bits" and p.fc in (1, 2):
                 raise ConfigError(self.file, f"{where}.type", f"fc {p.fc} reads bits; set type = 'bits'")
             item = Item(
-                name=p.name, register=p.reg, type=p.type,
+                name=p.name, register=p.reg + self._shift(p.address_offset), type=p.type,
                 byte_order=p.byte_order or self.encoding.byte_order,
                 word_order=p.word_order or self.encoding.word_order,
                 scale=1.0 if p.scale is None else p.scale, offset=p.offset or 0.0,
