@@ -23,6 +23,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "status": {"ko": "상태", "en": "status"},
     "quality": {"ko": "품질", "en": "quality"},
     "detail": {"ko": "세부", "en": "detail"},
+    "bus": {"ko": "버스", "en": "bus"},
+    "zones": {"ko": "구역", "en": "zones"},
     "scanning": {"ko": "검색 중", "en": "scanning"},
     "no nodes answered": {"ko": "응답한 노드가 없습니다", "en": "no nodes answered"},
     "no frames": {"ko": "기록된 프레임이 없습니다", "en": "no frames recorded"},

@@ -9,7 +9,6 @@ item level. Validation errors name the file and the field (`file: slot_groups[0]
 from __future__ import annotations
 
 import ast
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -17,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from farmcore.datafile import Strict, parse_toml, read_text, validate
 from farmcore.errors import ConfigError
 from farmcore.fieldbus import codec, codes
 
@@ -30,11 +30,7 @@ MAX_REGISTER = 0xFFFF
 # --------------------------------------------------------------------------- raw schema (pydantic)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, loc_by_alias=True)
-
-
-class _Order(_Strict):
+class _Order(Strict):
     byte_order: Order | None = None
     word_order: Order | None = None
 
@@ -59,7 +55,7 @@ class _Block(_Encoding):
     items: list[Annotated[str, Field(min_length=1)] | _Item] = Field(min_length=1)
 
 
-class _Match(_Strict):
+class _Match(Strict):
     cert_authority: int | None = None
     company_code: int | None = None
     product_type: int | None = None
@@ -68,7 +64,7 @@ class _Match(_Strict):
     channels: int | None = None
 
 
-class _ProfileHead(_Strict):
+class _ProfileHead(Strict):
     id: str = Field(min_length=1)
     kind: Literal["ks-node", "vendor"]
     standard: str = ""
@@ -76,13 +72,13 @@ class _ProfileHead(_Strict):
     match: _Match | None = None
 
 
-class _Node(_Strict):
+class _Node(Strict):
     codes_start: int = 101
     read: _Block | None = None
     write: _Block | None = None
 
 
-class _SlotGroup(_Strict):
+class _SlotGroup(Strict):
     name: str
     kind: Literal["sensor", "switch", "retractable", "nutrient"]
     first_slot: int = Field(ge=1)
@@ -105,12 +101,12 @@ class _Point(_Item):
     address_offset: Literal[0, -1] | None = None
 
 
-class _Write(_Strict):
+class _Write(Strict):
     fc: Literal[5, 6, 16]
     reg: int = Field(alias="register", ge=0, le=MAX_REGISTER)
 
 
-class _Actuator(_Strict):
+class _Actuator(Strict):
     id: str
     behaviour: Literal["emulated.switch.level1", "emulated.retractable.level1"]
     on: _Write | None = None
@@ -122,14 +118,14 @@ class _Actuator(_Strict):
     full_travel_s: float = Field(default=60, gt=0)
 
 
-class _ProfileFile(_Strict):
+class _ProfileFile(Strict):
     profile: _ProfileHead
     encoding: _Encoding = _Encoding()
-    item_types: dict[str, _Item] = {}
+    item_types: dict[str, _Item] = Field(default_factory=dict)
     node: _Node | None = None
-    slot_groups: list[_SlotGroup] = []
-    points: list[_Point] = []
-    actuators: list[_Actuator] = []
+    slot_groups: list[_SlotGroup] = Field(default_factory=list)
+    points: list[_Point] = Field(default_factory=list)
+    actuators: list[_Actuator] = Field(default_factory=list)
 
     @field_validator("item_types", mode="before")
     @classmethod
@@ -338,26 +334,6 @@ class Profile:
 # --------------------------------------------------------------------------- loading
 
 
-def _fail(file: str, loc: Sequence[Any], message: str) -> ConfigError:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return ConfigError(file, path, message)
-
-
-def _first_error(file: str, exc: ValidationError) -> ConfigError:
-    err = exc.errors()[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in {"str", "int", "list"}))]
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling)"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
-    elif "input" in err and err["type"] not in {"missing"}:
-        msg = f"{msg}; got {err['input']!r}"
-    return _fail(file, loc, msg)
-
-
 def eval_formula(expr: int | str, index: int) -> int:
     """Evaluate a slot formula such as `203 + 3*(i-1)`: integers, + - *, parentheses, i or k."""
     if isinstance(expr, int):
@@ -542,24 +518,12 @@ class _Builder:
 
 def parse_profile(text: str, file: str) -> Profile:
     """Validate the TOML text of a profile; `file` is only used in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
-    try:
-        raw = _ProfileFile.model_validate(data)
-    except ValidationError as exc:
-        raise _first_error(file, exc) from None
+    raw = validate(_ProfileFile, parse_toml(text, file), file)
     return _Builder(file, raw).build()
 
 
 def load_profile(path: str | Path) -> Profile:
-    path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    return parse_profile(text, str(path))
+    return parse_profile(read_text(path), str(path))
 
 
 @cache

@@ -1,0 +1,205 @@
+"""Site files: the buses, the Modbus nodes on them, and the zones (greenhouses, tanks) they serve.
+
+A site file says which bus, unit and slot carries each quantity and actuator of a zone. The daemons read
+their zones through it; the twin serves the same file as simulated nodes, so the daemon and its plant
+always agree on the wiring. Validation errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from farmcore.datafile import Strict, parse_toml, read_text, validate
+from farmcore.errors import BadInput, ConfigError
+from farmcore.fieldbus.profile import builtin_profiles
+from farmcore.fieldbus.url import parse_bus_url
+
+ZoneKind = Literal["greenhouse", "tank"]
+
+# What an actuator does to the plant, by zone kind (the twin moves its physics from these roles; the
+# daemons choose their strategies by them).
+ROLES: dict[str, frozenset[str]] = {
+    "greenhouse": frozenset({"heater", "roof_vent", "side_vent", "thermal_screen", "shade_screen",
+                             "co2_valve", "irrigation_pump", "circulation_fan", "lamps", "fertigation"}),
+    "tank": frozenset({"aerator", "o2_valve", "heater", "chiller", "exchange_pump", "feeder"}),
+}
+
+# KS X 3267 device code for a quantity on a sensor node (Annex A.1.2); a tank's water temperature is read
+# by a temperature sensor (code 1). The site may give `code` explicitly for anything else.
+SENSOR_CODES: dict[str, int] = {
+    "air_temperature": 1, "water_temperature": 1, "relative_humidity": 2, "dew_point": 3, "rain_detected": 4,
+    "flow_volume": 5, "rain": 6, "solar_radiation": 7, "wind_speed": 8, "wind_direction": 9, "voltage": 10,
+    "co2": 11, "ec": 12, "par": 13, "soil_moisture": 14, "soil_water_tension": 15, "ph": 16,
+    "soil_temperature": 17, "weight": 18, "water_level_low": 19, "current": 22,
+}
+
+
+class SiteHead(Strict):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = ""
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    timezone: str = "Asia/Seoul"
+
+
+class BusDef(Strict):
+    id: str = Field(min_length=1)
+    url: str
+
+
+class NodeDef(Strict):
+    bus: str
+    unit: int = Field(ge=1, le=247)
+    profile: str
+    name: str = ""
+
+
+class SensorDef(Strict):
+    quantity: str = Field(min_length=1)
+    unit: int = Field(ge=1, le=247)
+    slot: int = Field(ge=1, le=200)
+    code: int | None = Field(default=None, ge=1, le=99)
+    source: str | None = None  # the twin's model output, when it differs from the quantity
+
+
+class ActuatorDef(Strict):
+    id: str = Field(min_length=1)
+    role: str
+    unit: int = Field(ge=1, le=247)
+    slot: int = Field(ge=1, le=200)
+    travel_s: float = Field(default=60.0, gt=0)  # full travel of a retractable (the twin's node uses it)
+
+
+class ZoneTwin(Strict):
+    model: str  # a parameter set of the greenhouse or tank model
+    start: dict[str, float] = Field(default_factory=dict)  # initial state overrides
+
+
+class ZoneDef(Strict):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: ZoneKind
+    name: str = ""
+    bus: str
+    twin: ZoneTwin | None = None
+    sensors: list[SensorDef] = Field(default_factory=list)
+    actuators: list[ActuatorDef] = Field(default_factory=list)
+
+
+class WeatherDef(Strict):
+    source: str = "synthetic"  # "synthetic", "synthetic:SEED" or a CSV path relative to the site file
+    bus: str | None = None
+    unit: int | None = Field(default=None, ge=1, le=247)
+    sensors: dict[str, int] = Field(default_factory=dict)  # quantity -> slot on the weather-station node
+
+
+class FaultDef(Strict):
+    """A fault the twin injects on its own schedule (hours after the start), for reproducible scenarios."""
+
+    at_h: float = Field(ge=0)
+    duration_h: float | None = Field(default=None, gt=0)
+    kind: Literal["silent", "delay", "exception", "corrupt_crc", "stuck", "drift", "need_calibration",
+                  "actuator_failure"]
+    bus: str | None = None
+    unit: int | None = Field(default=None, ge=1, le=247)
+    zone: str | None = None
+    quantity: str | None = None
+    actuator: str | None = None
+    value: float | None = None  # delay seconds, exception code, drift per hour
+
+
+class SiteFile(Strict):
+    site: SiteHead
+    buses: list[BusDef] = Field(min_length=1)
+    nodes: list[NodeDef] = Field(default_factory=list)
+    zones: list[ZoneDef] = Field(default_factory=list)
+    weather: WeatherDef = WeatherDef()
+    faults: list[FaultDef] = Field(default_factory=list)
+
+
+def _check_references(site: SiteFile, file: str) -> None:
+    """Cross-field rules: every bus, node, unit and zone a field names exists, once."""
+
+    def fail(field: str, message: str) -> ConfigError:
+        return ConfigError(file, field, message)
+
+    buses = {b.id for b in site.buses}
+    if len(buses) != len(site.buses):
+        raise fail("buses", "bus ids must be unique")
+    for n, bus in enumerate(site.buses):
+        try:
+            parse_bus_url(bus.url)
+        except BadInput as exc:
+            raise fail(f"buses[{n}].url", str(exc)) from None
+    nodes: dict[tuple[str, int], NodeDef] = {}
+    for n, node in enumerate(site.nodes):
+        if node.bus not in buses:
+            raise fail(f"nodes[{n}].bus", f"no bus {node.bus!r}; buses: {', '.join(sorted(buses))}")
+        if (node.bus, node.unit) in nodes:
+            raise fail(f"nodes[{n}].unit", f"unit {node.unit} is already used on bus {node.bus!r}")
+        if node.profile not in builtin_profiles():
+            raise fail(f"nodes[{n}].profile", f"unknown profile {node.profile!r}; shipped: "
+                            f"{', '.join(sorted(builtin_profiles()))}")
+        nodes[(node.bus, node.unit)] = node
+    zones = set()
+    for z, zone in enumerate(site.zones):
+        where = f"zones[{z}]"
+        if zone.id in zones:
+            raise fail(f"{where}.id", f"zone {zone.id!r} appears twice")
+        zones.add(zone.id)
+        if zone.bus not in buses:
+            raise fail(f"{where}.bus", f"no bus {zone.bus!r}; buses: {', '.join(sorted(buses))}")
+        used: set[tuple[int, int]] = set()
+        for kind, entries in (("sensors", zone.sensors), ("actuators", zone.actuators)):
+            for e, entry in enumerate(entries):
+                if (zone.bus, entry.unit) not in nodes:
+                    raise fail(f"{where}.{kind}[{e}].unit",
+                                    f"no node with unit {entry.unit} on bus {zone.bus!r} under [[nodes]]")
+                if (entry.unit, entry.slot) in used:
+                    raise fail(f"{where}.{kind}[{e}].slot",
+                                    f"unit {entry.unit} slot {entry.slot} is already mapped in this zone")
+                used.add((entry.unit, entry.slot))
+        for e, sensor in enumerate(zone.sensors):
+            profile = builtin_profiles()[nodes[(zone.bus, sensor.unit)].profile]
+            at = f"{where}.sensors[{e}]"
+            if profile.kind == "vendor":
+                if not any(p.slot == sensor.slot for p in profile.points):
+                    raise fail(f"{at}.slot", f"{profile.id} has no point in slot {sensor.slot}")
+            elif profile.slot(sensor.slot) is None or profile.slot(sensor.slot).kind != "sensor":
+                raise fail(f"{at}.slot", f"slot {sensor.slot} of {profile.id} is not a sensor slot")
+            elif sensor.code is None and sensor.quantity not in SENSOR_CODES:
+                raise fail(f"{at}.code", f"no KS device code is known for {sensor.quantity!r}; give `code`")
+        for a, act in enumerate(zone.actuators):
+            profile = builtin_profiles()[nodes[(zone.bus, act.unit)].profile]
+            slot = profile.slot(act.slot)
+            is_actuator = (slot is not None and slot.kind != "sensor") or any(
+                x.slot == act.slot for x in profile.actuators)
+            if not is_actuator:
+                raise fail(f"{where}.actuators[{a}].slot",
+                           f"slot {act.slot} of {profile.id} is not an actuator")
+            if act.role not in ROLES[zone.kind]:
+                raise fail(f"{where}.actuators[{a}].role", f"{act.role!r} is not a {zone.kind} role; "
+                                f"allowed: {', '.join(sorted(ROLES[zone.kind]))}")
+    weather = site.weather
+    if weather.unit is not None and (weather.bus is None or (weather.bus, weather.unit) not in nodes):
+        raise fail("weather.unit", "the weather station needs `bus` and a node with that unit")
+    for f, fault in enumerate(site.faults):
+        if fault.zone is not None and fault.zone not in zones:
+            raise fail(f"faults[{f}].zone", f"no zone {fault.zone!r}")
+
+
+def sensor_code(sensor: SensorDef) -> int:
+    """The KS device code a sensor mapping stands for (given, or by its quantity)."""
+    return sensor.code or SENSOR_CODES[sensor.quantity]
+
+
+def parse_site(text: str, file: str) -> SiteFile:
+    site = validate(SiteFile, parse_toml(text, file), file)
+    _check_references(site, file)
+    return site
+
+
+def load_site(path: str | Path) -> SiteFile:
+    return parse_site(read_text(path), str(path))
