@@ -126,8 +126,10 @@ class BusConfig:
         return f"{self.label}?{query}" if query else self.label
 
 
-def parse_bus_url(url: str, **overrides: object) -> BusConfig:
-    """Parse a bus URL; `overrides` use the query keys' names, win over the query and are checked alike."""
+def parse_bus_url(url: str, *, listen: bool = False, **overrides: object) -> BusConfig:
+    """Parse a bus URL; `overrides` use the query keys' names, win over the query and are checked alike.
+
+    `listen` is for the side that serves the bus (the twin): there port 0 means "any free port"."""
     parts = urlsplit(url.strip())
     kind = _kind(url, parts.scheme)
     if parts.fragment or parts.username is not None:
@@ -150,7 +152,7 @@ def parse_bus_url(url: str, **overrides: object) -> BusConfig:
             retries=retries,
             address_offset=address_offset,
         )
-    host, port = _host_port(url, kind, parts)
+    host, port = _host_port(url, kind, parts, listen)
     return BusConfig(
         kind, host=host, port=port, timeout=timeout, retries=retries, address_offset=address_offset
     )
@@ -186,7 +188,7 @@ def _check_keys(url: str, kind: Kind, params: dict[str, str]) -> None:
             raise _bad(url, f"unknown parameter {key!r}", f"allowed: {', '.join(allowed)}")
 
 
-def _host_port(url: str, kind: Kind, parts: SplitResult) -> tuple[str, int]:
+def _host_port(url: str, kind: Kind, parts: SplitResult, listen: bool) -> tuple[str, int]:
     if parts.path not in ("", "/"):
         raise _bad(url, f"unexpected path {parts.path!r}", _EXPECTED[kind])
     if not parts.hostname:
@@ -199,7 +201,7 @@ def _host_port(url: str, kind: Kind, parts: SplitResult) -> tuple[str, int]:
         port = MODBUS_TCP_PORT
     if port is None:
         raise _bad(url, "missing port (a gateway has no standard port)", _EXPECTED[kind])
-    if not port:
+    if not port and not (listen and parts.netloc.endswith(":0")):
         raise _bad(url, f"bad port {parts.netloc.rpartition(':')[2]!r}", "expected a port 1-65535")
     return parts.hostname, port
 

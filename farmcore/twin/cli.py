@@ -7,14 +7,19 @@ the hardware-in-the-loop tests start it. It runs until Ctrl-C or SIGTERM and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 
 from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
+from farmcore.site import load_site
 from farmcore.textui import table
 from farmcore.twin.registers import UnitMap
+from farmcore.twin.runtime import MAX_SPEED, Twin, nodes_table
 from farmcore.twin.site import Serving, demo_site, describe, serve_site
 
 
@@ -70,14 +75,70 @@ async def _serve(site: UnitMap, tcp: tuple[str, int], rtu_tcp: tuple[str, int] |
         raise FarmError(f"cannot serve: {exc}") from None
 
 
-@click.command("twin")
+async def _serve_site(twin_site: Twin, urls: dict[str, str], speed: float) -> None:
+    try:
+        async with twin_site.serve(urls) as bound:
+            for bus, url in bound.items():
+                click.echo(f"listening: {url} (bus {bus})")
+            rows = nodes_table(twin_site)
+            click.echo(table([i18n.t(h) for h in ("bus", "unit", "profile", "zones")], rows))
+            click.echo(f"simulated time starts {twin_site.clock.now().isoformat()} at {speed:g}x; "
+                       "Ctrl-C stops the twin", err=True)
+            runner = asyncio.create_task(twin_site.run(speed))
+            try:
+                await _until_stopped()
+            finally:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+    except OSError as exc:  # port taken, no such serial device, no permission
+        raise FarmError(f"cannot serve: {exc}") from None
+
+
+def _parse_serve(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        bus, sep, url = value.partition("=")
+        if not sep or not bus or not url:
+            raise BadInput(f"--serve {value!r}: expected BUS=URL, e.g. greenhouses=tcp://127.0.0.1:0")
+        out[bus] = url
+    return out
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--start {text!r}: expected an ISO 8601 time such as 2026-01-15T00:00+09:00") from None
+    return (start if start.tzinfo else start.replace(tzinfo=ZoneInfo("Asia/Seoul"))).astimezone(UTC)
+
+
+@click.group("twin", invoke_without_command=True)
+@click.option("--site", "site_file", metavar="SITE.toml",
+              help="serve this site with its plant models (without it: a fixed six-unit commissioning bench)")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="simulated seconds per second, 1-3600")
+@click.option("--start", metavar="ISO8601", help="simulated start time (local Asia/Seoul if no offset)")
+@click.option("--serve", "serve", multiple=True, metavar="BUS=URL", help="serve a bus elsewhere than its site URL")
 @click.option("--tcp", default="127.0.0.1:5020", show_default=True, metavar="HOST:PORT",
-              help="Modbus TCP listener")
-@click.option("--rtu-tcp", metavar="HOST:PORT", help="also serve RTU frames over TCP, like an RS485 gateway")
-@click.option("--serial", metavar="PATH", help="also serve RTU on this serial port (e.g. a socat pty)")
-@click.option("--baud", default="9600", show_default=True, help="serial baud rate, 8N1")
-def twin(tcp: str, rtu_tcp: str | None, serial: str | None, baud: str) -> None:
-    """Serve the simulated demo site (greenhouse and tank) as Modbus nodes until Ctrl-C."""
+              help="bench: Modbus TCP listener")
+@click.option("--rtu-tcp", metavar="HOST:PORT", help="bench: also serve RTU frames over TCP, like an RS485 gateway")
+@click.option("--serial", metavar="PATH", help="bench: also serve RTU on this serial port (e.g. a socat pty)")
+@click.option("--baud", default="9600", show_default=True, help="bench: serial baud rate, 8N1")
+@click.pass_context
+def twin(ctx: click.Context, site_file: str | None, speed: float, start: str | None, serve: tuple[str, ...],
+         tcp: str, rtu_tcp: str | None, serial: str | None, baud: str) -> None:
+    """Serve a simulated site (digital twin) as Modbus nodes until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if site_file is not None:
+        if not 1 <= speed <= MAX_SPEED:
+            raise BadInput(f"--speed {speed:g}: allowed 1 to {MAX_SPEED:g}")
+        twin_site = Twin(load_site(site_file), site_file=site_file, start=_parse_start(start))
+        asyncio.run(_serve_site(twin_site, _parse_serve(serve), speed))
+        click.echo("twin stopped", err=True)
+        return
     tcp_addr = parse_host_port("--tcp", tcp)
     rtu_addr = None if rtu_tcp is None else parse_host_port("--rtu-tcp", rtu_tcp)
     baudrate = parse_baud(baud)

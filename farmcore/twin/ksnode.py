@@ -246,6 +246,7 @@ class KsNode(RegisterDevice):
         once_s: float = 60.0,
     ) -> None:
         super().__init__()
+        self._shown: dict[int, tuple[tuple[str, float], ...]] = {}  # last values put per block start
         match = profile.match
         if profile.kind != "ks-node" or match is None or match.product_type is None:
             raise ValueError(f"profile {profile.id}: a simulated KS node needs a ks-node profile with "
@@ -444,4 +445,8 @@ class KsNode(RegisterDevice):
             self._put(device.read, device.registers(self._status(device), self._last))
 
     def _put(self, block: Block, values: Mapping[str, float]) -> None:
+        shown = tuple(values.items())
+        if self._shown.get(block.start) == shown:
+            return  # unchanged: the time-accelerated twin refreshes thousands of times a second
+        self._shown[block.start] = shown
         self.set(TABLE_OF_FC[block.fc], block.start + self.offset, block.encode(values))

@@ -75,12 +75,13 @@ class RegisterDevice:
 
     def set(self, table: Table, address: int, values: Sequence[int]) -> None:
         """Simulation side: change values regardless of writability, without `on_write`."""
+        cells = self._cells[table]
         addresses = range(address, address + len(values))
-        missing = set(addresses) - self._cells[table].keys()
-        if missing:
-            raise KeyError(f"{table} {min(missing)} undefined")
+        for a in addresses:
+            if a not in cells:
+                raise KeyError(f"{table} {a} undefined")
         _check_values(table, values)
-        self._cells[table].update(zip(addresses, values, strict=True))
+        cells.update(zip(addresses, values, strict=True))
 
     def write(self, table: Table, address: int, values: Sequence[int]) -> None:
         """Master side: exception 2 unless every address is writable; `on_write` may refuse."""
