@@ -400,10 +400,11 @@ class Twin:
         if not 0 < speed <= MAX_SPEED:
             raise BadInput(f"--speed {speed}: allowed 0 < speed <= {MAX_SPEED:g}")
         start_wall, start_sim = time.monotonic(), self.clock.elapsed
+        most = speed * tick_s * 2  # per tick: a slow machine lets simulated time lag, never starves the server
         while True:
-            target = start_sim + (time.monotonic() - start_wall) * speed
-            if target > self.clock.elapsed:
-                self.advance(target - self.clock.elapsed)
+            behind = start_sim + (time.monotonic() - start_wall) * speed - self.clock.elapsed
+            if behind > 0:
+                self.advance(min(behind, most))
             await asyncio.sleep(tick_s)
 
     def zone_outputs(self) -> dict[str, dict[str, Any]]:
