@@ -1,0 +1,78 @@
+"""What every historian back-end offers, and the point it stores.
+
+A point is stamped with the time it was sampled (UTC), never the time it was sent, and carries the site
+and zone it belongs to. `write` must never block the control loop: back-ends queue and write in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+Kind = Literal["sensor", "setpoint", "actuator", "event"]
+KINDS: tuple[str, ...] = ("sensor", "setpoint", "actuator", "event")
+Aggregate = Literal["mean", "min", "max", "last"]
+AGGREGATES: tuple[str, ...] = ("mean", "min", "max", "last")
+FieldValue = float | int | str | bool
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sample. `fields` holds the value(s), e.g. {"value": 23.4} or {"target": 1, "feedback": 1};
+    events keep their text in fields too ({"message": "...", "code": "..."})."""
+
+    kind: Kind
+    site: str
+    zone: str
+    name: str
+    time: datetime  # UTC, tz-aware: when it was sampled
+    fields: Mapping[str, FieldValue]
+    quality: str | None = None  # sensors: good, stale, comm_error, need_calibration, ...
+    tags: Mapping[str, str] = field(default_factory=dict)  # tenant, recipe (id@version), source, unit, ...
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None or self.time.utcoffset() != timedelta(0):
+            raise ValueError(f"point {self.name}: time must be UTC and tz-aware, got {self.time!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"point {self.name}: kind {self.kind!r} not one of {', '.join(KINDS)}")
+        if not self.fields:
+            raise ValueError(f"point {self.name}: no fields")
+
+
+@dataclass(frozen=True)
+class Sample:
+    time: datetime  # UTC; for a downsampled series, the start of the window
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Latest:
+    time: datetime
+    fields: Mapping[str, FieldValue]
+    quality: str | None
+
+
+class Historian(Protocol):
+    """The interface the daemons, the portal and the command line use; back-ends implement it."""
+
+    def write(self, points: Sequence[Point]) -> None:
+        """Queue points; returns at once (durable before return for spooled back-ends)."""
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything written so far is stored (or acknowledged); False on timeout."""
+
+    def query(self, *, site: str, zone: str, names: Sequence[str], start: datetime, end: datetime,
+              every: timedelta | None = None, agg: Aggregate = "mean", field: str = "value",
+              kind: Kind | None = None) -> dict[str, list[Sample]]:
+        """Series by name over [start, end); with `every`, one sample per window aggregated by `agg`."""
+
+    def latest(self, *, site: str, zone: str, names: Sequence[str] | None = None) -> dict[str, Latest]:
+        """The newest point of each name (all names of the zone when None)."""
+
+    def stats(self) -> dict[str, object]:
+        """Counts, sizes, spool depth, oldest/newest times: for `farmctl history stats`."""
+
+    def close(self) -> None:
+        """Flush and release files, threads and connections."""
