@@ -18,6 +18,7 @@ from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
 from farmcore.site import load_site
 from farmcore.textui import table
+from farmcore.twin import calibration
 from farmcore.twin.registers import UnitMap
 from farmcore.twin.runtime import MAX_SPEED, Twin, nodes_table
 from farmcore.twin.site import Serving, demo_site, describe, serve_site
@@ -144,3 +145,7 @@ def twin(ctx: click.Context, site_file: str | None, speed: float, start: str | N
     baudrate = parse_baud(baud)
     asyncio.run(_serve(demo_site(), tcp_addr, rtu_addr, serial, baudrate))
     click.echo("twin stopped", err=True)
+
+
+for _command in calibration.COMMANDS:
+    twin.add_command(_command)

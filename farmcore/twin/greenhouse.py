@@ -15,11 +15,16 @@ One well-mixed zone, per m² of floor (the reference is ../shared/reference/mode
   a heat store of its own: while its pump is off (recorded pipe temperature 0 or below the air) it keeps
   giving heat as it cools (time constant ≈ 1 h for Venlo rail pipes).
 
+Extensions beyond Van Henten, each off or neutral in the Korean sets unless stated: a heat-storage mass
+node (floor, structure; `mass_*`), the sky's long-wave loss when the weather gives it (`sky_loss_share`,
+site histories only), the latent heat of transpiration (`latent_heat_share`, 0 = Van Henten), the pipe
+water's own heat capacity, and a shade screen.
+
 Integration: each sub-step (at most `MAX_SUBSTEP_S`) freezes the coefficients at its start and solves the
 three linear balances dX/dt = (a - b·X)/cap exactly (exponential integrator). That is stable for any step,
 keeps concentrations positive, and gives the exact time integral of every flux, so the cumulative counters
-close the heat, CO2 and water balances to rounding. Pure Python floats: one 10 s step takes a few
-microseconds, far above the 10 000 simulated seconds per wall second the twin needs per zone.
+close the heat, CO2 and water balances to rounding. Pure Python floats: one 10 s step takes ≈ 15 µs, i.e.
+some 600 000 simulated seconds per wall second, far above the 10 000 the twin needs per zone.
 
 Units: SI inside (°C, kg m⁻³, W, J, m s⁻¹); `outputs()` speaks the project's vocabulary (degC, %RH, ppm, ...).
 """
@@ -43,6 +48,7 @@ M_CO2 = 44.01  # kg kmol-1
 P_ATM = 101_325.0  # Pa
 RHO_CP_AIR = 1290.0  # J m-3 K-1, Van Henten c_cap_q_v
 GRAVITY = 9.81  # m s-2
+LATENT_HEAT = 2.45e6  # J kg-1, evaporation of water at ≈ 20 °C
 PAR_PER_W_GLOBAL = 2.3  # umol J-1: PAR photons per joule of global radiation (Vanthoor etaGlobPar)
 
 # --- Van Henten (2003) crop constants [verified, models.md A.2] --------------------------------------------
@@ -105,6 +111,10 @@ class GreenhouseParams:
     # cover draws from the inside air, cut like U by a closed screen. Used only when the weather gives the
     # long-wave balance (site history); the Korean U-values already hold an average sky. [unverified]
     sky_loss_share: float = 0.3
+    # Share of the transpiration's latent heat taken from the air's sensible heat. Van Henten leaves it out
+    # (his c_rad_q = 0.2 is the radiation's net sensible share), so 0 reproduces his model; 1 is the full
+    # physical balance (Vanthoor), for sites whose crop transpires from lamps and pipe heat too.
+    latent_heat_share: float = 0.0
     transpiration_coef: float = 3.6e-3  # c_v_pl_ai, m s-1 (Van Henten [verified]; D-2: calibrate)
     # kg m-2 for a new GreenhouseState: an established crop (canopy factor 1-exp(-53·X_d) = 0.76); Van
     # Henten's initial 2.7e-3 is a just-planted one [unverified]
@@ -306,6 +316,7 @@ class GreenhouseState:
     vent_loss_j: float = 0.0  # sensible heat lost through vents and leaks
     solar_gain_j: float = 0.0  # solar heat that went into the air
     mass_heat_j: float = 0.0  # heat the air received from the heat-storage mass (negative: stored)
+    latent_heat_j: float = 0.0  # sensible heat the air lost to transpiration (GreenhouseParams.latent_heat_share)
     elapsed_s: float = 0.0
 
     @classmethod
@@ -456,14 +467,23 @@ class Greenhouse:
         t_pipe = s.pipe_water_temperature
         h_mass = p.mass_coupling if p.mass_capacity > 0.0 else 0.0
         q_sol_mass = p.mass_solar_share * inside_solar
-        mass_gain = 0.0
+        mass_gain = latent = 0.0
+        latent_share = p.latent_heat_share * LATENT_HEAT
         heat_in = cover_loss = vent_loss = 0.0
         co2_vent = co2_crop = transp = vap_vent = drain = 0.0
         for _ in range(n):
             f = self.ventilation_flux(roof, side, screen, temp, t_out, wind)
+            # the crop at the start-of-step temperature
+            temp0 = temp
+            canopy = 1.0 - math.exp(-C_PL_D * xd)
+            resp_factor = 2.0 ** (0.1 * temp0 - 2.5)
+            water_ok = 1.0 if theta >= theta_stress else max(0.0, (theta - theta_wp) / (theta_stress - theta_wp))
+            k_tr = water_ok * canopy * p.transpiration_coef
+            h_sat = C_V1 / (R_GAS * (temp0 + 273.15)) * math.exp(C_V2 * temp0 / (temp0 + C_V3))
+            q_latent = latent_share * k_tr * (h_sat - hum) if latent_share else 0.0  # W m-2, explicit
             # temperature: cap_q·dT/dt = a - b·T
             g_vent = RHO_CP_AIR * f
-            a_t = (cover + g_vent) * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass - q_sky
+            a_t = (cover + g_vent) * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass - q_sky - q_latent
             b_t = cover + g_vent + h_mass
             k_pipe = 0.0
             if pipe is not None:
@@ -474,8 +494,8 @@ class Greenhouse:
                 k_pipe = p.pipe_coefficient
                 a_t += k_pipe * t_pipe
                 b_t += k_pipe
-            temp0 = temp
             temp, int_t = _relax(a_t, b_t, cap_q, temp0, h)
+            latent += q_latent * h
             if k_pipe:
                 heat_in += k_pipe * (t_pipe * h - int_t)
                 if pipe <= temp0:  # pump off: the pipe water gives its heat to the air and cools
@@ -488,14 +508,8 @@ class Greenhouse:
                 mass_gain += h_mass * (t_mass * h - int_t)
                 t_mass, _ = _relax(q_sol_mass + h_mass * int_t / h, h_mass, p.mass_capacity, t_mass, h)
 
-            # the crop at the start-of-step temperature
-            canopy = 1.0 - math.exp(-C_PL_D * xd)
-            resp_factor = 2.0 ** (0.1 * temp0 - 2.5)
-            water_ok = 1.0 if theta >= theta_stress else max(0.0, (theta - theta_wp) / (theta_stress - theta_wp))
 
             # humidity: height·dh/dt = k_tr·(h_sat - h) - f·(h - h_out)      (eq. 5, 10, 11 with U_v: D-1)
-            k_tr = water_ok * canopy * p.transpiration_coef
-            h_sat = C_V1 / (R_GAS * (temp0 + 273.15)) * math.exp(C_V2 * temp0 / (temp0 + C_V3))
             hum0 = hum
             hum, int_h = _relax(k_tr * h_sat + f * h_out, k_tr + f, height, hum0, h)
             tr = k_tr * (h_sat * h - int_h)  # kg m-2 over the sub-step
@@ -526,6 +540,7 @@ class Greenhouse:
         s.mass_temperature = t_mass
         s.pipe_water_temperature = t_pipe
         s.mass_heat_j += mass_gain * a_flr
+        s.latent_heat_j += latent * a_flr
         s.heating_energy_j += heat_in * a_flr
         s.co2_dosed_kg += dose * dt_s * a_flr
         s.irrigation_l += irrigation * dt_s * a_flr
