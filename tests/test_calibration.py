@@ -150,6 +150,18 @@ def test_calibration_recovers_known_parameters():
     assert set(report["fitted"]) == {"cover_u", "heat_capacity", "leakage", "solar_gain", "pipe"}
 
 
+def test_calibration_recovers_the_boundary_exchange():
+    truth = replace(TRUTH, boundary_coupling=4.0, boundary_temperature=16.0)
+    history = synthetic(truth, days=2.0)
+    start = replace(truth, boundary_coupling=1.0, boundary_temperature=10.0)
+    fitted, report = calibrate(history, start, ("boundary", "boundary_temp", "cover_u"), window_s=72 * 3600.0)
+    assert report["success"]
+    assert fitted.boundary_coupling == pytest.approx(4.0, rel=0.03)
+    assert fitted.boundary_temperature == pytest.approx(16.0, abs=0.3)
+    assert fitted.u_cover == pytest.approx(truth.u_cover, rel=0.03)
+    assert report["window_h"] == 72.0 and report["after"]["rmse_temp_c"] < 0.02
+
+
 def test_calibrate_rejects_unknown_fit_names():
     with pytest.raises(BadInput, match="cannot fit 'colour'"):
         calibrate(synthetic(days=0.2), BASE, ["colour"])

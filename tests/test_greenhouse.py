@@ -119,6 +119,36 @@ def test_steady_state_with_fixed_heating_power_matches_u_a_delta_t():
     assert house.state.air_temperature == pytest.approx(expected, abs=1e-4)
 
 
+def test_boundary_exchange_closes_the_heat_balance_and_matches_the_closed_form():
+    # a compartment between heated neighbours: UA_b toward a fixed T_b on top of the cover and leakage
+    p = replace(PARAMS["single-pe-1000"], boundary_coupling=3.0, boundary_temperature=18.0)
+    house = Greenhouse(p, GreenhouseState.at(5.0, 70.0, 420.0))
+    house.inputs.heating = 0.5
+    run(house, 24 * 3600, weather(0.0, wind=2.0))
+    coef = p.u_value(2.0) * p.cover_ratio + RHO_CP_AIR * p.leakage * 2.0
+    q = 0.5 * p.heater_capacity / p.floor_area
+    expected = (q + coef * 0.0 + 3.0 * 18.0) / (coef + 3.0)
+    assert house.state.air_temperature == pytest.approx(expected, abs=1e-4)
+    # hold it there another day: heat in = cover + vent + boundary loss, each from its own conductance
+    s0 = replace(house.state)
+    run(house, 24 * 3600, weather(0.0, wind=2.0))
+    s = house.state
+    heat = s.heating_energy_j - s0.heating_energy_j
+    boundary = s.boundary_loss_j - s0.boundary_loss_j
+    assert heat == pytest.approx(s.cover_loss_j - s0.cover_loss_j + s.vent_loss_j - s0.vent_loss_j + boundary,
+                                 rel=1e-9)
+    assert boundary == pytest.approx(3.0 * (expected - 18.0) * p.floor_area * 24 * 3600, rel=1e-6)
+    # a house warmer than the boundary gains nothing from it; a cold one does (negative loss)
+    cold = Greenhouse(p, GreenhouseState.at(-5.0, 70.0, 420.0))
+    run(cold, 3600, weather(-10.0, wind=2.0))
+    assert cold.state.boundary_loss_j < 0.0
+
+
+def test_boundary_exchange_is_off_in_the_korean_sets():
+    for name in ("single-pe-1000", "double-pe-curtain-1000"):
+        assert PARAMS[name].boundary_coupling == 0.0
+
+
 def test_co2_mass_balance_closes():
     p = PARAMS["double-pe-curtain-1000"]
     s0 = GreenhouseState.at(18.0, 70.0, 420.0)

@@ -498,6 +498,8 @@ FIT_SPECS: dict[str, FitSpec] = {
     "mass_solar": FitSpec(("mass_solar_share",), 0.0, 0.8),
     "sky": FitSpec(("sky_loss_share",), 0.0, 1.5),
     "latent": FitSpec(("latent_heat_share",), 0.0, 1.0),
+    "boundary": FitSpec(("boundary_coupling",), 0.0, 20.0),
+    "boundary_temp": FitSpec(("boundary_temperature",), 5.0, 25.0),
 }
 FIT_ALIASES = {"pipe_coefficient": "pipe", "cover": "cover_u", "c_cap_q": "heat_capacity", "c_rad_q": "solar_gain"}
 DEFAULT_FIT = ("cover_u", "heat_capacity", "leakage", "solar_gain", "pipe")

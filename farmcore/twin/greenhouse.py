@@ -16,9 +16,10 @@ One well-mixed zone, per m² of floor (the reference is ../shared/reference/mode
   giving heat as it cools (time constant ≈ 1 h for Venlo rail pipes).
 
 Extensions beyond Van Henten, each off or neutral in the Korean sets unless stated: a heat-storage mass
-node (floor, structure; `mass_*`), the sky's long-wave loss when the weather gives it (`sky_loss_share`,
-site histories only), the latent heat of transpiration (`latent_heat_share`, 0 = Van Henten), the pipe
-water's own heat capacity, and a shade screen.
+node (floor, structure; `mass_*`), heat exchange with a fixed-temperature boundary (heated neighbouring
+compartments, corridor, soil; `boundary_*`, on in the Venlo compartment only), the sky's long-wave loss
+when the weather gives it (`sky_loss_share`, site histories only), the latent heat of transpiration
+(`latent_heat_share`, 0 = Van Henten), the pipe water's own heat capacity, and a shade screen.
 
 Integration: each sub-step (at most `MAX_SUBSTEP_S`) freezes the coefficients at its start and solves the
 three linear balances dX/dt = (a - b·X)/cap exactly (exponential integrator). That is stable for any step,
@@ -115,6 +116,12 @@ class GreenhouseParams:
     # (his c_rad_q = 0.2 is the radiation's net sensible share), so 0 reproduces his model; 1 is the full
     # physical balance (Vanthoor), for sites whose crop transpires from lamps and pipe heat too.
     latent_heat_share: float = 0.0
+    # Exchange with a fixed-temperature boundary: heated neighbouring compartments, the corridor and the
+    # soil below the floor, held near `boundary_temperature`. A compartment inside a block loses far less
+    # to the outside than its cover ratio suggests, and gains from neighbours on cold nights. 0 = none
+    # (Van Henten; the Korean stand-alone houses). [unverified: calibrate per site]
+    boundary_coupling: float = 0.0  # UA_b, W m-2 K-1 per floor m²
+    boundary_temperature: float = 18.0  # T_b, °C
     transpiration_coef: float = 3.6e-3  # c_v_pl_ai, m s-1 (Van Henten [verified]; D-2: calibrate)
     # kg m-2 for a new GreenhouseState: an established crop (canopy factor 1-exp(-53·X_d) = 0.76); Van
     # Henten's initial 2.7e-3 is a just-planted one [unverified]
@@ -182,7 +189,11 @@ PARAMS: dict[str, GreenhouseParams] = {
     # (46.5 mm bore, 1.7 L m-1) and steel (2.25 mm wall) hold 8.4 kJ K-1 per m -> 15.8 kJ m-2 K-1 [derived].
     # CO2: Vanthoor phiExtCo2 ≈ 18.5 g m-2 h-1. Lamps: the reference compartment's LEDs give ≈ 3.25 umol
     # m-2 s-1 per % of assim_vip (measured in the data at night), ≈ 325 at full; at 2.8 umol J-1 (LED
-    # efficacy [unverified]) that is 116 W m-2 electrical.
+    # efficacy [unverified]) that is 116 W m-2 electrical. The compartment sits in a block between heated
+    # compartments and a corridor: glass partitions (single glass with still air on both sides ≈ 5.8 W m-2
+    # K-1) round a ≈ 12 m x 8 m x 4.2 m compartment exchange ≈ 40·4.2·5.8/96 ≈ 10 W m-2 K-1 per floor m²
+    # with neighbours near their ≈ 18 °C set-points [derived, geometry unverified: calibrate both]; the cover
+    # ratio still counts those walls as outside cover, so a calibration lowers u_cover.
     "venlo-glass-96": GreenhouseParams(
         name="venlo-glass-96", floor_area=96.0, cover_ratio=1.29, mean_height=4.2,
         u_cover=4.41, u_cover_wind=0.40, screen_u_reduction=0.3, screen_vent_factor=0.2,
@@ -190,6 +201,7 @@ PARAMS: dict[str, GreenhouseParams] = {
         roof_vent_area=9.6, side_vent_area=0.0, leakage=1e-4,
         heater_capacity=0.0, co2_capacity=18.5e-3 / 3600.0 * 96.0,
         lamp_power=116.0, lamp_par=325.0, lamp_heat_fraction=1.0,
+        boundary_coupling=10.0, boundary_temperature=18.0,
     ),
 }
 # Shared defaults above [unverified, to calibrate]: pipe_coefficient as for the Venlo house (only used when
@@ -317,6 +329,7 @@ class GreenhouseState:
     solar_gain_j: float = 0.0  # solar heat that went into the air
     mass_heat_j: float = 0.0  # heat the air received from the heat-storage mass (negative: stored)
     latent_heat_j: float = 0.0  # sensible heat the air lost to transpiration (GreenhouseParams.latent_heat_share)
+    boundary_loss_j: float = 0.0  # heat lost to the fixed-temperature boundary (negative: gained from it)
     elapsed_s: float = 0.0
 
     @classmethod
@@ -466,6 +479,8 @@ class Greenhouse:
         t_mass = s.mass_temperature
         t_pipe = s.pipe_water_temperature
         h_mass = p.mass_coupling if p.mass_capacity > 0.0 else 0.0
+        h_bnd, t_bnd = p.boundary_coupling, p.boundary_temperature
+        bnd_loss = 0.0
         q_sol_mass = p.mass_solar_share * inside_solar
         mass_gain = latent = 0.0
         latent_share = p.latent_heat_share * LATENT_HEAT
@@ -483,8 +498,9 @@ class Greenhouse:
             q_latent = latent_share * k_tr * (h_sat - hum) if latent_share else 0.0  # W m-2, explicit
             # temperature: cap_q·dT/dt = a - b·T
             g_vent = RHO_CP_AIR * f
-            a_t = (cover + g_vent) * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass - q_sky - q_latent
-            b_t = cover + g_vent + h_mass
+            a_t = ((cover + g_vent) * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass + h_bnd * t_bnd
+                   - q_sky - q_latent)
+            b_t = cover + g_vent + h_mass + h_bnd
             k_pipe = 0.0
             if pipe is not None:
                 if pipe > temp:  # pump on: the pipe is at the recorded temperature
@@ -504,6 +520,7 @@ class Greenhouse:
                 heat_in += q_heater * h
             cover_loss += cover * (int_t - t_out * h) + q_sky * h
             vent_loss += g_vent * (int_t - t_out * h)
+            bnd_loss += h_bnd * (int_t - t_bnd * h)
             if h_mass:  # the mass sees the air's mean temperature over the sub-step (operator splitting)
                 mass_gain += h_mass * (t_mass * h - int_t)
                 t_mass, _ = _relax(q_sol_mass + h_mass * int_t / h, h_mass, p.mass_capacity, t_mass, h)
@@ -541,6 +558,7 @@ class Greenhouse:
         s.pipe_water_temperature = t_pipe
         s.mass_heat_j += mass_gain * a_flr
         s.latent_heat_j += latent * a_flr
+        s.boundary_loss_j += bnd_loss * a_flr
         s.heating_energy_j += heat_in * a_flr
         s.co2_dosed_kg += dose * dt_s * a_flr
         s.irrigation_l += irrigation * dt_s * a_flr
