@@ -24,6 +24,7 @@ from farmcore.fieldbus.node import KsNode, read_node_info
 from farmcore.fieldbus.opid import default_state_dir
 from farmcore.fieldbus.profile import find_profile
 from farmcore.fieldbus.vendor import VendorNode
+from farmcore.historian.cli import history
 from farmcore.textui import table
 from farmcore.twin.cli import twin
 
@@ -325,6 +326,6 @@ def make_group(name: str, summary: str) -> click.Group:
     def group(debug: bool) -> None:
         pass
 
-    for command in (*COMMANDS, twin):
+    for command in (*COMMANDS, twin, history):
         group.add_command(command)
     return group
