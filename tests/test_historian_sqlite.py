@@ -304,6 +304,16 @@ def test_export_raw_csv(filled: Path, tmp_path: Path) -> None:
     assert len(rows) == 1 + 8
 
 
+def test_export_without_site_on_a_one_site_box(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's form: `history export --zone Z --from T --to T --csv` (the only stored site is used)."""
+    monkeypatch.setenv("FARMCTL_HISTORIAN", f"sqlite://{filled}")
+    monkeypatch.delenv("FARMCTL_SITE", raising=False)
+    result = CliRunner().invoke(history, ["export", "--zone", "z1", "--from", "2026-01-01T00:00Z",
+                                          "--to", "2026-01-01T01:00Z", "--csv"])
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.reader(io.StringIO(result.output)))) == 1 + 8
+
+
 def test_export_downsampled_csv_to_stdout(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FARMCTL_HISTORIAN", f"sqlite://{filled}")
     result = CliRunner().invoke(history, ["export", "--site", "farm1", "--zone", "z1", "--from", "2026-01-01T00:00Z",

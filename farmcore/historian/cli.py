@@ -175,6 +175,14 @@ def export_rows(h: Historian, *, site: str, zone: str, columns: list[Column], st
         t = t2
 
 
+def _only_site(h: Historian) -> str:
+    sites = h.sites() if hasattr(h, "sites") else []
+    if len(sites) != 1:
+        known = f"stored sites: {', '.join(sites)}" if sites else "this historian cannot list its sites"
+        raise BadInput(f"--site is needed ({known})")
+    return sites[0]
+
+
 @contextmanager
 def _output(out: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written beside its final name and renamed into place when complete."""
@@ -217,7 +225,7 @@ def history() -> None:
 
 @history.command("export")
 @historian_option
-@click.option("--site", required=True, help="site id")
+@click.option("--site", envvar="FARMCTL_SITE", help="site id (default: $FARMCTL_SITE, or the only site stored)")
 @click.option("--zone", required=True, help="zone id")
 @click.option("--from", "start_text", required=True, metavar="TIME", help="start (included): ISO 8601, now, -7d")
 @click.option("--to", "end_text", default="now", show_default=True, metavar="TIME", help="end (excluded)")
@@ -239,6 +247,7 @@ def export(url: str | None, site: str, zone: str, start_text: str, end_text: str
         raise BadInput(f"--to {end_text!r} is not after --from {start_text!r}")
     every = parse_every(every_text) if every_text else None
     with _historian(url) as h:
+        site = site or _only_site(h)
         columns = select_columns(_catalog(h, site, zone), names, site, zone)
         rows = export_rows(h, site=site, zone=zone, columns=columns, start=start, end=end, every=every, agg=agg)
         with _output(out) as f:

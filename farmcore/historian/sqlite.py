@@ -1049,6 +1049,10 @@ class SqliteHistorian:
 
         return self._read(run)
 
+    def sites(self) -> list[str]:
+        """The site ids that have data, for commands that may leave --site out on a one-site box."""
+        return self._read(lambda conn: [r[0] for r in conn.execute("SELECT DISTINCT site FROM series ORDER BY site")])
+
     def catalog(self, *, site: str, zone: str) -> list[dict[str, Any]]:
         """Every series of a zone: kind, name, field, whether it is numeric, and its unit tag if it has one."""
 
