@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from farmcore.errors import BadInput
+
 Kind = Literal["sensor", "setpoint", "actuator", "event"]
 KINDS: tuple[str, ...] = ("sensor", "setpoint", "actuator", "event")
 Aggregate = Literal["mean", "min", "max", "last"]
@@ -39,6 +41,15 @@ class Point:
             raise ValueError(f"point {self.name}: kind {self.kind!r} not one of {', '.join(KINDS)}")
         if not self.fields:
             raise ValueError(f"point {self.name}: no fields")
+
+
+def query_names(names: Sequence[str] | str, agg: str, kind: str | None) -> list[str]:
+    """Check a query's arguments the same way on every back-end; the names, once each, in order."""
+    if agg not in AGGREGATES:
+        raise BadInput(f"agg {agg!r}: one of {', '.join(AGGREGATES)}")
+    if kind is not None and kind not in KINDS:
+        raise BadInput(f"kind {kind!r}: one of {', '.join(KINDS)}")
+    return list(dict.fromkeys([names] if isinstance(names, str) else names))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from influxdb_client.rest import ApiException
 
 from farmcore.errors import BadInput, FarmError
 from farmcore.historian import lineproto
-from farmcore.historian.base import AGGREGATES, KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample
+from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names
 from farmcore.historian.lineproto import INT_FIELDS_TAG
 from farmcore.historian.spool import TIER_CHAR, Spool, SpoolAlarm, SpoolError, SpoolInUse
 
@@ -378,13 +378,7 @@ class InfluxHistorian:
     def query(self, *, site: str, zone: str, names: Sequence[str], start: datetime, end: datetime,
               every: timedelta | None = None, agg: Aggregate = "mean", field: str = "value",
               kind: Kind | None = None) -> dict[str, list[Sample]]:
-        if isinstance(names, str):
-            names = [names]
-        names = list(dict.fromkeys(names))
-        if agg not in AGGREGATES:
-            raise BadInput(f"agg {agg!r}: one of {', '.join(AGGREGATES)}")
-        if kind is not None and kind not in KINDS:
-            raise BadInput(f"kind {kind!r}: one of {', '.join(KINDS)}")
+        names = query_names(names, agg, kind)
         flux_time(start), flux_time(end)  # checks the time zones
         out: dict[str, list[Sample]] = {name: [] for name in names}
         if end <= start or not names:

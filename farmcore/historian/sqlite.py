@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from farmcore.errors import BadInput
-from farmcore.historian.base import AGGREGATES, KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample
+from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names
 
 log = logging.getLogger(__name__)
 
@@ -857,13 +857,7 @@ class SqliteHistorian:
         than `minute_days` by the hour; windows that are not whole minutes lose the partial minutes at their
         edges once the raw rows of that age are gone.
         """
-        if isinstance(names, str):
-            names = [names]
-        names = list(dict.fromkeys(names))
-        if agg not in AGGREGATES:
-            raise BadInput(f"agg {agg!r}: one of {', '.join(AGGREGATES)}")
-        if kind is not None and kind not in KINDS:
-            raise BadInput(f"kind {kind!r}: one of {', '.join(KINDS)}")
+        names = query_names(names, agg, kind)
         lo, hi = to_ms(start), to_ms(end)
         out: dict[str, list[Sample]] = {name: [] for name in names}
         if hi <= lo or not names:
