@@ -223,7 +223,7 @@ def test_farmctl_reads_and_drives_the_site_twin_over_tcp(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
-def test_farmctl_reads_the_site_twin_over_rtu(tmp_path: Path) -> None:
+def test_farmctl_reads_and_drives_the_site_twin_over_rtu(tmp_path: Path) -> None:
     env = {**os.environ, "FARMCTL_STATE_DIR": str(tmp_path)}
     node_end, controller_end = tmp_path / "tty-node", tmp_path / "tty-controller"
     socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={node_end}", f"pty,raw,echo=0,link={controller_end}"],
@@ -239,6 +239,9 @@ def test_farmctl_reads_the_site_twin_over_rtu(tmp_path: Path) -> None:
             read = _farmctl(env, "read", "--bus", f"rtu://{controller_end}?baud=9600", "--unit", "11", "--json")
             assert read.returncode == 0, read.stderr
             assert next(d for d in json.loads(read.stdout)["devices"] if d["slot"] == 13)["quantity"] == "co2"
+            act = _farmctl(env, "actuate", "--bus", f"rtu://{controller_end}?baud=9600", "--unit", "12", "--slot",
+                           "19", "timed-open", "--time", "30", "--json")  # gh1's thermal screen
+            assert act.returncode == 0 and json.loads(act.stdout)["verified"], act.stderr
         finally:
             proc.terminate()
             assert proc.wait(10) == 0
