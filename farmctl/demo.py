@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from farmcore import i18n
-from farmcore.twin.site import demo_site, serve_site
+from farmcore.twin.bench import demo_site, serve_site
 
 STEPS = [
     ("scan the bus for KS X 3267 nodes", "KS X 3267 노드 검색", "bus scan --bus {tcp} --units 1-8"),

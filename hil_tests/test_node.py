@@ -26,9 +26,9 @@ from farmcore.fieldbus.opid import OpidStore
 from farmcore.fieldbus.profile import builtin_profiles, find_profile
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.twin import ksnode as sim
+from farmcore.twin.bench import SERIAL_BASE, Serving, demo_site, serve_site
 from farmcore.twin.registers import Table, UnitMap
 from farmcore.twin.server import Fault
-from farmcore.twin.site import SERIAL_BASE, Serving, demo_site, serve_site
 from farmcore.twin.vendor import VendorDevice
 
 pytestmark = pytest.mark.timeout(10)

@@ -10,8 +10,8 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusTcpClient
 
 from farmcore.fieldbus import codec
+from farmcore.twin.bench import SERIAL_BASE, demo_site, serve_site
 from farmcore.twin.ksnode import KsNode
-from farmcore.twin.site import SERIAL_BASE, demo_site, serve_site
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -9,9 +9,9 @@ import pytest
 from farmcore.fieldbus import codec
 from farmcore.fieldbus.framing import Request
 from farmcore.fieldbus.profile import builtin_profiles
+from farmcore.twin.bench import demo_site, describe
 from farmcore.twin.ksnode import LOCAL, REMOTE, KsNode
 from farmcore.twin.registers import RegisterDevice
-from farmcore.twin.site import demo_site, describe
 from farmcore.twin.vendor import VendorDevice
 
 SENSOR = builtin_profiles()["ksx3267:2022/sensor-default"]

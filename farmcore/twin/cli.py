@@ -19,9 +19,9 @@ from farmcore.errors import BadInput, FarmError
 from farmcore.site import load_site
 from farmcore.textui import table
 from farmcore.twin import calibration
+from farmcore.twin.bench import Serving, demo_site, describe, serve_site
 from farmcore.twin.registers import UnitMap
 from farmcore.twin.runtime import MAX_SPEED, Twin, nodes_table
-from farmcore.twin.site import Serving, demo_site, describe, serve_site
 
 
 def parse_host_port(option: str, text: str) -> tuple[str, int]:

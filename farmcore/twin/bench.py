@@ -1,4 +1,4 @@
-"""The demo site (a small greenhouse and a fish tank) as Modbus nodes, and serving a site on real transports.
+"""The commissioning bench: a fixed small site (a greenhouse and a tank) as Modbus nodes, served on real transports.
 
 The site is a table, not code: which profile each unit uses, which slots hold which device code, and a
 plausible first value for every sensor. A later plant model replaces the fixed values; until then the
