@@ -259,3 +259,12 @@ def test_bad_usage_exits_2_with_one_line(env: dict[str, str], args: list[str], w
 def test_a_vendor_device_without_profile_is_a_device_error(env: dict[str, str], tcp_site: str) -> None:
     line = one_error_line(run(env, "read", "--bus", tcp_site, "--unit", "4"), 1)
     assert "unit 4" in line
+
+
+def test_the_readme_demo_runs(env: dict[str, str]) -> None:
+    """`farmctl demo` (the README's main command): scan, read and drive a simulated site in one go."""
+    result = run(env, "demo", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("$ farmctl ") >= 7
+    assert "verified=True" in result.stdout and "air_temperature" in result.stdout
+    assert "Traceback" not in result.stderr
