@@ -1,0 +1,7 @@
+"""Recipes: what a zone should be kept at, by stage (days since planting or stocking) and time of day.
+
+A recipe is a TOML file (DESIGN.md § Recipes), hardware-independent: it names quantities of the project
+vocabulary, never registers. `schema` is its pydantic shape, `load` parses and cross-checks it with errors
+that name the file and the field, `timeline` turns (recipe, planting date, instant, site) into setpoints,
+and `cli` is `farmctl recipe check|show`.
+"""

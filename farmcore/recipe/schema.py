@@ -1,0 +1,240 @@
+"""The recipe file schema (pydantic, unknown fields are errors).
+
+```toml
+[recipe]
+id = "tomato-gb"            # lower-case slug
+version = 3                 # a positive integer; every published change gets the next integer
+parent = 2                  # the version this one was derived from (optional, < version)
+kind = "greenhouse"         # greenhouse (needs crop) | tank (needs species)
+crop = "tomato"
+
+[envelope]                  # the range inside which a tenant may move each setpoint
+air_temperature = { min = 10, max = 30 }
+
+[strategy.ventilation]      # strategy parameters; known keys are typed, other keys pass through
+offset_k = 5
+
+[[stages]]                  # by days since planting/stocking; first from_day 0, strictly increasing
+name = "production"
+from_day = 0
+[stages.strategy.irrigation]   # optional per-stage override of [strategy] keys
+radiation_sum_j_cm2 = 150
+
+[[stages.periods]]          # setpoints by time of day: "HH:MM", "sunrise+01:30", "sunset-00:30"
+name = "day"
+start = "sunrise+01:00"
+ramp_min = 60               # minutes to ramp linearly from the value before this period
+air_temperature = 21
+co2 = 1000
+```
+
+A quantity a period does not name keeps the value the previous period (in time, wrapping round the
+day) gave it, so a stage-wide value such as `ec` is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from farmcore.datafile import Strict
+
+ZoneKind = Literal["greenhouse", "tank"]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    unit: str
+    lo: float  # physically sensible range; any value or envelope outside it is a typo
+    hi: float
+    kinds: frozenset[str]
+
+
+_GH = frozenset({"greenhouse"})
+_TANK = frozenset({"tank"})
+_BOTH = frozenset({"greenhouse", "tank"})
+
+# Setpoint quantities (DESIGN.md vocabulary, plus vpd / humidity_deficit / dli / photoperiod for recipes).
+QUANTITIES: dict[str, Quantity] = {
+    "air_temperature": Quantity("degC", -10, 45, _GH),  # heating set-point; vents open at + ventilation.offset_k
+    "relative_humidity": Quantity("%RH", 30, 100, _GH),  # upper limit: dehumidify / vent above it
+    "vpd": Quantity("kPa", 0, 3, _GH),  # lower limit of the vapour-pressure deficit
+    "humidity_deficit": Quantity("g/m3", 0, 15, _GH),  # lower limit of the humidity deficit
+    "co2": Quantity("ppm", 0, 2000, _GH),  # dosing target (a value at or below ambient means no dosing)
+    "soil_moisture": Quantity("%", 0, 100, _GH),  # substrate / soil volumetric water content
+    "soil_temperature": Quantity("degC", 0, 40, _GH),  # root-zone heating set-point
+    "ec": Quantity("dS/m", 0, 10, _BOTH),  # supply (drip) solution EC
+    "ph": Quantity("pH", 3, 10, _BOTH),  # supply solution / water pH
+    "par": Quantity("umol/m2/s", 0, 2500, _GH),  # target PAR at the crop while lamps may run
+    "dli": Quantity("mol/m2/d", 0, 60, _GH),  # daily light integral target (sun + lamps)
+    "photoperiod": Quantity("h", 0, 24, _BOTH),
+    "water_temperature": Quantity("degC", 0, 40, _TANK),
+    "dissolved_oxygen": Quantity("mg/L", 0, 30, _TANK),
+    "salinity": Quantity("psu", 0, 45, _TANK),
+}
+HUMIDITY_QUANTITIES = ("relative_humidity", "vpd", "humidity_deficit")  # a recipe uses one of them
+
+
+class Bound(Strict):
+    min: float
+    max: float
+
+
+class Period(Strict):
+    name: str = ""
+    start: str  # "HH:MM" | "sunrise±HH:MM" | "sunset±HH:MM" (checked in load.py, resolved in timeline.py)
+    ramp_min: float = Field(default=0, ge=0, le=720)
+    air_temperature: float | None = None
+    relative_humidity: float | None = None
+    vpd: float | None = None
+    humidity_deficit: float | None = None
+    co2: float | None = None
+    soil_moisture: float | None = None
+    soil_temperature: float | None = None
+    ec: float | None = None
+    ph: float | None = None
+    par: float | None = None
+    dli: float | None = None
+    photoperiod: float | None = None
+    water_temperature: float | None = None
+    dissolved_oxygen: float | None = None
+    salinity: float | None = None
+
+    def values(self) -> dict[str, float]:
+        """The quantities this period sets, in vocabulary order."""
+        return {q: v for q in QUANTITIES if (v := getattr(self, q)) is not None}
+
+
+# ------------------------------------------------------------------------------------------- strategies
+
+
+class _Table(BaseModel):
+    """A strategy table: the keys below are typed; other keys pass through to the strategy as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Ventilation(_Table):
+    offset_k: float | None = Field(default=None, ge=0, le=15)  # vents open at air_temperature + offset_k
+    p_band_k: float | None = Field(default=None, gt=0, le=20)  # opening goes 0 -> 100 % over this band
+    humidity_p_band: float | None = Field(default=None, gt=0, le=100)  # %RH band above relative_humidity
+    min_outside_temperature: float | None = None  # keep vents closed below this outside temperature
+
+
+class Heating(_Table):
+    p_band_k: float | None = Field(default=None, gt=0, le=20)
+    max_pipe_temperature: float | None = Field(default=None, gt=0, le=95)
+
+
+class Screens(_Table):
+    close_below_outside_day: float | None = None  # thermal screen closes below this outside T (day), degC
+    close_below_outside_night: float | None = None  # ... at night
+    shade_above_radiation: float | None = Field(default=None, gt=0)  # W/m2 outside
+
+
+class Co2(_Table):
+    dose_in_dark: bool | None = None
+    max_vent_opening_pct: float | None = Field(default=None, ge=0, le=100)  # stop dosing beyond this opening
+
+
+class Humidity(_Table):
+    humidify_below_rh: float | None = Field(default=None, ge=0, le=100)
+
+
+class Irrigation(_Table):
+    radiation_sum_j_cm2: float | None = Field(default=None, gt=0, le=2000)  # irrigate every N J/cm2 outside
+    max_off_min: float | None = Field(default=None, gt=0, le=1440)  # safety net: irrigate at least this often
+    min_off_min: float | None = Field(default=None, ge=0, le=1440)
+    dose_ml_per_plant: float | None = Field(default=None, gt=0, le=5000)
+    target_drain_pct: float | None = Field(default=None, ge=0, le=100)
+    start: str | None = None  # first allowed event, same syntax as a period start
+    stop: str | None = None  # last allowed event
+
+
+class Fertigation(_Table):
+    drain_ec_max: float | None = Field(default=None, gt=0, le=20)
+    correction_interval_days: float | None = Field(default=None, gt=0, le=60)
+
+
+class Lighting(_Table):
+    on: str | None = None  # same syntax as a period start
+    off: str | None = None
+    off_above_radiation: float | None = Field(default=None, gt=0)  # W/m2 outside
+
+
+class TemperatureIntegration(_Table):
+    window_h: float | None = Field(default=None, gt=0, le=168)
+    max_deviation_k: float | None = Field(default=None, ge=0, le=10)
+
+
+class Strategy(Strict):
+    ventilation: Ventilation | None = None
+    heating: Heating | None = None
+    screens: Screens | None = None
+    co2: Co2 | None = None
+    humidity: Humidity | None = None
+    irrigation: Irrigation | None = None
+    fertigation: Fertigation | None = None
+    lighting: Lighting | None = None
+    temperature_integration: TemperatureIntegration | None = None
+    # tanks
+    oxygen: dict[str, Any] | None = None
+    feeding: dict[str, Any] | None = None
+    water: dict[str, Any] | None = None
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """{table: {key: value}} of the keys the file gave."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in type(self).model_fields:
+            table = getattr(self, name)
+            if table is None:
+                continue
+            out[name] = dict(table) if isinstance(table, dict) else table.model_dump(exclude_unset=True)
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ file
+
+
+class RecipeHead(Strict):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    version: int = Field(ge=1)
+    parent: int | None = Field(default=None, ge=1)
+    kind: ZoneKind
+    crop: str | None = None
+    species: str | None = None
+    cultivar: str = ""
+    name_ko: str = ""
+    name_en: str = ""
+    author: str = ""
+    sources: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+
+class Stage(Strict):
+    name: str = Field(min_length=1)
+    from_day: int = Field(ge=0)
+    notes: str = ""
+    strategy: Strategy | None = None  # overrides [strategy] keys during this stage
+    periods: list[Period] = Field(min_length=1)
+
+
+class Recipe(Strict):
+    recipe: RecipeHead
+    envelope: dict[str, Bound] = Field(default_factory=dict)
+    strategy: Strategy = Strategy()
+    stages: list[Stage] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.recipe.id}@{self.recipe.version}"
+
+    def strategy_for(self, stage_index: int) -> dict[str, dict[str, Any]]:
+        """[strategy] with the stage's overrides applied, key by key."""
+        merged = self.strategy.tables()
+        override = self.stages[stage_index].strategy
+        for name, table in (override.tables() if override else {}).items():
+            merged[name] = {**merged.get(name, {}), **table}
+        return merged
