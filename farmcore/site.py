@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from farmcore.datafile import Strict, parse_toml, read_text, validate
 from farmcore.errors import BadInput, ConfigError
@@ -57,12 +57,41 @@ class NodeDef(Strict):
     name: str = ""
 
 
+class Range(Strict):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min:g}) must be below max ({self.max:g})")
+        return self
+
+
 class SensorDef(Strict):
     quantity: str = Field(min_length=1)
     unit: int = Field(ge=1, le=247)
     slot: int = Field(ge=1, le=200)
     code: int | None = Field(default=None, ge=1, le=99)
     source: str | None = None  # the twin's model output, when it differs from the quantity
+    valid: Range | None = None  # plausible readings; outside is a bad reading (a dying probe's -1 or 850)
+    stale_after_s: float | None = Field(default=None, gt=0)  # older than this: stale (default: the zone's)
+
+
+# What an actuator does when the data it depends on is stale or the daemon starts or stops, by role,
+# unless the site file says otherwise: heat, dosing, water and light off; vents, screens and valves where
+# they are ("hold": a vent slammed shut in summer is as dangerous as one left open in rain, and the
+# ventilation strategy's weather rules still close it on rain and wind); a fish tank's aeration and
+# water exchange on (fish die within minutes without oxygen; anchors.md §5 gap 5 and §4.2).
+FAILSAFE_BY_ROLE: dict[str, str] = {
+    "heater": "off", "co2_valve": "off", "irrigation_pump": "off", "fertigation": "off", "lamps": "off",
+    "circulation_fan": "on", "roof_vent": "hold", "side_vent": "hold", "thermal_screen": "hold",
+    "shade_screen": "hold", "aerator": "on", "o2_valve": "on", "chiller": "off", "exchange_pump": "on",
+    "feeder": "off",
+}
+ActuatorState = Literal["on", "off", "open", "close", "stop", "hold"]
+SWITCH_STATES = frozenset({"on", "off", "hold"})
+RETRACTABLE_STATES = frozenset({"open", "close", "stop", "hold"})
 
 
 class ActuatorDef(Strict):
@@ -71,6 +100,15 @@ class ActuatorDef(Strict):
     unit: int = Field(ge=1, le=247)
     slot: int = Field(ge=1, le=200)
     travel_s: float = Field(default=60.0, gt=0)  # full travel of a retractable (the twin's node uses it)
+    failsafe: ActuatorState | None = None  # on stale or bad data it depends on (default by role)
+    start_state: ActuatorState | None = None  # when the daemon starts (default: the failsafe)
+    stop_state: ActuatorState | None = None  # when the daemon stops (default: the failsafe)
+    max_on_s: float | None = Field(default=None, gt=0)  # longest run in one go (pumps never run dry)
+
+    def states(self) -> tuple[str, str, str]:
+        """(failsafe, start, stop), defaults filled in."""
+        failsafe = self.failsafe or FAILSAFE_BY_ROLE.get(self.role, "off")
+        return failsafe, self.start_state or failsafe, self.stop_state or failsafe
 
 
 class ZoneTwin(Strict):
@@ -86,6 +124,8 @@ class ZoneDef(Strict):
     twin: ZoneTwin | None = None
     sensors: list[SensorDef] = Field(default_factory=list)
     actuators: list[ActuatorDef] = Field(default_factory=list)
+    stale_after_s: float = Field(default=30.0, gt=0)  # a reading older than this puts dependants in failsafe
+    hard_limits: dict[str, Range] = Field(default_factory=dict)  # no recipe or command may set beyond these
 
 
 class WeatherDef(Strict):
@@ -182,6 +222,13 @@ def _check_references(site: SiteFile, file: str) -> None:
             if act.role not in ROLES[zone.kind]:
                 raise fail(f"{where}.actuators[{a}].role", f"{act.role!r} is not a {zone.kind} role; "
                                 f"allowed: {', '.join(sorted(ROLES[zone.kind]))}")
+            emulated = [x.kind for x in profile.actuators if x.slot == act.slot]  # vendor relay outputs
+            kind = slot.kind if slot is not None else emulated[0]
+            allowed = SWITCH_STATES if kind in ("switch", "nutrient") else RETRACTABLE_STATES
+            for name, state in zip(("failsafe", "start_state", "stop_state"), act.states(), strict=True):
+                if state not in allowed:
+                    raise fail(f"{where}.actuators[{a}].{name}",
+                               f"{state!r} is not a {kind} state; allowed: {', '.join(sorted(allowed))}")
     weather = site.weather
     if weather.unit is not None and (weather.bus is None or (weather.bus, weather.unit) not in nodes):
         raise fail("weather.unit", "the weather station needs `bus` and a node with that unit")

@@ -48,6 +48,27 @@ actuators = [{ id = "heater", role = "heater", unit = 12, slot = 1 }]
 """
 
 
+def test_failsafe_start_and_stop_states_default_by_role():
+    site = load_site(EXAMPLE)
+    tank = next(z for z in site.zones if z.kind == "tank")
+    states = {a.role: a.states() for a in tank.actuators}
+    assert states["aerator"] == ("on", "on", "on")  # fish need oxygen whatever fails
+    assert states["heater"] == ("off", "off", "off")
+    greenhouse = site.zones[0]
+    vent = next(a for a in greenhouse.actuators if a.role == "side_vent")
+    assert vent.states() == ("hold", "hold", "hold")
+    assert greenhouse.stale_after_s == 30.0
+
+
+def test_explicit_states_and_hard_limits():
+    text = BASE + ZONE.replace('role = "heater", unit = 12, slot = 1 }',
+                               'role = "heater", unit = 12, slot = 1, failsafe = "off", start_state = "on" }')
+    text += "hard_limits = { air_temperature = { min = 5, max = 35 } }\n"
+    zone = parse_site(text, "s.toml").zones[0]
+    assert zone.actuators[0].states() == ("off", "on", "off")
+    assert zone.hard_limits["air_temperature"].max == 35
+
+
 def test_minimal_site_parses():
     site = parse_site(BASE + ZONE, "s.toml")
     assert site.zones[0].actuators[0].role == "heater"
@@ -68,6 +89,10 @@ def test_minimal_site_parses():
     (BASE.replace('url = "tcp://127.0.0.1:5020"', 'url = "udp://x"'), "buses[0].url", "udp"),
     (BASE + "[weather]\nsorce = 'synthetic'\n", "weather.sorce", "unknown field"),
     (BASE.replace("latitude = 36.0", "latitude = 136.0"), "site.latitude", "90"),
+    (BASE + ZONE.replace('unit = 12, slot = 1 }', 'unit = 12, slot = 1, failsafe = "open" }'),
+     "zones[0].actuators[0].failsafe", "not a switch state"),
+    (BASE + ZONE + "hard_limits = { air_temperature = { min = 35, max = 5 } }\n",
+     "zones[0].hard_limits.air_temperature", "must be below"),
 ])
 def test_wiring_mistakes_name_file_and_field(text, field, words):
     with pytest.raises(ConfigError) as info:
