@@ -7,7 +7,7 @@ allowed, so a technician can fix a file without reading a traceback.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +58,13 @@ def read_text(path: str | Path) -> str:
         return Path(path).read_text("utf-8")
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+
+
+def parse_checked(schema: type[M], text: str, file: str, check: Callable[[M, str], None]) -> M:
+    """TOML text -> schema, then the cross-field `check(model, file)` that raises `ConfigError`."""
+    model = validate(schema, parse_toml(text, file), file)
+    check(model, file)
+    return model
 
 
 def validate(schema: type[M], data: dict[str, Any], file: str) -> M:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from farmcore.datafile import Strict, parse_toml, read_text, validate
+from farmcore.datafile import Strict, parse_checked, read_text
 from farmcore.errors import BadInput, ConfigError
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.url import parse_bus_url
@@ -243,9 +243,7 @@ def sensor_code(sensor: SensorDef) -> int:
 
 
 def parse_site(text: str, file: str) -> SiteFile:
-    site = validate(SiteFile, parse_toml(text, file), file)
-    _check_references(site, file)
-    return site
+    return parse_checked(SiteFile, text, file, _check_references)
 
 
 def load_site(path: str | Path) -> SiteFile:

@@ -9,7 +9,7 @@ the registers inside a 32-bit value; both default to Modbus "big".
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 Order = Literal["big", "little"]
@@ -22,7 +22,6 @@ TYPES: dict[str, tuple[int, str]] = {
     "i32": (2, ">i"),
     "f32": (2, ">f"),
 }
-ORDERS = ("big", "little")
 
 
 def size_of(type_: str) -> int:
@@ -101,8 +100,3 @@ def _int_range(type_: str) -> tuple[int, int]:
     if type_.startswith("u"):
         return 0, (1 << bits) - 1
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def enum_name(value: int, table: Mapping[int, str]) -> str:
-    """Name of a code, or a readable placeholder for one the table does not know."""
-    return table.get(int(value), f"UNKNOWN_{int(value)}")

@@ -59,19 +59,6 @@ def status_name(code: int, protocol: int | None = None) -> str:
     return f"UNKNOWN_{code}"
 
 
-def enum_name(table: str, code: int, protocol: int | None = None) -> str:
-    """Name of a code in one of the enum tables: status, control, alert, operation (any kind)."""
-    if table == "status":
-        return status_name(code, protocol)
-    if table == "operation":
-        for kind_table in _tables()["operation"].values():
-            entry = kind_table.get(str(code))
-            if entry and _applies(entry, protocol):
-                return entry["name"]
-        return f"UNKNOWN_{code}"
-    entry = _tables()[table].get(str(code))
-    return entry["name"] if entry else f"UNKNOWN_{code}"
-
 
 
 def device_type(code: int) -> DeviceType | None:

@@ -75,10 +75,6 @@ def escape_key(text: str, what: str = "key") -> str:
     return escaped
 
 
-def escape_string(text: str) -> str:
-    """The inside of a quoted string field value."""
-    return text.translate(_STRING)
-
 
 def _check_backslashes(text: str, what: str) -> None:
     if "\\" in text and _AMBIGUOUS_BACKSLASH.search(text):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from farmcore.datafile import parse_toml, read_text, validate
+from farmcore.datafile import parse_checked, read_text
 from farmcore.errors import ConfigError
 from farmcore.recipe.schema import HUMIDITY_QUANTITIES, QUANTITIES, Recipe
 from farmcore.recipe.timeline import parse_start
@@ -109,9 +109,7 @@ def _check_strategy_times(
 
 
 def parse_recipe(text: str, file: str) -> Recipe:
-    recipe = validate(Recipe, parse_toml(text, file), file)
-    check_recipe(recipe, file)
-    return recipe
+    return parse_checked(Recipe, text, file, check_recipe)
 
 
 def load_recipe(path: str | Path) -> Recipe:
