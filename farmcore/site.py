@@ -7,6 +7,7 @@ always agree on the wiring. Validation errors name the file and the field.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -104,6 +105,7 @@ class ActuatorDef(Strict):
     start_state: ActuatorState | None = None  # when the daemon starts (default: the failsafe)
     stop_state: ActuatorState | None = None  # when the daemon stops (default: the failsafe)
     max_on_s: float | None = Field(default=None, gt=0)  # longest run in one go (pumps never run dry)
+    facing: float | None = Field(default=None, ge=0, lt=360)  # vents: compass direction the opening faces
 
     def states(self) -> tuple[str, str, str]:
         """(failsafe, start, stop), defaults filled in."""
@@ -126,6 +128,8 @@ class ZoneDef(Strict):
     actuators: list[ActuatorDef] = Field(default_factory=list)
     stale_after_s: float = Field(default=30.0, gt=0)  # a reading older than this puts dependants in failsafe
     hard_limits: dict[str, Range] = Field(default_factory=dict)  # no recipe or command may set beyond these
+    recipe: str | None = None  # recipe file: relative to the site file, else to the shipped recipes/ folder
+    planted: date | None = None  # planting (or stocking) date: day 0 of the recipe's stages
 
 
 class WeatherDef(Strict):
@@ -150,6 +154,18 @@ class FaultDef(Strict):
     value: float | None = None  # delay seconds, exception code, drift per hour
 
 
+class RuntimeDef(Strict):
+    """How the site's daemon runs (all optional; defaults suit a controller box)."""
+
+    tick_s: float = Field(default=10.0, ge=0.1, le=300)  # one read-decide-write round of every zone
+    state_dir: str | None = None  # job store, OPIDs, actuator positions (default $FARMCTL_STATE_DIR or ./state)
+    historian: str | None = None  # historian URL (default sqlite:///<state_dir>/history.sqlite)
+    recipe_check_s: float = Field(default=60.0, ge=1, le=3600)  # the "apply the recipe state for now" job
+    reload_check_s: float = Field(default=5.0, ge=0.5, le=600)  # how often site and recipe files are checked
+    watchdog_pin: int | None = Field(default=None, ge=0, le=40)  # GPIO (BCM) heartbeat for a hardware watchdog
+    gpio_factory: str | None = None  # gpiozero pin factory: lgpio, rpigpio, native or mock (tests, benches)
+
+
 class SiteFile(Strict):
     site: SiteHead
     buses: list[BusDef] = Field(min_length=1)
@@ -157,6 +173,7 @@ class SiteFile(Strict):
     zones: list[ZoneDef] = Field(default_factory=list)
     weather: WeatherDef = WeatherDef()
     faults: list[FaultDef] = Field(default_factory=list)
+    runtime: RuntimeDef = RuntimeDef()
 
 
 def _check_references(site: SiteFile, file: str) -> None:

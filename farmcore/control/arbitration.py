@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Source = Literal["safety", "override", "recipe"]
-Target = float | bool
+Target = float | bool | None  # None: hold where it is (a failsafe "hold", or an unknown position)
 
 PRIORITY: dict[Source, int] = {"safety": 2, "override": 1, "recipe": 0}
 
@@ -53,7 +53,9 @@ def arbitrate(recipe: Decision, override: Override | None, safety: Decision | No
 
 
 def is_on(target: Target) -> bool:
-    """Whether a target runs its actuator: True, or a positive position/power."""
+    """Whether a target runs its actuator: True, or a positive position/power (a hold runs nothing new)."""
+    if target is None:
+        return False
     return target > 0 if not isinstance(target, bool) else target
 
 
@@ -98,8 +100,8 @@ def apply_interlocks(targets: dict[str, Decision], rules: list[Interlock] | tupl
 
 def clamp_to_limits(decision: Decision, lo: float, hi: float) -> Decision:
     """The decision held within the site's hard limits; unchanged if already inside."""
-    if isinstance(decision.target, bool):
-        raise TypeError("hard limits apply to numeric targets, not on/off")
+    if decision.target is None or isinstance(decision.target, bool):
+        raise TypeError("hard limits apply to numeric targets, not on/off or hold")
     if not lo <= hi:
         raise ValueError(f"lo ({lo}) must not exceed hi ({hi})")
     if not math.isfinite(decision.target):

@@ -148,14 +148,14 @@ OPERATIONS: dict[str, dict[str, str]] = {
     "switch": {"on": "on", "off": "off", "timed-on": "timed_on"},
     "retractable": {"open": "open", "close": "close", "stop": "stop", "timed-open": "timed_open",
                     "timed-close": "timed_close", "position": "set_position"},
-    "nutrient": {"stop": "stop", "off": "stop", "on": "once", "timed-on": "water"},
+    "nutrient": {"stop": "stop", "off": "stop", "on": "once", "timed-on": "water", "nutrient": "nutrient"},
 }
 # status a device shows once it accepted an operation (KS X 3267 §8.2 step 3)
 EXPECTED_STATUS: dict[str, frozenset[int]] = {
     "on": frozenset({201}), "timed_on": frozenset({201}), "off": frozenset({0}),
     "open": frozenset({301}), "timed_open": frozenset({301}), "close": frozenset({302}),
     "timed_close": frozenset({302}), "stop": frozenset({0}), "set_position": frozenset({0, 301, 302}),
-    "once": frozenset({401, 402}), "water": frozenset({401, 402}),
+    "once": frozenset({401, 402}), "water": frozenset({401, 402}), "nutrient": frozenset({401, 402}),
 }
 
 

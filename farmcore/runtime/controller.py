@@ -1,0 +1,71 @@
+"""What a zone controller sees and returns each tick: plain data, so strategies stay pure and testable.
+
+The runtime reads the field bus, judges every reading (good, stale, bad), asks the recipe for the
+setpoints in force and hands the controller a `TickInput`. The controller answers with one `Decision` per
+actuator it wants to drive (targets: `bool` for switches and nutrient supplies, position 0-100 % for
+retractables) plus timed runs and supply parameters. Safety (stale data -> failsafe, hard limits,
+interlocks) and manual overrides are applied by the runtime afterwards; the controller knows none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from farmcore.control.arbitration import Decision
+
+ActuatorKind = Literal["switch", "retractable", "nutrient"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorView:
+    """One actuator as the controller may know it."""
+
+    id: str
+    role: str
+    kind: ActuatorKind
+    target: bool | float | None  # what was last commanded (None: not yet known, e.g. at start)
+    position: float | None = None  # retractables: estimated position 0-100 % (None: unknown)
+    facing: float | None = None  # vents: compass direction the opening faces, degrees (None: not given)
+    failed: bool = False  # feedback says it does not do what it is told
+
+
+@dataclass(frozen=True, slots=True)
+class TickInput:
+    now_s: float  # seconds, the UTC epoch time of this tick (simulated in the twin); persisted timers use it
+    utc: datetime  # aware, UTC
+    local: datetime  # aware, the site's time zone
+    dt_s: float  # seconds since the previous tick (0 on the first)
+    readings: dict[str, float]  # the zone's good readings by quantity
+    bad: dict[str, str]  # quantity -> why it is missing (stale, comm_error, out of range, sensor status)
+    weather: dict[str, float]  # outside: air_temperature, relative_humidity, solar_radiation, wind_speed,
+    #                           wind_direction, rain_detected (only good readings)
+    setpoints: dict[str, float]  # recipe values in force (tenant adjustments applied), by quantity
+    strategy: dict[str, dict[str, Any]]  # the recipe's strategy tables for the current stage
+    sun: tuple[datetime, datetime]  # today's (sunrise, sunset), local
+    actuators: dict[str, ActuatorView]
+    stage: str = ""
+
+    @property
+    def is_day(self) -> bool:
+        return self.sun[0] <= self.local < self.sun[1]
+
+
+@dataclass
+class TickOutput:
+    decisions: dict[str, Decision] = field(default_factory=dict)  # by actuator id
+    run_s: dict[str, float] = field(default_factory=dict)  # switch/nutrient turned on now: run this long
+    params: dict[str, dict[str, float]] = field(default_factory=dict)  # nutrient supply: {"EC":, "pH":}
+    trace: dict[str, float] = field(default_factory=dict)  # internal figures worth logging (radiation sum ...)
+    events: list[str] = field(default_factory=list)  # things worth an event record ("irrigation started: ...")
+
+
+class ZoneController(Protocol):
+    """A zone's strategies. `state()`/`restore()` carry what must survive a restart (sums, timers)."""
+
+    def tick(self, inp: TickInput) -> TickOutput: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,700 @@
+"""The site daemon: one asyncio process runs every zone of a site, tick by tick, safely.
+
+One tick: read every node the zones use (buses in parallel, each bus one request at a time), fold the
+readings into per-quantity tracks (good / stale / bad), compute each zone's setpoints from its recipe,
+ask the zone's controller for decisions, let safety (stale or bad inputs -> failsafe, no decision ->
+failsafe, hard limits, interlocks) and unexpired manual overrides win over the recipe, turn the final
+targets into KS X 3267 commands, and write readings, setpoints, decisions with their reasons and events
+to the historian. Then beat the watchdog. A failing node, command, historian or reload never stops the
+loop: it becomes a quality, an event or a log line.
+
+Controllers come from the caller (`controllers={"greenhouse": factory}`), so farmcore knows no crop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from farmcore.control.arbitration import Decision, Interlock, Override, apply_interlocks, arbitrate
+from farmcore.errors import BadInput, FarmError
+from farmcore.fieldbus.bus import Bus, open_bus
+from farmcore.fieldbus.node import KsNode, Reading
+from farmcore.fieldbus.opid import OpidStore, default_state_dir
+from farmcore.fieldbus.profile import builtin_profiles
+from farmcore.fieldbus.vendor import VendorNode
+from farmcore.historian.base import Historian, Point
+from farmcore.recipe.load import load_recipe
+from farmcore.recipe.schema import Recipe
+from farmcore.recipe.timeline import setpoints_at, stage_at
+from farmcore.runtime.actuators import Command, RetractableDriver, SupplyDriver, SwitchDriver
+from farmcore.runtime.clock import Clock, WallClock
+from farmcore.runtime.controller import ActuatorView, TickInput, ZoneController
+from farmcore.runtime.safety import Tracked, failsafe_target, judge, observe, safety_decision
+from farmcore.runtime.scheduler import DAEMONS, Scheduler, interval_slot
+from farmcore.runtime.state import StateStore
+from farmcore.site import ActuatorDef, SiteFile, ZoneDef, load_site
+from farmcore.twin.weather import sun_times
+
+log = logging.getLogger("farmcore.daemon")
+
+ControllerFactory = Callable[[ZoneDef], ZoneController]
+Driver = SwitchDriver | SupplyDriver | RetractableDriver
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often buys nothing
+STATE_SAVE_S = 60.0
+SETPOINT_LOG_S = 300.0  # a setpoint is logged on change and at least this often
+INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
+    "greenhouse": (),
+    "tank": (Interlock("chiller", "heater", "heating and cooling together waste both"),),
+}
+SWITCH_ON = frozenset({201})
+SUPPLYING = frozenset({401, 402})
+WEATHER = "weather"
+
+
+def resolve_recipe_path(spec: str, site_file: Path) -> Path:
+    """A zone's recipe: relative to the site file, else to the shipped recipes/ folder (`crops/tomato`)."""
+    for base in (site_file.parent, RECIPES_DIR):
+        for candidate in (base / spec, base / f"{spec}.toml"):
+            if candidate.is_file():
+                return candidate
+    raise BadInput(f"{site_file}: recipe {spec!r} not found next to the site file or in {RECIPES_DIR}")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+@dataclass
+class ZoneRecipe:
+    recipe: Recipe
+    path: Path
+    stamp: tuple[int, int] | None
+
+
+@dataclass
+class ZoneRunner:
+    """One zone: its tracks, drivers, overrides, recipe and controller."""
+
+    zone: ZoneDef
+    controller: ZoneController
+    recipe: ZoneRecipe | None
+    kinds: dict[str, str]  # actuator id -> switch | retractable | nutrient
+    drivers: dict[str, Driver] = field(default_factory=dict)
+    tracks: dict[str, Tracked] = field(default_factory=dict)
+    overrides: dict[str, Override] = field(default_factory=dict)
+    tenant: dict[str, float] = field(default_factory=dict)  # tenant setpoint adjustments (inside the envelope)
+    setpoints: dict[str, float] = field(default_factory=dict)
+    setpoints_at: float = float("-inf")
+    stage: str = ""
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    last_logged: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    setpoint_logged: dict[str, tuple[float, float]] = field(default_factory=dict)
+    last_tick_s: float | None = None
+    trace: dict[str, float] = field(default_factory=dict)
+    bad: dict[str, str] = field(default_factory=dict)
+    feedback: dict[str, Reading] = field(default_factory=dict)
+
+
+class SiteDaemon:
+    """Runs the zones of one site whose kind has a controller."""
+
+    def __init__(self, site_path: str | Path, *, controllers: dict[str, ControllerFactory],
+                 historian: Historian | None = None, clock: Clock | None = None,
+                 state_dir: str | Path | None = None, bus_urls: dict[str, str] | None = None,
+                 watchdog: Any = None) -> None:
+        self.site_path = Path(site_path)
+        self.site: SiteFile = load_site(self.site_path)
+        self.site_stamp = _stamp(self.site_path)
+        self.controllers = controllers
+        self.clock = clock or WallClock()
+        rt = self.site.runtime
+        self.state_dir = Path(state_dir or rt.state_dir or os.environ.get("FARMCTL_STATE_DIR")
+                              or default_state_dir())
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.tz = ZoneInfo(self.site.site.timezone)
+        self.historian = historian
+        self.bus_urls = {b.id: (bus_urls or {}).get(b.id, b.url) for b in self.site.buses}
+        self.opids = OpidStore(self.state_dir / "opid")
+        self.state = StateStore(self.state_dir / "runtime.sqlite")
+        self.scheduler = Scheduler(self.site.site.id, self.state_dir, self.site.site.timezone, self.clock)
+        self.watchdog = watchdog
+        self.buses: dict[str, Bus] = {}
+        self.nodes: dict[tuple[str, int], KsNode | VendorNode] = {}
+        self.weather: dict[str, Tracked] = {}
+        self.zones: dict[str, ZoneRunner] = {}
+        self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
+        self.ticks = 0
+        self.lateness_s: list[float] = []
+        self._sun: dict[date, tuple[datetime, datetime]] = {}
+        self._last_reload = float("-inf")
+        self._last_save = float("-inf")
+        self._stopping = asyncio.Event()
+        for zone in self.site.zones:
+            if zone.kind in controllers:
+                self.zones[zone.id] = self._make_runner(zone)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _make_runner(self, zone: ZoneDef, old: ZoneRunner | None = None) -> ZoneRunner:
+        recipe = self._load_zone_recipe(zone) if zone.recipe else None
+        kinds = {a.id: self._kind_of(zone, a) for a in zone.actuators}
+        runner = ZoneRunner(zone, self.controllers[zone.kind](zone), recipe, kinds)
+        now_s = self.clock.now().timestamp()
+        for act in zone.actuators:
+            kind = kinds[act.id]
+            if kind == "retractable":
+                driver: Driver = RetractableDriver(act.travel_s)
+            elif kind == "nutrient":
+                driver = SupplyDriver(act.max_on_s)
+            else:
+                driver = SwitchDriver(act.max_on_s)
+            saved = self.state.get(zone.id, f"driver:{act.id}")
+            if isinstance(driver, RetractableDriver):
+                if saved:
+                    driver.restore(saved, now_s)
+            elif saved:
+                driver.restore(saved)
+            runner.drivers[act.id] = driver
+        for sensor in zone.sensors:
+            runner.tracks[sensor.quantity] = Tracked()
+        saved_controller = self.state.get(zone.id, "controller")
+        if isinstance(saved_controller, dict):
+            runner.controller.restore(saved_controller)
+        if old is not None:
+            runner.tracks, runner.overrides, runner.tenant = old.tracks, old.overrides, old.tenant
+        return runner
+
+    def _kind_of(self, zone: ZoneDef, act: ActuatorDef) -> str:
+        node = next(n for n in self.site.nodes if n.bus == zone.bus and n.unit == act.unit)
+        profile = builtin_profiles()[node.profile]
+        slot = profile.slot(act.slot)
+        if slot is not None:
+            return slot.kind
+        return next(a.kind for a in profile.actuators if a.slot == act.slot)
+
+    def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
+        assert zone.recipe is not None
+        path = resolve_recipe_path(zone.recipe, self.site_path)
+        recipe = load_recipe(path)
+        if recipe.recipe.kind != zone.kind:
+            raise BadInput(f"{path}: recipe.kind {recipe.recipe.kind!r} does not fit {zone.kind} zone {zone.id!r}")
+        if zone.planted is None:
+            raise BadInput(f"{self.site_path}: zones.{zone.id}.planted: a zone with a recipe needs its planting date")
+        return ZoneRecipe(recipe, path, _stamp(path))
+
+    def _node_key_units(self) -> set[tuple[str, int]]:
+        used = set()
+        for runner in self.zones.values():
+            z = runner.zone
+            used |= {(z.bus, e.unit) for e in (*z.sensors, *z.actuators)}
+        w = self.site.weather
+        if w.bus is not None and w.unit is not None and self.zones:
+            used.add((w.bus, w.unit))
+        return used
+
+    async def start(self) -> None:
+        """Open buses, register for jobs, put every actuator in its start state."""
+        for bus_id in {b for b, _u in self._node_key_units()}:
+            self.buses[bus_id] = open_bus(self.bus_urls[bus_id])
+        DAEMONS[self.site.site.id] = self
+        self.scheduler.start(sorted(self.zones), self.site.runtime.recipe_check_s)
+        self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
+        await self._read_all()
+        for runner in self.zones.values():
+            await self._apply_states(runner, "start")
+
+    async def stop(self) -> None:
+        """Stop states, watchdog low, state saved, buses and job store closed."""
+        for runner in self.zones.values():
+            with contextlib.suppress(Exception):
+                await self._apply_states(runner, "stop")
+        self._save_state(force=True)
+        self.scheduler.shutdown()
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        self.event(None, "daemon_stopped", "daemon stopped")
+        if self.historian is not None:
+            self.historian.flush(timeout=5)
+        for bus in self.buses.values():
+            await bus.close()
+        DAEMONS.pop(self.site.site.id, None)
+        self.state.close()
+
+    async def _apply_states(self, runner: ZoneRunner, which: str) -> None:
+        now_s = self.clock.now().timestamp()
+        index = 1 if which == "start" else 2
+        for act in runner.zone.actuators:
+            state = act.states()[index]
+            driver = runner.drivers[act.id]
+            target = failsafe_target(state, driver.kind, driver.target)
+            if isinstance(driver, RetractableDriver) and state == "stop":
+                command = driver.stop(now_s)
+            else:
+                command = self._plan(driver, target, now_s, None, None)
+            decision = Decision(target, "safety", f"{which} state {state}")
+            runner.decisions[act.id] = decision
+            if command is not None:
+                await self._send(runner, act, command, decision)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Tick until `request_stop`; each tick starts on the tick grid, lateness measured."""
+        tick_s = self.site.runtime.tick_s
+        loop = asyncio.get_running_loop()
+        await self.start()
+        try:
+            next_at = loop.time()
+            while not self._stopping.is_set():
+                self.lateness_s.append(max(0.0, loop.time() - next_at))
+                if len(self.lateness_s) > 10000:
+                    del self.lateness_s[:5000]
+                await self.tick()
+                next_at += tick_s / getattr(self.clock, "speed", 1.0)
+                wait = next_at - loop.time()
+                if wait < 0:  # overran: skip the missed slots rather than bunch ticks up
+                    next_at = loop.time()
+                    wait = 0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def tick(self) -> None:
+        """One read-decide-write round of every zone (tests call it directly, lockstep with the twin)."""
+        now = self.clock.now()
+        self.scheduler.wakeup()
+        await self._read_all()
+        local = now.astimezone(self.tz)
+        sun = self._sun_for(local.date())
+        for runner in list(self.zones.values()):
+            try:
+                await self._tick_zone(runner, now, local, sun)
+            except Exception as exc:  # a bug in one zone's strategy must not stop the others
+                log.exception("zone %s tick failed", runner.zone.id)
+                self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
+        self._save_state()
+        self._maybe_reload()
+        if self.watchdog is not None:
+            self.watchdog.beat()
+        self.ticks += 1
+
+    def _sun_for(self, day: date) -> tuple[datetime, datetime]:
+        if day not in self._sun:
+            s = self.site.site
+            try:
+                self._sun = {day: sun_times(s.latitude, s.longitude, day, self.tz)}
+            except ValueError:  # polar day/night: treat the whole day as day
+                start = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
+                self._sun = {day: (start, start + timedelta(days=1))}
+        return self._sun[day]
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read_all(self) -> None:
+        by_bus: dict[str, list[int]] = {}
+        for bus_id, unit in sorted(self._node_key_units()):
+            by_bus.setdefault(bus_id, []).append(unit)
+        results = await asyncio.gather(*(self._read_bus(b, units) for b, units in by_bus.items()))
+        now_s = self.clock.now().timestamp()
+        snapshot: dict[tuple[str, int], dict[int, Reading]] = {}
+        for part in results:
+            snapshot.update(part)
+        for runner in self.zones.values():
+            z = runner.zone
+            for s in z.sensors:
+                reading = snapshot.get((z.bus, s.unit), {}).get(s.slot)
+                value = reading.value if reading is not None else None
+                quality = reading.quality if reading is not None else "comm_error"
+                valid = (s.valid.min, s.valid.max) if s.valid else None
+                observe(runner.tracks[s.quantity], value if isinstance(value, int | float) else None,
+                        quality, now_s, valid)
+            for a in z.actuators:
+                reading = snapshot.get((z.bus, a.unit), {}).get(a.slot)
+                if reading is not None and reading.quality == "good":
+                    runner.feedback[a.id] = reading
+                else:
+                    runner.feedback.pop(a.id, None)
+        w = self.site.weather
+        if w.bus is not None and w.unit is not None:
+            station = snapshot.get((w.bus, w.unit), {})
+            for quantity, slot in w.sensors.items():
+                reading = station.get(slot)
+                track = self.weather.setdefault(quantity, Tracked())
+                value = reading.value if reading is not None else None
+                observe(track, value if isinstance(value, int | float) else None,
+                        reading.quality if reading is not None else "comm_error", now_s, None)
+
+    async def _read_bus(self, bus_id: str, units: list[int]) -> dict[tuple[str, int], dict[int, Reading]]:
+        out: dict[tuple[str, int], dict[int, Reading]] = {}
+        for unit in units:
+            node = await self._node(bus_id, unit)
+            if node is None:
+                continue
+            snap = await node.read()
+            out[(bus_id, unit)] = {r.slot: r for r in snap.readings}
+        return out
+
+    async def _node(self, bus_id: str, unit: int) -> KsNode | VendorNode | None:
+        """The node object, made on first contact (its device codes read once); None while unreachable."""
+        key = (bus_id, unit)
+        if key in self.nodes:
+            return self.nodes[key]
+        definition = next(n for n in self.site.nodes if n.bus == bus_id and n.unit == unit)
+        profile = builtin_profiles()[definition.profile]
+        bus = self.buses[bus_id]
+        node: KsNode | VendorNode
+        if profile.kind == "vendor":
+            node = VendorNode(bus, unit, profile)
+        else:
+            node = KsNode(bus, unit, profile, opids=self.opids, stale_after_s=1e9)
+            try:
+                await node.read_device_codes()
+            except FarmError as exc:
+                self.event(None, "node_unreachable", f"bus {bus_id} unit {unit}: {exc}", throttle=True)
+                return None
+        self.nodes[key] = node
+        return node
+
+    # ------------------------------------------------------------------ deciding
+
+    def _refresh_setpoints(self, runner: ZoneRunner, now: datetime) -> None:
+        now_s = now.timestamp()
+        if runner.recipe is None or now_s - runner.setpoints_at < SETPOINT_REFRESH_S:
+            return
+        z, s = runner.zone, self.site.site
+        assert z.planted is not None
+        recipe = runner.recipe.recipe
+        raw = setpoints_at(recipe, z.planted, now, s.latitude, s.longitude, self.tz)
+        values = {q: sp.value for q, sp in raw.items()}
+        for q, v in runner.tenant.items():
+            values[q] = v
+        for q, limit in z.hard_limits.items():
+            if q in values:
+                values[q] = min(limit.max, max(limit.min, values[q]))
+        runner.setpoints = values
+        runner.stage = stage_at(recipe, z.planted, now, self.tz)[1].name
+        runner.setpoints_at = now_s
+
+    async def _tick_zone(self, runner: ZoneRunner, now: datetime, local: datetime,
+                         sun: tuple[datetime, datetime]) -> None:
+        z = runner.zone
+        now_s = now.timestamp()
+        self._refresh_setpoints(runner, now)
+        bad: dict[str, str] = {}
+        readings: dict[str, float] = {}
+        for q, track in runner.tracks.items():
+            stale_after = next((s.stale_after_s for s in z.sensors if s.quantity == q and s.stale_after_s),
+                               z.stale_after_s)
+            why = judge(track, now_s, stale_after)
+            if why is None:
+                readings[q] = track.value  # type: ignore[assignment]
+            else:
+                bad[q] = why
+        weather: dict[str, float] = {}
+        for q, track in self.weather.items():
+            why = judge(track, now_s, z.stale_after_s)
+            if why is None:
+                weather[q] = track.value  # type: ignore[assignment]
+            else:
+                bad[f"weather:{q}"] = why
+        recipe = runner.recipe.recipe if runner.recipe else None
+        strategy: dict[str, dict[str, Any]] = {}
+        if recipe is not None and z.planted is not None:
+            strategy = recipe.strategy_for(stage_at(recipe, z.planted, now, self.tz)[0])
+        views = {}
+        for act in z.actuators:
+            driver = runner.drivers[act.id]
+            position = driver.estimate(now_s) if isinstance(driver, RetractableDriver) else None
+            views[act.id] = ActuatorView(act.id, act.role, runner.kinds[act.id], driver.target, position,
+                                         act.facing, driver.failed)
+        dt = 0.0 if runner.last_tick_s is None else now_s - runner.last_tick_s
+        runner.last_tick_s = now_s
+        inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
+                        views, runner.stage)
+        out = runner.controller.tick(inp)
+        runner.trace, runner.bad = out.trace, bad
+        for message in out.events:
+            self.event(runner, "strategy", message)
+
+        decisions: dict[str, Decision] = {}
+        for act in z.actuators:
+            driver = runner.drivers[act.id]
+            kind = runner.kinds[act.id]
+            wanted = out.decisions.get(act.id)
+            if wanted is None:
+                failsafe = act.states()[0]
+                wanted = Decision(failsafe_target(failsafe, kind, driver.target), "safety",
+                                  f"failsafe {failsafe}: no decision from the {z.kind} controller"
+                                  f"{' (' + '; '.join(bad) + ' bad)' if bad else ''}")
+            safety = safety_decision(act, kind, bad, driver.target)
+            override = runner.overrides.get(act.id)
+            if override is not None and now_s >= override.expires_at:
+                self.event(runner, "override_ended", f"{act.id}: manual override ended")
+                del runner.overrides[act.id]
+                override = None
+            decisions[act.id] = arbitrate(wanted, override, safety, now_s)
+        decisions = apply_interlocks(decisions, INTERLOCKS.get(z.kind, ()))
+
+        for act in z.actuators:
+            decision = decisions[act.id]
+            driver = runner.drivers[act.id]
+            if isinstance(driver, SupplyDriver):
+                driver.params = out.params.get(act.id) or driver.params
+            feedback = runner.feedback.get(act.id)
+            command = self._plan(driver, decision.target, now_s, out.run_s.get(act.id) if decision.source == "recipe"
+                                 else None, feedback)
+            runner.decisions[act.id] = decision
+            if command is not None:
+                await self._send(runner, act, command, decision)
+            self._log_decision(runner, act, decision, now)
+        self._write_points(runner, now, readings, bad)
+
+    def _plan(self, driver: Driver, target: Any, now_s: float, run_s: float | None,
+              feedback: Reading | None) -> Command | None:
+        if isinstance(driver, RetractableDriver):
+            if target is None:
+                return None
+            return driver.plan(float(target), now_s)
+        if target is None:
+            return None
+        on: bool | None = None
+        if feedback is not None and feedback.status is not None:
+            on = feedback.status in (SUPPLYING if isinstance(driver, SupplyDriver) else SWITCH_ON)
+            if isinstance(driver, SupplyDriver) or driver.run_until is not None:
+                on = None  # a supply or a timed run ends on its own: no mismatch to chase
+        return driver.plan(bool(target), now_s, run_s=run_s, feedback_on=on)
+
+    async def _send(self, runner: ZoneRunner, act: ActuatorDef, command: Command, decision: Decision) -> None:
+        node = await self._node(runner.zone.bus, act.unit)
+        driver = runner.drivers[act.id]
+        what = f"{act.id}: {command.op}{f' {command.time_s} s' if command.time_s else ''}"
+        if node is None:
+            self._undo(driver)
+            self.event(runner, "command_failed", f"{what}: node unreachable", throttle=True)
+            return
+        try:
+            await node.command(act.slot, command.op, time_s=command.time_s, params=command.params, verify=False)
+        except FarmError as exc:
+            self._undo(driver)
+            self.event(runner, "command_failed", f"{what}: {exc}", throttle=True)
+            return
+        self.state.put(runner.zone.id, f"driver:{act.id}", driver.state())
+        log.info(json.dumps({"zone": runner.zone.id, "actuator": act.id, "op": command.op,
+                             "time_s": command.time_s, "source": decision.source, "reason": decision.reason,
+                             "why": command.why}, ensure_ascii=False))
+
+    @staticmethod
+    def _undo(driver: Driver) -> None:
+        """A command that did not go out: forget it, so the next tick sends it again."""
+        if isinstance(driver, RetractableDriver):
+            driver.move, driver.position, driver.goal = None, None, None
+        else:
+            driver.commanded, driver.run_until = None, None
+
+    # ------------------------------------------------------------------ records
+
+    def _log_decision(self, runner: ZoneRunner, act: ActuatorDef, decision: Decision, now: datetime) -> None:
+        key = (decision.target, decision.source)
+        if runner.last_logged.get(act.id) == key:
+            return
+        runner.last_logged[act.id] = key
+        target = decision.target
+        fields: dict[str, Any] = {"source": decision.source, "reason": decision.reason[:500]}
+        if target is not None:
+            fields["target"] = float(target)
+        feedback = runner.feedback.get(act.id)
+        if feedback is not None and feedback.status is not None:
+            fields["feedback"] = int(feedback.status)
+        self._write([Point("actuator", self.site.site.id, runner.zone.id, act.id, now, fields,
+                           tags={"role": act.role, "source": decision.source})])
+
+    def _write_points(self, runner: ZoneRunner, now: datetime, readings: dict[str, float],
+                      bad: dict[str, str]) -> None:
+        site, zone = self.site.site.id, runner.zone.id
+        points = []
+        for q, track in runner.tracks.items():
+            if q in readings:
+                points.append(Point("sensor", site, zone, q, now, {"value": readings[q]}, quality="good"))
+            elif track.value is not None:
+                points.append(Point("sensor", site, zone, q, now, {"value": track.value}, quality=track.quality))
+        now_s = now.timestamp()
+        label = runner.recipe.recipe.label if runner.recipe else ""
+        for q, value in runner.setpoints.items():
+            last = runner.setpoint_logged.get(q)
+            if last is None or last[0] != value or now_s - last[1] >= SETPOINT_LOG_S:
+                runner.setpoint_logged[q] = (value, now_s)
+                source = "tenant" if q in runner.tenant else "recipe"
+                points.append(Point("setpoint", site, zone, q, now, {"value": value},
+                                    tags={"source": source, "recipe": label}))
+        self._write(points)
+
+    def _write(self, points: list[Point]) -> None:
+        if self.historian is None or not points:
+            return
+        try:
+            self.historian.write(points)
+        except Exception as exc:  # the historian is never worth a stopped greenhouse
+            log.warning("historian write failed: %s", exc)
+
+    def event(self, runner: ZoneRunner | None, code: str, message: str, *, throttle: bool = False) -> None:
+        """An event: to the log, the live view and the historian (throttled ones once a minute per code)."""
+        now = self.clock.now()
+        zone = runner.zone.id if runner is not None else "_site"
+        if throttle:
+            key = (zone, code, message)
+            last = getattr(self, "_throttle", {}).get(key)
+            if last is not None and (now - last).total_seconds() < 60:
+                return
+            self.__dict__.setdefault("_throttle", {})[key] = now
+        record = {"time": now.isoformat(), "zone": zone, "code": code, "message": message}
+        self.events.append(record)
+        del self.events[:-200]
+        log.info(json.dumps({"event": code, "zone": zone, "message": message}, ensure_ascii=False))
+        self._write([Point("event", self.site.site.id, zone, code, now, {"message": message, "code": code})])
+
+    def _save_state(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_save < STATE_SAVE_S / getattr(self.clock, "speed", 1.0):
+            return
+        self._last_save = now
+        for runner in self.zones.values():
+            items: dict[str, Any] = {"controller": runner.controller.state()}
+            for act_id, driver in runner.drivers.items():
+                items[f"driver:{act_id}"] = driver.state()
+            self.state.put_many(runner.zone.id, items)
+
+    # ------------------------------------------------------------------ jobs
+
+    async def run_job(self, zone_id: str, kind: str) -> None:
+        """A scheduled job: claim its slot, then apply the state for now (level-triggered, idempotent)."""
+        runner = self.zones.get(zone_id)
+        if runner is None:
+            return
+        now = self.clock.now()
+        job_id = f"{self.site.site.id}:{zone_id}:{kind}"
+        if kind == "daily":
+            local = now.astimezone(self.tz)
+            slot = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.tz)
+        else:
+            slot = interval_slot(now, self.site.runtime.recipe_check_s)
+        if not self.state.record_run(job_id, slot, now, "ran"):
+            self.event(runner, "job_duplicate", f"{kind} job for {slot.isoformat()} already ran: skipped")
+            return
+        if kind == "recipe":
+            runner.setpoints_at = float("-inf")
+            self._refresh_setpoints(runner, now)
+            period = self._period_label(runner, now)
+            if period != self.state.get(zone_id, "period"):
+                self.state.put(zone_id, "period", period)
+                self.event(runner, "recipe_period", f"recipe {period}: " + ", ".join(
+                    f"{q} {v:g}" for q, v in runner.setpoints.items()))
+        elif kind == "daily":
+            self.event(runner, "day_started", f"day {now.astimezone(self.tz).date().isoformat()}: " + ", ".join(
+                f"{k} {v:.4g}" for k, v in sorted(runner.trace.items())))
+
+    def _period_label(self, runner: ZoneRunner, now: datetime) -> str:
+        if runner.recipe is None or runner.zone.planted is None:
+            return "none"
+        s = self.site.site
+        points = setpoints_at(runner.recipe.recipe, runner.zone.planted, now, s.latitude, s.longitude, self.tz)
+        if not points:
+            return runner.recipe.recipe.label
+        first = next(iter(points.values()))
+        return f"{runner.recipe.recipe.label} {first.stage}/{first.period_name or first.source_period}"
+
+    # ------------------------------------------------------------------ hot reload
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reload < self.site.runtime.reload_check_s / getattr(self.clock, "speed", 1.0):
+            return
+        self._last_reload = now
+        self.check_reload()
+
+    def check_reload(self) -> None:
+        """Reload a changed site file or recipe; a bad one is rejected with an event and the old one runs on."""
+        stamp = _stamp(self.site_path)
+        if stamp != self.site_stamp:
+            self.site_stamp = stamp
+            try:
+                site = load_site(self.site_path)
+                self._apply_site(site)
+            except FarmError as exc:
+                self.event(None, "reload_rejected", f"site file rejected, the running one is kept: {exc}")
+            return
+        for runner in self.zones.values():
+            if runner.recipe is None:
+                continue
+            stamp = _stamp(runner.recipe.path)
+            if stamp == runner.recipe.stamp:
+                continue
+            runner.recipe.stamp = stamp
+            try:
+                new = self._load_zone_recipe(runner.zone)
+            except FarmError as exc:
+                self.event(runner, "reload_rejected",
+                           f"recipe rejected, {runner.recipe.recipe.label} keeps running: {exc}")
+                continue
+            old = runner.recipe.recipe.label
+            runner.recipe, runner.setpoints_at = new, float("-inf")
+            self.event(runner, "recipe_changed", f"recipe {old} -> {new.recipe.label}")
+
+    def _apply_site(self, site: SiteFile) -> None:
+        def wiring(s: SiteFile) -> object:
+            return ([b.model_dump() for b in s.buses], [n.model_dump() for n in s.nodes],
+                    [(z.id, z.kind, z.bus, [x.model_dump() for x in z.sensors],
+                      [(a.id, a.role, a.unit, a.slot) for a in z.actuators]) for z in s.zones])
+
+        if wiring(site) != wiring(self.site) or site.site.id != self.site.site.id:
+            self.event(None, "reload_rejected", "site file changes buses, nodes or wiring: restart the daemon to "
+                       "apply them; the running wiring is kept")
+            return
+        zones = {}
+        for zone in site.zones:
+            if zone.kind not in self.controllers:
+                continue
+            runner = self.zones[zone.id]
+            if zone == runner.zone:
+                zones[zone.id] = runner
+                continue
+            new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
+                             runner.overrides, runner.tenant)
+            if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
+                new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
+            zones[zone.id] = new
+            self.event(new, "site_changed", f"zone {zone.id}: settings reloaded")
+        self.site, self.zones = site, zones
+
+    # ------------------------------------------------------------------ manual control
+
+    def set_override(self, zone_id: str, actuator: str, target: bool | float, duration_s: float, reason: str,
+                     issued_by: str = "") -> None:
+        runner = self.zones[zone_id]
+        if actuator not in runner.drivers:
+            raise BadInput(f"zone {zone_id}: no actuator {actuator!r}")
+        expires = self.clock.now().timestamp() + duration_s
+        runner.overrides[actuator] = Override(target, expires, reason, issued_by)
+        self.event(runner, "override", f"{actuator}: manual {target!r} for {duration_s:g} s by {issued_by}: {reason}")
+
+

@@ -1,0 +1,84 @@
+"""Safety rules that need no plant knowledge: judging readings, and the failsafe state of each actuator.
+
+A reading is bad at once when its sensor reports a fault status or a value outside the site's plausible
+range (a dying probe's -1 or 850), and bad after `stale_after_s` without a good reading (one lost frame is
+not a failure; a dead node is). An actuator whose inputs are bad goes to its failsafe state; so does one
+its controller gave no decision for. Everything here is pure: the clock is an argument.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from farmcore.control.arbitration import Decision
+from farmcore.site import ActuatorDef
+
+# What each actuator role depends on; "weather:" marks the outside station. An actuator goes to its
+# failsafe state when one of these is bad. Irrigation and lamps are left to their controllers, which fall
+# back to timers when the radiation sum or light reading is missing.
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "heater": ("air_temperature",),
+    "roof_vent": ("air_temperature",),
+    "side_vent": ("air_temperature",),
+    "co2_valve": ("co2",),
+    "thermal_screen": ("weather:air_temperature",),
+    "shade_screen": ("weather:solar_radiation",),
+    "aerator": ("dissolved_oxygen",),
+    "o2_valve": ("dissolved_oxygen",),
+    "chiller": ("water_temperature",),
+    "feeder": ("dissolved_oxygen", "water_temperature"),
+}
+
+
+@dataclass
+class Tracked:
+    """The last good value of one quantity and when it was sampled (clock seconds)."""
+
+    value: float | None = None
+    good_at: float | None = None
+    quality: str = "comm_error"  # of the latest read
+
+
+def judge(track: Tracked, now_s: float, stale_after_s: float) -> str | None:
+    """Why the tracked quantity is not usable now, or None when it is."""
+    if track.good_at is None or track.value is None:
+        return f"no good reading yet ({track.quality})"
+    if track.quality not in ("good", "comm_error", "stale"):
+        return f"sensor status {track.quality}"
+    age = now_s - track.good_at
+    if age > stale_after_s:
+        return f"stale: last good reading {age:.0f} s ago > {stale_after_s:g} s"
+    return None
+
+
+def observe(track: Tracked, value: float | None, quality: str, now_s: float,
+            valid: tuple[float, float] | None) -> None:
+    """Fold one read into the track; an implausible value counts as a faulty sensor, not as data."""
+    if quality == "good" and value is not None:
+        if not math.isfinite(value) or (valid is not None and not valid[0] <= value <= valid[1]):
+            track.quality = "out_of_range"
+            return
+        track.value, track.good_at, track.quality = float(value), now_s, "good"
+    else:
+        track.quality = quality
+
+
+def failsafe_target(state: str, kind: str, current: bool | float | None) -> bool | float | None:
+    """The target a failsafe/start/stop state means; None means hold (send nothing)."""
+    if state == "hold":
+        return None
+    if kind == "retractable":
+        return {"open": 100.0, "close": 0.0}.get(state)  # "stop": hold where it is
+    return state == "on"
+
+
+def safety_decision(act: ActuatorDef, kind: str, bad: dict[str, str], current: bool | float | None
+                    ) -> Decision | None:
+    """The failsafe decision for `act` when something it depends on is bad, else None (target None: hold)."""
+    why = [f"{q.removeprefix('weather:')}{' (outside)' if q.startswith('weather:') else ''}: {bad[q]}"
+           for q in DEPENDS.get(act.role, ()) if q in bad]
+    if not why:
+        return None
+    failsafe = act.states()[0]
+    return Decision(failsafe_target(failsafe, kind, current), "safety", f"failsafe {failsafe}: {'; '.join(why)}")

@@ -1,0 +1,115 @@
+"""Recipe events and daily jobs on APScheduler 3.11 with a persistent SQLite job store.
+
+Rules (libraries.md §5): one scheduler per job store; jobs added with fixed ids and `replace_existing`, so
+a restart never duplicates them; `coalesce=True`, `max_instances=1` and a finite misfire grace, so a
+daemon that was down runs a missed job once, not once per missed time. Jobs are level-triggered ("apply
+the state for now") and each run first claims its slot (the interval slot or the local date) in the
+state store: a second run of the same slot is refused before it acts and recorded as a duplicate.
+
+Jobs are pickled by reference (`module:function` plus plain arguments), so the function finds the running
+daemon through `DAEMONS`.
+
+Simulated time: APScheduler 3 reads the wall clock inside the scheduler and the executors
+(`datetime.now`). When the daemon runs on the twin's clock, `follow_clock` points those two module-level
+reads at the daemon's clock (one clock per process); the field daemon never calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from farmcore.runtime.clock import Clock
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_S = 3600  # a job missed by less than this (daemon down) runs once on restart
+
+
+class JobTarget(Protocol):
+    async def run_job(self, zone: str, kind: str) -> None: ...
+
+
+DAEMONS: dict[str, JobTarget] = {}  # site id -> running daemon
+
+
+async def run_zone_job(site: str, zone: str, kind: str) -> None:
+    """The job function every scheduled job calls (importable, picklable arguments)."""
+    daemon = DAEMONS.get(site)
+    if daemon is None:
+        log.warning("job %s/%s for site %s: no daemon running here", zone, kind, site)
+        return
+    await daemon.run_job(zone, kind)
+
+
+def follow_clock(clock: Clock) -> None:
+    """Make APScheduler's own `datetime.now` reads return `clock`'s time (simulated runs only)."""
+    import apscheduler.executors.base as executors_base
+    import apscheduler.schedulers.base as schedulers_base
+
+    class ClockDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            now = clock.now()
+            return now.astimezone(tz) if tz is not None else now.replace(tzinfo=None)
+
+    schedulers_base.datetime = ClockDatetime  # type: ignore[misc]
+    executors_base.datetime = ClockDatetime  # type: ignore[misc]
+
+
+def interval_slot(now: datetime, every_s: float) -> datetime:
+    """The start of the interval slot `now` falls in (slots aligned to the UTC epoch)."""
+    epoch = now.timestamp()
+    return datetime.fromtimestamp(math.floor(epoch / every_s) * every_s, tz=now.tzinfo)
+
+
+class Scheduler:
+    def __init__(self, site: str, state_dir: Path, timezone: str, clock: Clock) -> None:
+        self.site, self.clock = site, clock
+        url = f"sqlite:///{(state_dir / 'jobs.sqlite').resolve()}"
+        self._aps = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=url)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
+            timezone=timezone,
+        )
+
+    def start(self, zones: list[str], recipe_check_s: float) -> None:
+        self._aps.start()
+        now = self.clock.now()
+        first = interval_slot(now, recipe_check_s) + timedelta(seconds=recipe_check_s)
+        wanted = set()
+        for zone in zones:
+            for kind, trigger in (
+                ("recipe", IntervalTrigger(seconds=recipe_check_s, start_date=first)),
+                ("daily", CronTrigger(hour=0, minute=0, second=30, timezone=self._aps.timezone)),
+            ):
+                job_id = f"{self.site}:{zone}:{kind}"
+                wanted.add(job_id)
+                existing = self._aps.get_job(job_id)
+                if existing is not None and str(existing.trigger) == str(trigger):
+                    continue  # keep its next run time: a restart must not reset the schedule
+                self._aps.add_job(run_zone_job, trigger, args=[self.site, zone, kind], id=job_id,
+                                  name=f"{zone} {kind}", replace_existing=True)
+        for job in self._aps.get_jobs():  # zones removed from the site file
+            if job.id.startswith(f"{self.site}:") and job.id not in wanted:
+                job.remove()
+
+    def wakeup(self) -> None:
+        """Look for due jobs now (each tick: on an accelerated clock the timer alone would be late)."""
+        if self._aps.running:
+            self._aps.wakeup()
+
+    def jobs(self) -> list[tuple[str, datetime | None]]:
+        return [(j.id, j.next_run_time) for j in self._aps.get_jobs()]
+
+    def shutdown(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
