@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from farmcore import techcli
+from farmcore.runtime.cli import make_run_command
+from farmcore.runtime.daemon import ControllerFactory
+from farmcore.site import ZoneDef
+from farmctl.controller import GreenhouseController
 from farmctl.demo import demo
+
+
+def _greenhouse(_zone: ZoneDef) -> GreenhouseController:
+    return GreenhouseController()
+
+
+CONTROLLERS: dict[str, ControllerFactory] = {"greenhouse": _greenhouse}
 
 cli = techcli.make_group("farmctl", "Rental smart-greenhouse controller: field bus, twin and daemons.")
 cli.add_command(demo)
+cli.add_command(make_run_command(CONTROLLERS, "greenhouse"))
 
 
 def main(argv: list[str] | None = None) -> None:

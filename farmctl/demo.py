@@ -1,14 +1,20 @@
-"""`farmctl demo`: a simulated KS X 3267 site, commissioned, read and driven by the technician commands.
+"""`farmctl demo`: the whole product on embedded defaults, in one command.
 
-The twin serves the demo site on a free loopback port (and on a serial pseudo-terminal pair when socat is
-installed) in a background thread; the demo then runs the same commands a technician would type and
-prints each one before its output, so what is shown can be repeated by hand.
+By default: the twin serves the example Gyeongbuk site (three greenhouses, three tanks, a weather station)
+as KS X 3267 nodes on free loopback ports, time-accelerated; the greenhouse daemon runs its zones from
+their recipes over Modbus TCP; readings, setpoints, decisions and events go to an embedded SQLite
+historian; a live view shows every zone and why each actuator is where it is.
+
+`--bench` instead runs the commissioning tour: a fixed bench of KS X 3267 nodes (and a serial
+pseudo-terminal pair when socat is installed), read and driven by the technician commands, each printed
+before its output so it can be repeated by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shlex
 import shutil
 import subprocess
@@ -16,7 +22,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -92,9 +100,75 @@ class _SiteThread(threading.Thread):
         self.join(5)
 
 
+DEMO_SITE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
+
+
 @click.command("demo")
-def demo() -> None:
-    """Serve a simulated KS X 3267 site and read and drive it with the technician commands."""
+@click.option("--speed", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="simulated seconds per real second")
+@click.option("--start", "start_at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="simulated start, site local time (default: now)")
+@click.option("--for", "duration_s", type=click.FloatRange(min=1), help="stop after this many real seconds")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="where the job store, OPIDs and the SQLite history go (default: a new temporary folder)")
+@click.option("--live/--no-live", default=True, help="redraw the live view every second")
+@click.option("--bench", is_flag=True, help="run the technician commissioning tour on a fixed node bench instead")
+def demo(speed: float, start_at: datetime | None, duration_s: float | None, state_dir: Path | None, live: bool,
+         bench: bool) -> None:
+    """Twin site + greenhouse daemon + SQLite historian with a live view (Ctrl-C stops it)."""
+    if bench:
+        _bench_tour()
+        return
+    from farmcore.runtime.cli import setup_logging
+
+    setup_logging(logging.WARNING)
+    folder = state_dir or Path(tempfile.mkdtemp(prefix="farmctl-demo-"))
+    start = None
+    if start_at is not None:
+        start = start_at.replace(tzinfo=ZoneInfo("Asia/Seoul")).astimezone(UTC)
+    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live))
+    span = f"--from {began:%Y-%m-%dT%H:%M}Z --to {ended + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z"
+    click.echo(f"\nhistory: farmctl history export --historian sqlite:///{folder / 'history.db'} --zone gh1 {span}")
+
+
+async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
+                    live: bool) -> tuple[datetime, datetime]:
+    """Run the site; the simulated (start, end) times."""
+    from farmcore.historian.sqlite import SqliteHistorian
+    from farmcore.runtime.cli import serve_daemon
+    from farmcore.runtime.clock import TwinClock
+    from farmcore.runtime.daemon import SiteDaemon
+    from farmcore.runtime.scheduler import follow_clock
+    from farmcore.site import load_site
+    from farmcore.twin.runtime import Twin
+    from farmctl.cli import CONTROLLERS
+
+    site = load_site(DEMO_SITE)
+    twin = Twin(site, site_file=DEMO_SITE, start=start)
+    free_ports = {b.id: f"{b.url.split('://')[0]}://127.0.0.1:0" for b in site.buses}
+    async with twin.serve(free_ports) as bound:
+        clock = TwinClock(twin.clock, speed)
+        follow_clock(clock)
+        historian = SqliteHistorian(folder / "history.db")
+        began = twin.clock.now()
+        daemon = SiteDaemon(DEMO_SITE, controllers=CONTROLLERS, clock=clock, state_dir=folder, bus_urls=bound,
+                            historian=historian)
+        plant = asyncio.create_task(twin.run(speed))
+        try:
+            await serve_daemon(daemon, live=live, duration_s=duration_s)
+        finally:
+            plant.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await plant
+            historian.close()
+        if not live:
+            from farmcore.runtime.liveview import render
+
+            click.echo(render(daemon))
+    return began, twin.clock.now()
+
+
+def _bench_tour() -> None:
     from farmctl.cli import cli  # the group this command is mounted on
 
     lang = i18n.language()

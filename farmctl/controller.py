@@ -1,0 +1,157 @@
+"""The greenhouse zone controller: one tick of every greenhouse strategy, each actuator decided by exactly one.
+
+Strategies (farmctl/strategies/), in the order a tick runs them:
+
+- temperature integration (`integration`): banks degree-hours above the heating setpoint and lowers the night
+  heating setpoint by up to `max_deviation_k`;
+- humidity (`humidity`): the RH limit in force, converted from a VPD or humidity-deficit setpoint;
+- ventilation (`ventilation`) -> roof_vent, side_vent: P-band on temperature and humidity, wind (windward before
+  leeward) and rain caps, rate limit and 5 % deadbanded steps;
+- heating (`heating`) -> heater: hysteresis and minimum on/off times, raised a little while venting for humidity;
+- screens (`screens`) -> thermal_screen (outside temperature, gap when humid), shade_screen (outside radiation);
+- CO2 (`co2`) -> co2_valve: target lowered as the vents open, none beyond the maximum opening or in the dark;
+- circulation fan (`humidity`) -> circulation_fan: while heating, under a closed screen or near the RH limit;
+- irrigation and fertigation (`irrigation`, `fertigation`) -> irrigation_pump or fertigation: radiation-sum
+  events with min/max intervals and a soil-moisture trigger, EC/pH to the nutrient node;
+- lighting (`lighting`) -> lamps: photoperiod window and DLI pro rata.
+
+A strategy whose reading is missing gives no decision for its actuators (the runtime applies the failsafe).
+Day sums (radiation, DLI) reset at local midnight; `state()`/`restore()` carry sums, timers and the bank.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from farmcore.control.arbitration import Decision
+from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmctl.strategies import co2, heating, humidity, screens, ventilation
+from farmctl.strategies.integration import TemperatureIntegration
+from farmctl.strategies.irrigation import Irrigation
+from farmctl.strategies.lighting import Lighting
+
+STATE_VERSION = 1
+
+
+def _opening(view: ActuatorView, decided: Decision | None) -> float | None:
+    """How far a vent is open: this tick's decision, else its estimated position, else its last target."""
+    for value in (decided.target if decided else None, view.position, view.target):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+class GreenhouseController:
+    """A greenhouse zone's strategies; works with any subset of the greenhouse actuator roles."""
+
+    def __init__(self, actuators: list[ActuatorView] | None = None) -> None:
+        self._default_actuators = {a.id: a for a in actuators or []}  # used when a tick brings none
+        self._day: date | None = None
+        self._ti = TemperatureIntegration()
+        self._vents = ventilation.Vents()
+        self._heaters = heating.Heaters()
+        self._irrigation = Irrigation()
+        self._lighting = Lighting()
+
+    def tick(self, inp: TickInput) -> TickOutput:
+        out = TickOutput()
+        self._new_day(inp, out)
+        roles: dict[str, list[ActuatorView]] = defaultdict(list)
+        for view in (inp.actuators or self._default_actuators).values():
+            roles[view.role].append(view)
+        decide = out.decisions
+
+        base_sp = inp.setpoints.get("air_temperature")
+        self._ti.update(inp, base_sp)
+        self._irrigation.accumulate(inp)
+        self._lighting.accumulate(inp)
+        limit = humidity.rh_limit(inp)
+        rh = inp.readings.get("relative_humidity")
+        rh_high = rh is not None and limit is not None and rh > limit[0]
+
+        want = None
+        heating_on = False
+        if base_sp is not None:
+            heat_sp, heat_why = self._ti.setpoint(inp, base_sp)
+            out.trace["heating_setpoint"] = heat_sp
+            want = ventilation.demand(inp, heat_sp, limit)
+            if want is not None:
+                out.trace["vent_demand_pct"] = want.pct
+                for view in roles["roof_vent"] + roles["side_vent"]:
+                    decide[view.id] = self._vents.decide(inp, view, want)
+            plan = heating.plan(heat_sp, heat_why, want is not None and want.humidity)
+            for view in roles["heater"]:
+                if (d := self._heaters.decide(inp, view, plan)) is not None:
+                    decide[view.id] = d
+                    heating_on = heating_on or d.target is True
+            out.trace["heat_demand"] = float(heating_on)
+
+        screened = False
+        for view in roles["thermal_screen"]:
+            if (d := screens.thermal(inp, view, rh_high=rh_high)) is not None:
+                decide[view.id] = d
+                screened = screened or float(d.target) < 50
+        for view in roles["shade_screen"]:
+            if (d := screens.shade(inp, view)) is not None:
+                decide[view.id] = d
+
+        openings = [_opening(v, decide.get(v.id)) for v in roles["roof_vent"] + roles["side_vent"]]
+        known = [o for o in openings if o is not None]
+        vent_pct = max(known, default=0.0) if len(known) == len(openings) else None
+        for view in roles["co2_valve"]:
+            d, target = co2.decide(inp, view.target is True, vent_pct)
+            if d is not None:
+                decide[view.id] = d
+            if target is not None:
+                out.trace["co2_target_ppm"] = target
+
+        for view in roles["circulation_fan"]:
+            if (d := humidity.fan_decision(inp, view, heating=heating_on, screened=screened, limit=limit)) is not None:
+                decide[view.id] = d
+
+        self._irrigation.decide(inp, roles["irrigation_pump"], roles["fertigation"], out)
+        for view in roles["lamps"]:
+            if (d := self._lighting.decide(inp, view)) is not None:
+                decide[view.id] = d
+
+        if limit is not None:
+            out.trace["rh_limit"] = limit[0]
+        if rh is not None and "air_temperature" in inp.readings:
+            out.trace["vpd_kpa"] = humidity.vpd_kpa(inp.readings["air_temperature"], rh)
+        out.trace["dli_mol_m2"] = self._lighting.dli_mol_m2
+        out.trace["radiation_sum_j_cm2"] = self._irrigation.radiation_sum_j_cm2
+        if "temperature_integration" in inp.strategy:
+            out.trace["ti_bank_kh"] = self._ti.bank_kh()
+        return out
+
+    def _new_day(self, inp: TickInput, out: TickOutput) -> None:
+        """Reset the day sums when the local date changes (also for a state restored from an older day)."""
+        today = inp.local.date()
+        if self._day is not None and today != self._day:
+            out.events.append(f"new day {today.isoformat()}: radiation sum "
+                              f"{self._irrigation.radiation_sum_j_cm2:.0f} J/cm2 and DLI "
+                              f"{self._lighting.dli_mol_m2:.2f} mol/m2 of {self._day.isoformat()} reset")
+            self._irrigation.radiation_sum_j_cm2 = 0.0
+            self._lighting.dli_mol_m2 = 0.0
+        self._day = today
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "day": self._day.isoformat() if self._day else None,
+            **self._irrigation.state(),
+            **self._lighting.state(),
+            "ti_bank": self._ti.state(),
+            "heaters": self._heaters.state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `state()` gave; missing keys keep their fresh defaults."""
+        day = state.get("day")
+        self._day = date.fromisoformat(day) if day else None
+        self._irrigation.restore(state)
+        self._lighting.restore(state)
+        self._ti.restore(state.get("ti_bank", []))
+        self._heaters.restore(state.get("heaters", {}))

@@ -1,0 +1,108 @@
+"""Irrigation events by outside radiation sum, with a maximum-off safety net and a soil-moisture trigger.
+
+The sum of outside radiation (J/cm2 = W/m2 · s / 1e4) since the last event triggers the next one at
+`radiation_sum_j_cm2` (the industry norm, Lycotec; agronomy.md §1.8); `max_off_min` irrigates anyway after that
+long (Link4's safety net, anchors.md), a substrate clearly drier than its setpoint irrigates early, and nothing
+starts sooner than `min_off_min` after the last event nor outside the daily `start`-`stop` window. An event
+runs `dose_s` seconds through the zone's nutrient node when it has one (with the stage's EC/pH), else through
+its irrigation pump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from farmcore.control.arbitration import Decision
+from farmcore.recipe.timeline import parse_start
+from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmctl.strategies import fertigation
+
+RADIATION_SUM_J_CM2 = 100.0  # tomato recipe trigger, derived from hortidaily/farmnmarket (agronomy.md §1.8)
+MAX_OFF_MIN = 120.0  # safety-net interval of the crop recipes (Link4 practice) [unverified value]
+MIN_OFF_MIN = 20.0  # [engineering choice] lets the slab drain between events
+DOSE_S = 120.0  # [engineering choice] until dose_ml_per_plant can be turned into seconds with the emitter flow
+START, STOP = "sunrise+01:00", "sunset-02:00"  # window of the crop recipes [unverified there]
+SOIL_MARGIN_PCT = 5.0  # irrigate early when soil moisture is this far below its setpoint [engineering choice]
+MAX_DT_S = 600.0  # longer gaps add no radiation: what the sun did meanwhile is unknown [engineering choice]
+
+
+@dataclass
+class Irrigation:
+    """Radiation sum since the last event, when that event was, and until when it runs (UTC epoch seconds)."""
+
+    radiation_sum_j_cm2: float = 0.0
+    last_event_s: float | None = None
+    running_until_s: float | None = None
+
+    def accumulate(self, inp: TickInput) -> None:
+        """Add this tick's outside radiation; nothing when it is unknown or the tick gap is too long to trust."""
+        radiation = inp.weather.get("solar_radiation")
+        if radiation is not None and 0 < inp.dt_s <= MAX_DT_S:
+            self.radiation_sum_j_cm2 += max(radiation, 0.0) * inp.dt_s / 1e4
+
+    def trigger(self, inp: TickInput) -> tuple[str | None, str]:
+        """(why an event starts now or None, why not); the caller checks no event is running."""
+        table = inp.strategy.get("irrigation", {})
+        day, zone = inp.local.date(), inp.local.tzinfo
+        assert zone is not None
+        start = parse_start(table.get("start", START)).resolve(day, zone, inp.sun)
+        stop = parse_start(table.get("stop", STOP)).resolve(day, zone, inp.sun)
+        if not start <= inp.local <= stop:
+            return None, f"outside irrigation window {start:%H:%M}-{stop:%H:%M}"
+        since_min = None if self.last_event_s is None else (inp.now_s - self.last_event_s) / 60
+        min_off = table.get("min_off_min", MIN_OFF_MIN)
+        if since_min is not None and since_min < min_off:
+            return None, f"{since_min:.0f} min since last event < min_off {min_off:g} min"
+        need = table.get("radiation_sum_j_cm2", RADIATION_SUM_J_CM2)
+        if self.radiation_sum_j_cm2 >= need:
+            return f"radiation sum {self.radiation_sum_j_cm2:.0f} J/cm2 >= {need:g}", ""
+        max_off = table.get("max_off_min", MAX_OFF_MIN)
+        if since_min is None or since_min >= max_off:
+            ago = "no earlier event" if since_min is None else f"{since_min:.0f} min since last event"
+            return f"max_off {max_off:g} min reached ({ago})", ""
+        moisture, target = inp.readings.get("soil_moisture"), inp.setpoints.get("soil_moisture")
+        if moisture is not None and target is not None and moisture < target - SOIL_MARGIN_PCT:
+            return f"soil moisture {moisture:.0f} % < setpoint {target:g} - {SOIL_MARGIN_PCT:g}", ""
+        return None, f"radiation sum {self.radiation_sum_j_cm2:.0f}/{need:g} J/cm2, {since_min:.0f} min since last"
+
+    def decide(self, inp: TickInput, pumps: list[ActuatorView], nodes: list[ActuatorView], out: TickOutput) -> None:
+        """Decisions for the zone's pumps and nutrient nodes, run times and EC/pH for a starting event."""
+        if not pumps and not nodes:
+            return
+        via = nodes or pumps
+        params = fertigation.supply_params(inp.setpoints) if nodes else {}
+        if self.running_until_s is not None and inp.now_s < self.running_until_s:
+            left = self.running_until_s - inp.now_s
+            on, reason = True, f"irrigation running, {left:.0f} s of the dose left"
+        else:
+            self.running_until_s = None
+            why, why_not = self.trigger(inp)
+            if why is None:
+                on, reason = False, f"no irrigation: {why_not}"
+            else:
+                dose = float(inp.strategy.get("irrigation", {}).get("dose_s", DOSE_S))
+                self.radiation_sum_j_cm2, self.last_event_s = 0.0, inp.now_s
+                self.running_until_s = inp.now_s + dose
+                supply = f" ({fertigation.describe(params)})" if nodes else ""
+                on, reason = True, f"irrigation started for {dose:g} s{supply}: {why}"
+                out.events.append(f"irrigation started: {why}")
+                for view in via:
+                    out.run_s[view.id] = dose
+                    if params:
+                        out.params[view.id] = dict(params)
+        for view in via:
+            out.decisions[view.id] = Decision(on, "recipe", reason)
+        if nodes:
+            for view in pumps:
+                out.decisions[view.id] = Decision(False, "recipe", "pump off: irrigation goes through the "
+                                                  f"nutrient node {nodes[0].id}")
+
+    def state(self) -> dict[str, Any]:
+        return {"radiation_sum_j_cm2": self.radiation_sum_j_cm2, "last_irrigation_s": self.last_event_s,
+                "irrigation_until_s": self.running_until_s}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.radiation_sum_j_cm2 = float(state.get("radiation_sum_j_cm2", 0.0))
+        self.last_event_s = state.get("last_irrigation_s")
+        self.running_until_s = state.get("irrigation_until_s")

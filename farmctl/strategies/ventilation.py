@@ -1,0 +1,159 @@
+"""Vent positions: proportional to temperature and humidity demand, then capped by wind and rain.
+
+Vents open over `p_band_k` above the vent setpoint (heating setpoint + `offset_k`) and over `humidity_p_band`
+above the RH limit; humidity venting is skipped when it would cool the house onto the heating setpoint or when
+it is colder outside than `min_outside_temperature`. The demand is rate limited so a sensor step does not swing
+the motor from closed to open, and quantised with a deadband so the motor is not nudged every tick. Wind and
+rain caps act at once: safety never waits for a rate limit. Wind outranks rain (Link4, anchors.md): the
+smaller cap wins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from farmcore.control.arbitration import Decision
+from farmcore.control.switching import RateLimit
+from farmcore.runtime.controller import ActuatorView, TickInput
+
+OFFSET_K = 5.0  # heating/vent dead zone 5 K, GreenLight controls_katzin_2021 (agronomy.md §1.2 [G])
+P_BAND_K = 4.0  # vent P-band 4 K, GreenLight [G]
+HUMIDITY_P_BAND = 50.0  # RH vent P-band 50 %, GreenLight [G]
+HUMIDITY_VENT_MARGIN_K = 1.0  # no humidity venting within 1 K of the heating setpoint [engineering choice]
+WINDWARD_TAPER_MS = 4.0  # windward vents start closing above this wind speed [engineering choice]
+WINDWARD_CLOSE_MS = 8.0  # windward vents closed; leeward start closing [engineering choice]
+CLOSE_ALL_MS = 12.0  # every vent closed [engineering choice]
+RAIN_SIDE_PCT = 10.0  # side vents may stay this open in rain (under the eaves); roof vents close [engineering choice]
+UNKNOWN_WEATHER_MAX_PCT = 20.0  # cap while wind or rain is unknown [engineering choice]
+STEP_PCT = 5.0  # positions are multiples of this, moved only by a full step [engineering choice]
+MAX_RATE_PCT_S = 100 / 180  # comfort demand crosses the full travel in no less than 3 min [engineering choice]
+
+
+@dataclass(frozen=True, slots=True)
+class VentDemand:
+    """What temperature and humidity ask of the vents (before weather caps), and why."""
+
+    pct: float
+    reason: str
+    humidity: bool  # the vents are asked open for humidity (dehumidifying)
+
+
+def demand(inp: TickInput, heat_sp: float, limit: tuple[float, str] | None) -> VentDemand | None:
+    """The vent opening temperature and humidity ask for; None without a good air temperature."""
+    t = inp.readings.get("air_temperature")
+    if t is None:
+        return None
+    table = inp.strategy.get("ventilation", {})
+    vent_sp = heat_sp + table.get("offset_k", OFFSET_K)
+    band = table.get("p_band_k", P_BAND_K)
+    temp_pct = min(max((t - vent_sp) / band * 100, 0.0), 100.0)
+    parts = [f"{t:.1f} °C vs vent setpoint {vent_sp:.1f} °C (P-band {band:g} K) -> {temp_pct:.0f} %"]
+    hum_pct = 0.0
+    rh = inp.readings.get("relative_humidity")
+    if rh is None:
+        parts.append("RH unknown: no humidity venting")
+    elif limit is not None and rh > limit[0]:
+        hband = table.get("humidity_p_band", HUMIDITY_P_BAND)
+        min_out = table.get("min_outside_temperature")
+        t_out = inp.weather.get("air_temperature")
+        if t < heat_sp + HUMIDITY_VENT_MARGIN_K:
+            parts.append(f"RH {rh:.0f} % over {limit[1]} but {t:.1f} °C is near heating setpoint {heat_sp:.1f} °C")
+        elif min_out is not None and t_out is None:
+            parts.append(f"RH {rh:.0f} % over {limit[1]} but outside temperature unknown")
+        elif min_out is not None and t_out is not None and t_out < min_out:
+            parts.append(f"RH {rh:.0f} % over {limit[1]} but outside {t_out:.1f} °C < {min_out:g} °C")
+        else:
+            hum_pct = min((rh - limit[0]) / hband * 100, 100.0)
+            parts.append(f"RH {rh:.0f} % over {limit[1]} (band {hband:g} %) -> {hum_pct:.0f} %")
+    return VentDemand(max(temp_pct, hum_pct), "; ".join(parts), hum_pct > temp_pct)
+
+
+def is_windward(facing: float | None, wind_from: float | None) -> bool:
+    """Whether the wind blows into an opening facing `facing`: wind from within ±90°; unknown counts as windward."""
+    if facing is None or wind_from is None:
+        return True
+    return abs((wind_from - facing + 180) % 360 - 180) < 90
+
+
+def _taper(speed: float, start: float, end: float) -> float:
+    """100 % at `start` m/s falling linearly to 0 % at `end`."""
+    return min(max((end - speed) / (end - start) * 100, 0.0), 100.0)
+
+
+def weather_cap(inp: TickInput, view: ActuatorView) -> tuple[float, str]:
+    """The largest opening wind and rain allow this vent, and why (100 % and "" when nothing limits it)."""
+    table = inp.strategy.get("ventilation", {})
+    w = inp.weather
+    caps: list[tuple[float, str]] = []
+    wind = w.get("wind_speed")
+    if wind is None:
+        caps.append((UNKNOWN_WEATHER_MAX_PCT, f"wind unknown: at most {UNKNOWN_WEATHER_MAX_PCT:g} %"))
+    else:
+        windward = is_windward(view.facing, w.get("wind_direction"))
+        close_all = table.get("close_all_ms", CLOSE_ALL_MS)
+        ww_close = table.get("windward_close_ms", WINDWARD_CLOSE_MS)
+        if windward:
+            cap = _taper(wind, table.get("windward_taper_ms", WINDWARD_TAPER_MS), ww_close)
+        else:
+            cap = _taper(wind, ww_close, close_all)
+        cap = 0.0 if wind >= close_all else cap
+        if cap < 100:
+            side = "windward" if windward else "leeward"
+            guess = " (facing or direction unknown)" if windward and (view.facing is None
+                                                                     or "wind_direction" not in w) else ""
+            caps.append((cap, f"{side}{guess} limited to {_floor(cap):g} % at {wind:.1f} m/s"))
+    rain = w.get("rain_detected")
+    if rain is None:
+        caps.append((UNKNOWN_WEATHER_MAX_PCT, f"rain unknown: at most {UNKNOWN_WEATHER_MAX_PCT:g} %"))
+    elif rain >= 0.5:
+        cap = RAIN_SIDE_PCT if view.role == "side_vent" else 0.0
+        caps.append((cap, f"rain: at most {cap:g} %"))
+    if not caps:
+        return 100.0, ""
+    cap = min(c for c, _ in caps)
+    return cap, "; ".join(r for _, r in caps)
+
+
+def _floor(pct: float) -> float:
+    return math.floor(pct / STEP_PCT + 1e-9) * STEP_PCT
+
+
+def quantise(raw: float, prev: float | None) -> float:
+    """`raw` on the STEP_PCT grid, holding `prev` until the demand has moved a full step from it.
+
+    Fully closed and fully open are exact, so "no demand" really closes the vent.
+    """
+    if raw <= 0 or raw >= 100:
+        return min(max(raw, 0.0), 100.0)
+    if prev is not None and abs(raw - prev) < STEP_PCT:
+        return prev
+    return round(raw / STEP_PCT) * STEP_PCT
+
+
+def _last(view: ActuatorView) -> float | None:
+    target = view.target
+    return float(target) if isinstance(target, int | float) and not isinstance(target, bool) else None
+
+
+class Vents:
+    """Turns the shared vent demand into each vent's position; keeps one rate limiter per vent."""
+
+    def __init__(self) -> None:
+        self._rate: dict[str, RateLimit] = {}
+
+    def decide(self, inp: TickInput, view: ActuatorView, want: VentDemand) -> Decision:
+        """The vent's target position (% open) and a reason a technician can follow."""
+        prev = _last(view)
+        limiter = self._rate.setdefault(view.id, RateLimit(MAX_RATE_PCT_S))
+        if prev is not None and (limiter.value is None or abs(limiter.value - prev) >= STEP_PCT):
+            limiter.seed(prev, inp.now_s - inp.dt_s)  # moved by an override, a failsafe or a cap
+        limited = limiter.step(want.pct, inp.now_s)
+        cap, cap_reason = weather_cap(inp, view)
+        target = min(quantise(limited.value, prev), _floor(cap))
+        reason = f"vent {target:g} %: {want.reason}"
+        if limited.limited:
+            reason += f"; movement {limited.reason}"
+        if cap_reason:
+            reason += f"; {cap_reason}"
+        return Decision(target, "recipe", reason)
