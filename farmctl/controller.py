@@ -36,11 +36,14 @@ STATE_VERSION = 1
 
 
 def _opening(view: ActuatorView, decided: Decision | None) -> float | None:
-    """How far a vent is open: this tick's decision, else its estimated position, else its last target."""
-    for value in (decided.target if decided else None, view.position, view.target):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
+    """How far a vent is open for CO2's sake: the wider of where it is and where it is going this tick
+    (a vent still closing from wide open vents the dose all the way), else its last target."""
+    known = [float(v) for v in (decided.target if decided else None, view.position)
+             if isinstance(v, int | float) and not isinstance(v, bool)]
+    if known:
+        return max(known)
+    target = view.target
+    return float(target) if isinstance(target, int | float) and not isinstance(target, bool) else None
 
 
 class GreenhouseController:

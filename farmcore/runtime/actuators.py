@@ -63,9 +63,12 @@ class SwitchDriver:
         if feedback_on is not None and feedback_on != want:
             self.mismatches += 1
             if self.mismatches % MISMATCH_RESEND == 0:
-                self.failed = self.mismatches >= 2 * MISMATCH_RESEND
-                return self._switch(want, now_s, run_s, why=f"feedback {'on' if feedback_on else 'off'} "
-                                                          f"{self.mismatches} reads in a row: resend")
+                count = self.mismatches
+                self.failed = count >= 2 * MISMATCH_RESEND
+                command = self._switch(want, now_s, run_s, why=f"feedback {'on' if feedback_on else 'off'} "
+                                                             f"{count} reads in a row: resend")
+                self.mismatches = count  # a resend is not a change of wish: keep counting toward `failed`
+                return command
         else:
             self.mismatches, self.failed = 0, False
         return None
@@ -176,7 +179,8 @@ class RetractableDriver:
         whole = round(seconds)
         if whole < 1:
             return None
-        reached = end if homing else here + (end - here) * min(1.0, whole / max(seconds, 1e-9))
+        # what the whole seconds actually sent will do (a run rounded up goes a little further)
+        reached = end if homing else min(100.0, max(0.0, here + (end - here) * whole / max(seconds, 1e-9)))
         self.move, self.goal = Move(here, reached, now_s, now_s + whole), end
         self.position = None
         op = "timed-open" if end > here else "timed-close"

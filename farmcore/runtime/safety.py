@@ -60,6 +60,8 @@ def observe(track: Tracked, value: float | None, quality: str, now_s: float,
             track.quality = "out_of_range"
             return
         track.value, track.good_at, track.quality = float(value), now_s, "good"
+    elif quality == "comm_error" and track.quality not in ("good", "comm_error", "stale"):
+        return  # a faulty probe that also drops a frame stays faulty until it reads good again
     else:
         track.quality = quality
 

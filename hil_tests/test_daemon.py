@@ -1,0 +1,393 @@
+"""The greenhouse daemon driving the twin over real Modbus TCP and RTU (socat pty pair), time-accelerated.
+
+The daemon and the twin run lockstep on the twin's simulated clock: the twin advances one tick, then the
+daemon reads, decides and commands over the socket or the serial line. The kill -9 test runs the
+daemon and the twin as real processes on the wall clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from farmcore import gpio
+from farmcore.historian.sqlite import SqliteHistorian
+from farmcore.runtime.cli import open_watchdog
+from farmcore.runtime.clock import TwinClock
+from farmcore.runtime.daemon import RECIPES_DIR, SiteDaemon
+from farmcore.runtime.scheduler import follow_clock
+from farmcore.runtime.state import StateStore
+from farmcore.site import FaultDef, load_site
+from farmcore.twin.runtime import Twin
+from farmcore.twin.weather import WeatherSample, load_weather
+from farmctl.cli import CONTROLLERS
+
+LAT, LON = 36.35, 128.70
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def site_text(bus_url: str, *, recipe: str, tick_s: float = 30, stale_s: float = 90, extra: str = "",
+              watchdog: bool = False) -> str:
+    runtime = f"tick_s = {tick_s}\nrecipe_check_s = 60\n"
+    if watchdog:
+        runtime += 'watchdog_pin = 17\ngpio_factory = "mock"\n'
+    return f"""
+[site]
+id = "hil"
+latitude = {LAT}
+longitude = {LON}
+
+[runtime]
+{runtime}
+[[buses]]
+id = "field"
+url = "{bus_url}"
+
+[weather]
+source = "synthetic:7"
+bus = "field"
+unit = 1
+sensors = {{ air_temperature = 1, relative_humidity = 4, rain_detected = 6, solar_radiation = 9, wind_speed = 10,
+             wind_direction = 11 }}
+
+[[nodes]]
+bus = "field"
+unit = 1
+profile = "ksx3267:2022/sensor-default"
+
+[[nodes]]
+bus = "field"
+unit = 11
+profile = "ksx3267:2022/sensor-default"
+
+[[nodes]]
+bus = "field"
+unit = 12
+profile = "ksx3267:2022/actuator-default"
+
+[[nodes]]
+bus = "field"
+unit = 13
+profile = "ksx3288:2022/nutrient-default"
+
+[[zones]]
+id = "gh"
+kind = "greenhouse"
+bus = "field"
+recipe = "{recipe}"
+planted = 2025-08-20
+stale_after_s = {stale_s}
+twin = {{ model = "single-pe-1000" }}
+sensors = [
+    {{ quantity = "air_temperature", unit = 11, slot = 1, valid = {{ min = -30, max = 70 }} }},
+    {{ quantity = "relative_humidity", unit = 11, slot = 4 }},
+    {{ quantity = "solar_radiation", unit = 11, slot = 9 }},
+    {{ quantity = "co2", unit = 11, slot = 13 }},
+    {{ quantity = "par", unit = 11, slot = 15 }},
+    {{ quantity = "soil_moisture", unit = 11, slot = 16 }},
+]
+actuators = [
+    {{ id = "heater", role = "heater", unit = 12, slot = 1 }},
+    {{ id = "fan", role = "circulation_fan", unit = 12, slot = 2 }},
+    {{ id = "co2_valve", role = "co2_valve", unit = 12, slot = 3 }},
+    {{ id = "irrigation", role = "irrigation_pump", unit = 12, slot = 4, max_on_s = 600 }},
+    {{ id = "vent_west", role = "side_vent", unit = 12, slot = 17, travel_s = 120, facing = 270 }},
+    {{ id = "vent_east", role = "side_vent", unit = 12, slot = 18, travel_s = 120, facing = 90 }},
+    {{ id = "thermal_screen", role = "thermal_screen", unit = 12, slot = 19, travel_s = 180 }},
+    {{ id = "shade_screen", role = "shade_screen", unit = 12, slot = 20, travel_s = 180 }},
+]
+{extra}
+"""
+
+
+@dataclass
+class Weather:
+    """Seeded Gyeongbuk weather with scripted rain and wind spells (local hours) on top."""
+
+    rain_h: tuple[float, float] | None = None
+    wind_h: tuple[float, float] | None = None
+    wind_ms: float = 15.0
+
+    def __post_init__(self) -> None:
+        self.base = load_weather("synthetic:7", LAT, LON)
+
+    def sample(self, t: datetime) -> WeatherSample:
+        s = self.base.sample(t)
+        hour = (t.hour + 9) % 24 + t.minute / 60  # KST
+        if self.rain_h and self.rain_h[0] <= hour < self.rain_h[1]:
+            s = replace(s, rain=2.0, solar_radiation=s.solar_radiation * 0.3)
+        if self.wind_h and self.wind_h[0] <= hour < self.wind_h[1]:
+            s = replace(s, wind_speed=self.wind_ms, wind_direction=270.0)
+        return s
+
+
+@dataclass
+class Rig:
+    twin: Twin
+    daemon: SiteDaemon
+    path: Path
+    tick_s: float
+
+    async def run(self, seconds: float, each: object = None) -> None:
+        for _ in range(round(seconds / self.tick_s)):
+            self.twin.advance(self.tick_s)
+            await self.daemon.tick()
+            if callable(each):
+                each(self)
+
+    def zone(self):
+        return self.daemon.zones["gh"]
+
+    def local_hour(self) -> float:
+        now = self.twin.clock.now() + timedelta(hours=9)
+        return now.hour + now.minute / 60
+
+
+@contextlib.asynccontextmanager
+async def rig(tmp: Path, url: str, start: datetime, *, weather: Weather | None = None, recipe: str = "crops/tomato",
+              historian: bool = False, **kw: object) -> AsyncIterator[Rig]:
+    path = tmp / "site.toml"
+    path.write_text(site_text(url, recipe=recipe, **kw))  # type: ignore[arg-type]
+    site = load_site(path)
+    twin = Twin(site, site_file=path, start=start, weather=weather or Weather())
+    serve = "tcp://127.0.0.1:0" if url.startswith("tcp://") else _server_end(url)  # a free port, really
+    async with twin.serve({"field": serve}) as bound:
+        clock = TwinClock(twin.clock, 1.0)
+        follow_clock(clock)
+        h = SqliteHistorian(tmp / "history.db") if historian else None
+        daemon = SiteDaemon(path, controllers=CONTROLLERS, clock=clock, state_dir=tmp / "state",
+                            bus_urls={"field": _client_end(bound["field"])}, historian=h)
+        daemon.watchdog = open_watchdog(daemon)
+        await daemon.start()
+        try:
+            yield Rig(twin, daemon, path, site.runtime.tick_s)
+        finally:
+            await daemon.stop()
+            if h is not None:
+                h.close()
+
+
+def _server_end(url: str) -> str:
+    return url.replace("tty-ctl", "tty-node")
+
+
+def _client_end(url: str) -> str:
+    return url.replace("tty-node", "tty-ctl")
+
+
+def free_tcp_url() -> str:
+    """The site file's URL; the twin binds a free port instead and the daemon is pointed at it."""
+    return "tcp://127.0.0.1:5020"
+
+
+@pytest.fixture
+def serial_line(tmp_path: Path) -> Iterator[str]:
+    """A socat pty pair standing in for an RS485 line at 115200 8N1; yields the controller end's URL."""
+    if shutil.which("socat") is None:
+        pytest.skip("socat is not installed")
+    node, ctl = tmp_path / "tty-node", tmp_path / "tty-ctl"
+    proc = subprocess.Popen(["socat", f"pty,raw,echo=0,link={node}", f"pty,raw,echo=0,link={ctl}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while not (node.exists() and ctl.exists()):
+        assert time.monotonic() < deadline, "socat did not create the pty pair"
+        time.sleep(0.02)
+    try:
+        yield f"rtu://{ctl}?baud=115200&timeout=0.3"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def kst(y: int, m: int, d: int, h: int = 0) -> datetime:
+    return datetime(y, m, d, h, tzinfo=UTC) - timedelta(hours=9)
+
+
+def vent_positions(r: Rig) -> list[float]:
+    now_s = r.twin.clock.now().timestamp()
+    return [r.zone().drivers[a].estimate(now_s) or 0.0 for a in ("vent_west", "vent_east")]
+
+
+# ---------------------------------------------------------------------------------------------------- days
+
+
+async def test_winter_day_over_tcp_follows_the_recipe(tmp_path: Path) -> None:
+    """A January day: heating holds the night setpoint, vents stay shut in the cold, irrigation by radiation."""
+    samples: list[tuple[float, float, float, float, bool]] = []  # hour, T, heating sp, vent sp, heater
+
+    def watch(r: Rig) -> None:
+        z = r.zone()
+        t = z.tracks["air_temperature"].value
+        sp = z.setpoints["air_temperature"]
+        samples.append((r.local_hour(), t, sp, sp + 5, bool(z.decisions["heater"].target)))
+
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 15), historian=True, watchdog=True, tick_s=60) as r:
+        await r.run(3600)  # settle the first hour
+        samples.clear()
+        await r.run(23 * 3600, watch)
+        z = r.zone()
+        events = [e for e in r.daemon.events if e["zone"] == "gh"]
+        beats = gpio.mock_pin(17)
+    inside = [lo - 1 <= t <= hi + 1 for _h, t, lo, hi, _on in samples]
+    assert sum(inside) / len(inside) >= 0.9, "temperature left the recipe band for more than 10 % of the day"
+    night = [(t, lo) for h, t, lo, _hi, _on in samples if h < 6 or h > 20]
+    assert min(t - lo for t, lo in night) > -1.5, "the heating let the night fall below its setpoint"
+    assert sum(on for *_x, on in samples) > 20, "a January night needs the heater"
+    starts = [e for e in events if e["message"].startswith("irrigation started")]
+    assert 2 <= len(starts) <= 20
+    assert z.trace["radiation_sum_j_cm2"] >= 0
+    assert r.daemon.watchdog is not None and r.daemon.watchdog.beats == r.daemon.ticks
+    assert beats is not None
+    with SqliteHistorian(tmp_path / "history.db", read_only=True) as h:
+        latest = h.latest(site="hil", zone="gh")
+    assert {"air_temperature", "heater"} <= set(latest)
+
+
+async def test_summer_day_over_rtu_rain_wind_co2_and_irrigation(tmp_path: Path, serial_line: str) -> None:
+    """A July day over a serial line: rain and a westerly gale close the vents, CO2 stops with wide vents,
+    irrigation follows the radiation sum."""
+    weather = Weather(rain_h=(12.0, 13.0), wind_h=(15.0, 16.0), wind_ms=14.0)
+    seen: list[tuple[float, list[float], bool, float]] = []
+
+    def watch(r: Rig) -> None:
+        z = r.zone()
+        seen.append((r.local_hour(), vent_positions(r), bool(z.decisions["co2_valve"].target),
+                     z.trace.get("radiation_sum_j_cm2", 0.0)))
+
+    async with rig(tmp_path, serial_line, kst(2026, 7, 20, 5), weather=weather, tick_s=60) as r:
+        await r.run(14 * 3600, watch)
+        events = [e["message"] for e in r.daemon.events if e["zone"] == "gh"]
+    morning = [v for h, v, _c, _r in seen if 10.5 <= h < 12]
+    assert max(max(v) for v in morning) > 30, "a July morning opens the vents"
+    rain = [v for h, v, _c, _r in seen if 12.1 <= h < 13]
+    assert max(max(v) for v in rain) <= 11, "rain closes the vents (side vents to a rain-safe 10 %)"
+    gale = [v for h, v, _c, _r in seen if 15.1 <= h < 16]
+    assert max(v[0] for v in gale) <= 1, "the windward (west) vent closes in a westerly gale"
+    wide = [c for _h, v, c, _r in seen if sum(v) / 2 > 25]
+    assert wide and not any(wide), "CO2 dosing stops while the vents are open wide"
+    starts = [m for m in events if m.startswith("irrigation started: radiation sum")]
+    total = max(rs for *_x, rs in seen)
+    assert len(starts) >= 3, "a sunny July day brings several irrigations by radiation sum"
+    assert total >= 0
+
+
+# ---------------------------------------------------------------------------------------------------- faults
+
+
+async def test_sensor_node_offline_failsafe_within_two_ticks_and_recovery(tmp_path: Path) -> None:
+    """The sensor node goes silent: heater and CO2 go to their failsafe (off) within 2 ticks; control resumes
+    without a restart when the node answers again."""
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 2), tick_s=10, stale_s=10) as r:
+        await r.run(600)
+        z = r.zone()
+        assert z.decisions["heater"].source == "recipe"
+        heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
+        sources = []
+        for _ in range(3):
+            await r.run(10)
+            sources.append((z.decisions["heater"].source, z.decisions["heater"].target,
+                            z.decisions["co2_valve"].target))
+        assert sources[1][0] == "safety" and sources[1][1] is False and sources[1][2] is False, sources
+        assert "air_temperature" in z.decisions["heater"].reason
+        heater = r.twin.zones["gh"].actuators[0]
+        assert not heater.state(0)[0], "the twin's heater is off in failsafe"
+        heal()
+        await r.run(20)
+        assert z.decisions["heater"].source == "recipe", z.decisions["heater"]
+
+
+async def test_bad_recipe_pushed_by_hot_reload_is_rejected(tmp_path: Path) -> None:
+    recipe = tmp_path / "tomato.toml"
+    recipe.write_text((RECIPES_DIR / "crops" / "tomato.toml").read_text())
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 10), recipe="tomato.toml", tick_s=30) as r:
+        await r.run(300)
+        z = r.zone()
+        before = (z.recipe.recipe.label, dict(z.setpoints))
+        text = recipe.read_text()
+        recipe.write_text(text.replace("air_temperature = 21 ", "air_temperature = 95 ", 1))
+        r.daemon.check_reload()
+        await r.run(120)
+        assert (z.recipe.recipe.label, z.setpoints) == before
+        rejected = [e for e in r.daemon.events if e["code"] == "reload_rejected"]
+        assert rejected and "tomato.toml" in rejected[-1]["message"] and "air_temperature" in rejected[-1]["message"]
+        recipe.write_text(text.replace("version = 1", "version = 2\nparent = 1", 1))
+        r.daemon.check_reload()
+        assert z.recipe.recipe.label == "tomato-gb@2"
+        assert any(e["code"] == "recipe_changed" for e in r.daemon.events)
+
+
+# ---------------------------------------------------------------------------------------------------- kill -9
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"port {port} did not open")
+
+
+def _opid(state: Path) -> int:
+    return int((state / "opid").read_text().strip())
+
+
+def test_kill9_and_restart_no_duplicate_job_runs_and_opids_increase(tmp_path: Path) -> None:
+    port = _free_port()
+    path = tmp_path / "site.toml"
+    text = site_text(f"tcp://127.0.0.1:{port}", recipe="crops/tomato", tick_s=1, stale_s=5)
+    path.write_text(text.replace("recipe_check_s = 60", "recipe_check_s = 1"))
+    state = tmp_path / "state"
+    env = {**os.environ, "FARMCTL_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1"}
+    exe = [sys.executable, "-m", "farmctl.cli"]
+    twin = subprocess.Popen([*exe, "twin", "--site", str(path), "--speed", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        first = subprocess.Popen([*exe, "run", "--site", str(path)], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        time.sleep(6)
+        first.send_signal(signal.SIGKILL)
+        first.wait(5)
+        killed_at = _opid(state)
+        runs_before = len(StateStore(state / "runtime.sqlite").runs())
+        assert killed_at > 0 and runs_before >= 2
+        time.sleep(2)  # slots pass while the daemon is down
+        second = subprocess.run([*exe, "run", "--site", str(path), "--for", "6"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 0, second.stderr[-2000:]
+    finally:
+        twin.terminate()
+        twin.wait(5)
+    assert _opid(state) > killed_at, "OPIDs keep increasing across kill -9"
+    store = StateStore(state / "runtime.sqlite")
+    runs = store.runs("hil:gh:recipe")
+    slots = [r[1] for r in runs]
+    assert len(slots) == len(set(slots)), "a slot ran twice"
+    assert len(runs) > runs_before
+    start = datetime.fromisoformat(slots[0])
+    end = datetime.fromisoformat(slots[-1])
+    assert len(runs) <= (end - start).total_seconds() + 1, "more runs than slots: a catch-up burst"
+    assert "job_duplicate" not in second.stderr
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    jobs = SQLAlchemyJobStore(url=f"sqlite:///{state / 'jobs.sqlite'}").get_all_jobs()
+    assert sorted(j.id for j in jobs) == ["hil:gh:daily", "hil:gh:recipe"]
