@@ -59,8 +59,13 @@ url = "{bus_url}"
 source = "synthetic:7"
 bus = "field"
 unit = 1
-sensors = {{ air_temperature = 1, relative_humidity = 4, rain_detected = 6, solar_radiation = 9, wind_speed = 10,
-             wind_direction = 11 }}
+[weather.sensors]
+air_temperature = 1
+relative_humidity = 4
+rain_detected = 6
+solar_radiation = 9
+wind_speed = 10
+wind_direction = 11
 
 [[nodes]]
 bus = "field"
