@@ -261,9 +261,25 @@ def test_a_vendor_device_without_profile_is_a_device_error(env: dict[str, str], 
     assert "unit 4" in line
 
 
-def test_the_readme_demo_runs(env: dict[str, str]) -> None:
-    """`farmctl demo` (the README's main command): scan, read and drive a simulated site in one go."""
-    result = run(env, "demo", timeout=60)
+def test_the_readme_demo_runs(env: dict[str, str], tmp_path: Path) -> None:
+    """`farmctl demo` (the README's main command): twin site + greenhouse daemon + SQLite historian."""
+    result = run(env, "demo", "--for", "8", "--speed", "600", "--no-live", "--state-dir", str(tmp_path),
+                 "--start", "2026-01-15T10:00", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    for zone in ("[gh1]", "[gh2]", "[gh3]"):
+        assert zone in result.stdout
+    assert "tomato-gb@1" in result.stdout and "history: farmctl history export" in result.stdout
+    exported = run(env, "history", "export", "--historian", f"sqlite:///{tmp_path / 'history.db'}", "--zone",
+                   "gh2", "--from", "2026-01-15T00:00Z", "--to", "2026-01-16T00:00Z", "--names",
+                   "air_temperature,heater.target")
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) > 10, "the demo's daemon wrote history"
+
+
+def test_the_bench_tour_runs(env: dict[str, str]) -> None:
+    """`farmctl demo --bench`: scan, read and drive a commissioning bench with the technician commands."""
+    result = run(env, "demo", "--bench", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("$ farmctl ") >= 7
     assert "verified=True" in result.stdout and "air_temperature" in result.stdout
