@@ -384,7 +384,7 @@ def test_kill9_and_restart_no_duplicate_job_runs_and_opids_increase(tmp_path: Pa
         twin.wait(5)
     assert _opid(state) > killed_at, "OPIDs keep increasing across kill -9"
     store = StateStore(state / "runtime.sqlite")
-    runs = store.runs("hil:gh:recipe")
+    runs = store.runs("hil:recipe")
     slots = [r[1] for r in runs]
     assert len(slots) == len(set(slots)), "a slot ran twice"
     assert len(runs) > runs_before
@@ -395,4 +395,4 @@ def test_kill9_and_restart_no_duplicate_job_runs_and_opids_increase(tmp_path: Pa
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     jobs = SQLAlchemyJobStore(url=f"sqlite:///{state / 'jobs.sqlite'}").get_all_jobs()
-    assert sorted(j.id for j in jobs) == ["hil:gh:daily", "hil:gh:recipe"]
+    assert sorted(j.id for j in jobs) == ["hil:daily", "hil:recipe"]

@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 from farmcore.control.arbitration import Decision, Interlock, Override, apply_interlocks, arbitrate
 from farmcore.errors import BadInput, FarmError
-from farmcore.fieldbus.bus import Bus, open_bus
+from farmcore.fieldbus.bus import Bus
+from farmcore.fieldbus.fasttcp import FastTcpBus, open_fast_bus
 from farmcore.fieldbus.node import KsNode, Reading
 from farmcore.fieldbus.opid import OpidStore, default_state_dir
 from farmcore.fieldbus.profile import builtin_profiles
@@ -110,6 +111,10 @@ class ZoneRunner:
     trace: dict[str, float] = field(default_factory=dict)
     bad: dict[str, str] = field(default_factory=dict)
     feedback: dict[str, Reading] = field(default_factory=dict)
+    period: str = ""  # "recipe@version stage/period" in force, from the last setpoint refresh
+    refresh_offset: float = 0.0  # staggers the zones' setpoint refreshes over SETPOINT_REFRESH_S
+    day_cache: tuple[date, dict[str, dict[str, Any]]] | None = None  # (local date, strategy tables)
+    stale_after: dict[str, float] = field(default_factory=dict)  # quantity -> seconds
 
 
 class SiteDaemon:
@@ -135,7 +140,7 @@ class SiteDaemon:
         self.state = StateStore(self.state_dir / "runtime.sqlite")
         self.scheduler = Scheduler(self.site.site.id, self.state_dir, self.site.site.timezone, self.clock)
         self.watchdog = watchdog
-        self.buses: dict[str, Bus] = {}
+        self.buses: dict[str, Bus | FastTcpBus] = {}
         self.nodes: dict[tuple[str, int], KsNode | VendorNode] = {}
         self.weather: dict[str, Tracked] = {}
         self.zones: dict[str, ZoneRunner] = {}
@@ -174,6 +179,8 @@ class SiteDaemon:
             runner.drivers[act.id] = driver
         for sensor in zone.sensors:
             runner.tracks[sensor.quantity] = Tracked()
+            runner.stale_after.setdefault(sensor.quantity, sensor.stale_after_s or zone.stale_after_s)
+        runner.refresh_offset = (len(self.zones) * 7.31) % SETPOINT_REFRESH_S
         saved_controller = self.state.get(zone.id, "controller")
         if isinstance(saved_controller, dict):
             runner.controller.restore(saved_controller)
@@ -212,9 +219,9 @@ class SiteDaemon:
     async def start(self) -> None:
         """Open buses, register for jobs, put every actuator in its start state."""
         for bus_id in {b for b, _u in self._node_key_units()}:
-            self.buses[bus_id] = open_bus(self.bus_urls[bus_id])
+            self.buses[bus_id] = open_fast_bus(self.bus_urls[bus_id])  # lean client on tcp:// (half the CPU)
         DAEMONS[self.site.site.id] = self
-        self.scheduler.start(sorted(self.zones), self.site.runtime.recipe_check_s)
+        self.scheduler.start(self.site.runtime.recipe_check_s)
         self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
         await self._read_all()
         for runner in self.zones.values():
@@ -385,8 +392,16 @@ class SiteDaemon:
         z, s = runner.zone, self.site.site
         assert z.planted is not None
         recipe = runner.recipe.recipe
-        raw = setpoints_at(recipe, z.planted, now, s.latitude, s.longitude, self.tz)
+        try:
+            raw = setpoints_at(recipe, z.planted, now, s.latitude, s.longitude, self.tz)
+        except ValueError as exc:  # before the planting date: an empty house, everything in failsafe
+            runner.setpoints, runner.setpoints_at, runner.period = {}, now_s, "not planted"
+            self.event(runner, "not_planted", str(exc), throttle=True)
+            return
         values = {q: sp.value for q, sp in raw.items()}
+        first = next(iter(raw.values()), None)
+        runner.period = recipe.label if first is None else (
+            f"{recipe.label} {first.stage}/{first.period_name or first.source_period}")
         for q, v in runner.tenant.items():
             values[q] = v
         for q, limit in z.hard_limits.items():
@@ -394,7 +409,19 @@ class SiteDaemon:
                 values[q] = min(limit.max, max(limit.min, values[q]))
         runner.setpoints = values
         runner.stage = stage_at(recipe, z.planted, now, self.tz)[1].name
-        runner.setpoints_at = now_s
+        first_time = runner.setpoints_at == float("-inf")
+        runner.setpoints_at = now_s - (runner.refresh_offset if first_time else 0.0)
+
+    def _strategy(self, runner: ZoneRunner, now: datetime, local: datetime) -> dict[str, dict[str, Any]]:
+        """The stage's strategy tables (the stage changes with the local date only)."""
+        if runner.recipe is None or runner.zone.planted is None:
+            return {}
+        cached = runner.day_cache
+        if cached is None or cached[0] != local.date():
+            recipe = runner.recipe.recipe
+            cached = (local.date(), recipe.strategy_for(stage_at(recipe, runner.zone.planted, now, self.tz)[0]))
+            runner.day_cache = cached
+        return cached[1]
 
     async def _tick_zone(self, runner: ZoneRunner, now: datetime, local: datetime,
                          sun: tuple[datetime, datetime]) -> None:
@@ -404,9 +431,7 @@ class SiteDaemon:
         bad: dict[str, str] = {}
         readings: dict[str, float] = {}
         for q, track in runner.tracks.items():
-            stale_after = next((s.stale_after_s for s in z.sensors if s.quantity == q and s.stale_after_s),
-                               z.stale_after_s)
-            why = judge(track, now_s, stale_after)
+            why = judge(track, now_s, runner.stale_after[q])
             if why is None:
                 readings[q] = track.value  # type: ignore[assignment]
             else:
@@ -418,10 +443,7 @@ class SiteDaemon:
                 weather[q] = track.value  # type: ignore[assignment]
             else:
                 bad[f"weather:{q}"] = why
-        recipe = runner.recipe.recipe if runner.recipe else None
-        strategy: dict[str, dict[str, Any]] = {}
-        if recipe is not None and z.planted is not None:
-            strategy = recipe.strategy_for(stage_at(recipe, z.planted, now, self.tz)[0])
+        strategy = self._strategy(runner, now, local)
         views = {}
         for act in z.actuators:
             driver = runner.drivers[act.id]
@@ -516,7 +538,7 @@ class SiteDaemon:
 
     def _log_decision(self, runner: ZoneRunner, act: ActuatorDef, decision: Decision, now: datetime) -> None:
         key = (decision.target, decision.source)
-        if runner.last_logged.get(act.id) == key:
+        if runner.last_logged.get(act.id) == key or self.historian is None:
             return
         runner.last_logged[act.id] = key
         target = decision.target
@@ -531,6 +553,8 @@ class SiteDaemon:
 
     def _write_points(self, runner: ZoneRunner, now: datetime, readings: dict[str, float],
                       bad: dict[str, str]) -> None:
+        if self.historian is None:
+            return
         site, zone = self.site.site.id, runner.zone.id
         points = []
         for q, track in runner.tracks.items():
@@ -586,42 +610,32 @@ class SiteDaemon:
 
     # ------------------------------------------------------------------ jobs
 
-    async def run_job(self, zone_id: str, kind: str) -> None:
-        """A scheduled job: claim its slot, then apply the state for now (level-triggered, idempotent)."""
-        runner = self.zones.get(zone_id)
-        if runner is None:
-            return
+    async def run_job(self, kind: str) -> None:
+        """A scheduled job: claim its slot, then apply the state for now to every zone (level-triggered,
+        idempotent), yielding to the tick loop between zones so a site of many zones keeps its ticks."""
         now = self.clock.now()
-        job_id = f"{self.site.site.id}:{zone_id}:{kind}"
+        job_id = f"{self.site.site.id}:{kind}"
         if kind == "daily":
             local = now.astimezone(self.tz)
             slot = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.tz)
         else:
             slot = interval_slot(now, self.site.runtime.recipe_check_s)
         if not self.state.record_run(job_id, slot, now, "ran"):
-            self.event(runner, "job_duplicate", f"{kind} job for {slot.isoformat()} already ran: skipped")
+            self.event(None, "job_duplicate", f"{kind} job for {slot.isoformat()} already ran: skipped")
             return
-        if kind == "recipe":
-            runner.setpoints_at = float("-inf")
-            self._refresh_setpoints(runner, now)
-            period = self._period_label(runner, now)
-            if period != self.state.get(zone_id, "period"):
-                self.state.put(zone_id, "period", period)
-                self.event(runner, "recipe_period", f"recipe {period}: " + ", ".join(
-                    f"{q} {v:g}" for q, v in runner.setpoints.items()))
-        elif kind == "daily":
-            self.event(runner, "day_started", f"day {now.astimezone(self.tz).date().isoformat()}: " + ", ".join(
-                f"{k} {v:.4g}" for k, v in sorted(runner.trace.items())))
-
-    def _period_label(self, runner: ZoneRunner, now: datetime) -> str:
-        if runner.recipe is None or runner.zone.planted is None:
-            return "none"
-        s = self.site.site
-        points = setpoints_at(runner.recipe.recipe, runner.zone.planted, now, s.latitude, s.longitude, self.tz)
-        if not points:
-            return runner.recipe.recipe.label
-        first = next(iter(points.values()))
-        return f"{runner.recipe.recipe.label} {first.stage}/{first.period_name or first.source_period}"
+        for runner in list(self.zones.values()):
+            zone_id = runner.zone.id
+            if kind == "recipe":
+                runner.setpoints_at = float("-inf")
+                self._refresh_setpoints(runner, now)
+                if runner.period != self.state.get(zone_id, "period"):
+                    self.state.put(zone_id, "period", runner.period)
+                    self.event(runner, "recipe_period", f"recipe {runner.period}: " + ", ".join(
+                        f"{q} {v:g}" for q, v in runner.setpoints.items()))
+            elif kind == "daily":
+                self.event(runner, "day_started", f"day {now.astimezone(self.tz).date().isoformat()}: " + ", ".join(
+                    f"{k} {v:.4g}" for k, v in sorted(runner.trace.items())))
+            await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ hot reload
 
@@ -680,6 +694,8 @@ class SiteDaemon:
                 continue
             new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
                              runner.overrides, runner.tenant)
+            new.stale_after = {s.quantity: s.stale_after_s or zone.stale_after_s for s in zone.sensors}
+            new.refresh_offset, new.period = runner.refresh_offset, runner.period
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
                 new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
             zones[zone.id] = new

@@ -35,19 +35,19 @@ MISFIRE_GRACE_S = 3600  # a job missed by less than this (daemon down) runs once
 
 
 class JobTarget(Protocol):
-    async def run_job(self, zone: str, kind: str) -> None: ...
+    async def run_job(self, kind: str) -> None: ...
 
 
 DAEMONS: dict[str, JobTarget] = {}  # site id -> running daemon
 
 
-async def run_zone_job(site: str, zone: str, kind: str) -> None:
+async def run_site_job(site: str, kind: str) -> None:
     """The job function every scheduled job calls (importable, picklable arguments)."""
     daemon = DAEMONS.get(site)
     if daemon is None:
-        log.warning("job %s/%s for site %s: no daemon running here", zone, kind, site)
+        log.warning("job %s for site %s: no daemon running here", kind, site)
         return
-    await daemon.run_job(zone, kind)
+    await daemon.run_job(kind)
 
 
 def follow_clock(clock: Clock) -> None:
@@ -81,24 +81,24 @@ class Scheduler:
             timezone=timezone,
         )
 
-    def start(self, zones: list[str], recipe_check_s: float) -> None:
+    def start(self, recipe_check_s: float) -> None:
+        """One job per kind for the whole site (a job per zone would fire hundreds at the same instant)."""
         self._aps.start()
         now = self.clock.now()
         first = interval_slot(now, recipe_check_s) + timedelta(seconds=recipe_check_s)
         wanted = set()
-        for zone in zones:
-            for kind, trigger in (
-                ("recipe", IntervalTrigger(seconds=recipe_check_s, start_date=first)),
-                ("daily", CronTrigger(hour=0, minute=0, second=30, timezone=self._aps.timezone)),
-            ):
-                job_id = f"{self.site}:{zone}:{kind}"
-                wanted.add(job_id)
-                existing = self._aps.get_job(job_id)
-                if existing is not None and str(existing.trigger) == str(trigger):
-                    continue  # keep its next run time: a restart must not reset the schedule
-                self._aps.add_job(run_zone_job, trigger, args=[self.site, zone, kind], id=job_id,
-                                  name=f"{zone} {kind}", replace_existing=True)
-        for job in self._aps.get_jobs():  # zones removed from the site file
+        for kind, trigger in (
+            ("recipe", IntervalTrigger(seconds=recipe_check_s, start_date=first)),
+            ("daily", CronTrigger(hour=0, minute=0, second=30, timezone=self._aps.timezone)),
+        ):
+            job_id = f"{self.site}:{kind}"
+            wanted.add(job_id)
+            existing = self._aps.get_job(job_id)
+            if existing is not None and str(existing.trigger) == str(trigger):
+                continue  # keep its next run time: a restart must not reset the schedule
+            self._aps.add_job(run_site_job, trigger, args=[self.site, kind], id=job_id, name=f"{self.site} {kind}",
+                              replace_existing=True)
+        for job in self._aps.get_jobs():  # jobs of an older layout
             if job.id.startswith(f"{self.site}:") and job.id not in wanted:
                 job.remove()
 
