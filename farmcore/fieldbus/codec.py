@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Literal
 
 Order = Literal["big", "little"]
@@ -72,6 +73,38 @@ def decode(
     if scale == 1.0 and offset == 0.0:
         return raw
     return raw * scale + offset
+
+
+class Unpacker:
+    """Raw values of consecutive items sharing one byte/word order, in two `struct` calls.
+
+    Gives the same raw values as `decode` item by item (word order becomes a register permutation,
+    byte order the pack endianness), so a block read costs one call instead of one per item. Register
+    values outside 0..65535 raise `struct.error`; callers fall back to `decode` for its precise error.
+    Pickles and copies by its arguments, since `struct.Struct` itself cannot be pickled.
+    """
+
+    __slots__ = ("_order", "_pack", "_unpack", "byte_order", "count", "types", "word_order")
+
+    def __init__(self, types: Sequence[str], byte_order: Order = "big", word_order: Order = "big") -> None:
+        self.types, self.byte_order, self.word_order = tuple(types), byte_order, word_order
+        order: list[int] = []
+        for type_ in self.types:
+            size = TYPES[type_][0]
+            words = range(len(order), len(order) + size)
+            order.extend(reversed(words) if word_order == "little" else words)
+        self.count = len(order)
+        self._order = None if order == sorted(order) else itemgetter(*order)
+        self._pack = struct.Struct(f"{'<' if byte_order == 'little' else '>'}{self.count}H").pack
+        self._unpack = struct.Struct(">" + "".join(TYPES[t][1][1:] for t in self.types)).unpack
+
+    def __call__(self, regs: Sequence[int]) -> tuple[float | int, ...]:
+        if self._order is not None:
+            regs = self._order(regs)
+        return self._unpack(self._pack(*regs))
+
+    def __reduce__(self) -> tuple[type[Unpacker], tuple[tuple[str, ...], Order, Order]]:
+        return Unpacker, (self.types, self.byte_order, self.word_order)
 
 
 def encode(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -49,8 +49,9 @@ def _applies(entry: dict[str, Any], protocol: int | None) -> bool:
     return protocol is None or "protocols" not in entry or protocol in entry["protocols"]
 
 
+@lru_cache(maxsize=4096, typed=True)
 def status_name(code: int, protocol: int | None = None) -> str:
-    """Annex B.2 label of a status code, as the standard writes it."""
+    """Annex B.2 label of a status code, as the standard writes it (cached: looked up per reading)."""
     entry = _tables()["status"].get(str(code))
     if entry and _applies(entry, protocol):
         return entry["name"]
@@ -59,10 +60,11 @@ def status_name(code: int, protocol: int | None = None) -> str:
     return f"UNKNOWN_{code}"
 
 
-
-
+@lru_cache(maxsize=4096, typed=True)
 def device_type(code: int) -> DeviceType | None:
-    """What a device code in registers 101+ means; None for an unknown code, 0 means an empty slot."""
+    """What a device code in registers 101+ means; None for an unknown code, 0 means an empty slot.
+
+    Cached (the tables never change and DeviceType is frozen): nodes look it up on every read."""
     entry = _tables()["device"].get(str(code))
     if entry is None:
         return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -214,6 +213,16 @@ class _PlannedReader:
         return data, errors, len(requests)
 
 
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """What a KsNode reads, derived from its profile and device codes; kept because both rarely change."""
+
+    profile: Profile
+    device_codes: dict[int, int]
+    devices: tuple[tuple[SlotDef, int, codes.DeviceType | None], ...]
+    spans: tuple[Span, ...]
+
+
 class KsNode:
     """A KS X 3267 / KS X 3288 node on a bus, read and commanded through its profile."""
 
@@ -223,6 +232,7 @@ class KsNode:
                  readback_delay_s: float = 0.3, readback_timeout_s: float = 2.0) -> None:
         self.bus, self.unit, self.profile, self.info = bus, unit, profile, info
         self.offset = info.address_offset if info else address_offset_for(bus, profile)
+        self._layout: _Layout | None = None
         self.device_codes = dict(device_codes or {})
         self.opids = opids or OpidStore()
         self.stale_after_s = stale_after_s
@@ -276,25 +286,41 @@ class KsNode:
                                      f"expects {'/'.join(map(str, definition.expect_codes))}")
         return self.device_codes
 
+    @property
+    def device_codes(self) -> dict[int, int]:
+        """Device code per populated slot; assigning it drops the cached devices and spans."""
+        return self._device_codes
+
+    @device_codes.setter
+    def device_codes(self, value: dict[int, int]) -> None:
+        self._device_codes = value
+        self._layout = None
+
+    def _current_layout(self) -> _Layout:
+        """Devices and spans, rebuilt only when the codes (even mutated in place) or the profile changed."""
+        layout = self._layout
+        if layout is None or layout.profile is not self.profile or layout.device_codes != self._device_codes:
+            devices = []
+            for slot, code in sorted(self._device_codes.items()):
+                definition = self.profile.slot(slot)
+                if definition is not None:
+                    devices.append((definition, code, codes.device_type(code)))
+            blocks: list[tuple[Any, Block]] = []
+            if self.profile.node_read is not None:
+                blocks.append(("node", self.profile.node_read))
+            blocks += [(definition.slot, definition.read) for definition, _code, _type in devices]
+            spans = tuple(Span(b.fc, b.start, b.count, key) for key, b in blocks)
+            layout = self._layout = _Layout(self.profile, dict(self._device_codes), tuple(devices), spans)
+        return layout
+
     def devices(self) -> list[tuple[SlotDef, int, codes.DeviceType | None]]:
         """Populated slots with their device code and type."""
-        out = []
-        for slot, code in sorted(self.device_codes.items()):
-            definition = self.profile.slot(slot)
-            if definition is not None:
-                out.append((definition, code, codes.device_type(code)))
-        return out
+        return list(self._current_layout().devices)
 
     # ------------------------------------------------------------------ reading
 
     def spans(self) -> list[Span]:
-        return [Span(b.fc, b.start, b.count, key) for key, b in self._blocks()]
-
-    def _blocks(self) -> Iterable[tuple[Any, Block]]:
-        if self.profile.node_read is not None:
-            yield "node", self.profile.node_read
-        for definition, _code, _type in self.devices():
-            yield definition.slot, definition.read
+        return list(self._current_layout().spans)
 
     def poll_plan(self) -> list[Request]:
         return self._reader.plan_for(self.spans())

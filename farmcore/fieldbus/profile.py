@@ -9,9 +9,10 @@ item level. Validation errors name the file and the field (`file: slot_groups[0]
 from __future__ import annotations
 
 import ast
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -182,8 +183,9 @@ class Block:
     start: int
     items: tuple[Item, ...]
 
-    @property
+    @cached_property
     def count(self) -> int:
+        """Computed once: the block is frozen, and every read checks it."""
         return sum(item.size for item in self.items)
 
     @property
@@ -194,7 +196,40 @@ class Block:
     def item(self, name: str) -> Item | None:
         return next((i for i in self.items if i.name == name), None)
 
+    @cached_property
+    def _fast(self) -> tuple[codec.Unpacker, tuple[tuple[str, bool, float, float], ...]] | None:
+        """One `struct` unpack for the whole block when its items are fixed-width, back to back and share
+        one byte/word order; None sends `decode` item by item (mixed orders, gaps, unknown types)."""
+        items = self.items
+        if any(i.type not in codec.TYPES for i in items):
+            return None
+        if len({(i.byte_order, i.word_order) for i in items}) != 1:
+            return None
+        pos = 0
+        for item in items:
+            if item.register - self.start != pos:
+                return None
+            pos += item.size
+        unpack = codec.Unpacker([i.type for i in items], items[0].byte_order, items[0].word_order)
+        return unpack, tuple((i.name, i.scale == 1.0 and i.offset == 0.0, i.scale, i.offset) for i in items)
+
     def decode(self, regs: Sequence[int]) -> dict[str, float | int]:
+        if len(regs) != self.count:
+            raise ValueError(f"block at {self.start} takes {self.count} registers, got {len(regs)}")
+        fast = self._fast
+        if fast is not None:
+            unpack, fields = fast
+            try:
+                raws = unpack(regs)
+            except struct.error:
+                pass  # a register outside 0..65535: the item path raises the precise error
+            else:
+                return {name: raw if plain else raw * scale + offset
+                        for (name, plain, scale, offset), raw in zip(fields, raws, strict=True)}
+        return self.decode_items(regs)
+
+    def decode_items(self, regs: Sequence[int]) -> dict[str, float | int]:
+        """Item by item through `codec.decode`: the reference the fast path must equal."""
         if len(regs) != self.count:
             raise ValueError(f"block at {self.start} takes {self.count} registers, got {len(regs)}")
         out: dict[str, float | int] = {}
