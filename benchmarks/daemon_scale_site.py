@@ -42,7 +42,7 @@ def site_toml(zones: int, ports: list[int], *, zones_per_bus: int = 40, tick_s: 
         "[runtime]", f"tick_s = {tick_s:g}", "",
     ]
     for b, port in enumerate(ports):
-        out += ["[[buses]]", f'id = "line{b + 1}"', f'url = "tcp://{host}:{port}"', ""]
+        out += ["[[buses]]", f'id = "line{b + 1}"', f'url = "tcp://{host}:{port}?line=ethernet"', ""]
     out += ["[weather]", 'source = "synthetic:2026"', 'bus = "line1"', "unit = 1",
             f"sensors = {{ {WEATHER} }}", "",
             "[[nodes]]", 'bus = "line1"', "unit = 1", 'profile = "ksx3267:2022/sensor-default"', ""]

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -134,6 +135,7 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
 async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
                     live: bool) -> tuple[datetime, datetime]:
     """Run the site; the simulated (start, end) times."""
+    from farmcore.fieldbus.url import parse_bus_url
     from farmcore.historian.sqlite import SqliteHistorian
     from farmcore.runtime.cli import serve_daemon
     from farmcore.runtime.clock import TwinClock
@@ -145,7 +147,7 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
 
     site = load_site(DEMO_SITE)
     twin = Twin(site, site_file=DEMO_SITE, start=start)
-    free_ports = {b.id: f"{b.url.split('://')[0]}://127.0.0.1:0" for b in site.buses}
+    free_ports = {b.id: str(replace(parse_bus_url(b.url), host="127.0.0.1", port=0)) for b in site.buses}
     async with twin.serve(free_ports) as bound:
         clock = TwinClock(twin.clock, speed)
         follow_clock(clock)

@@ -131,3 +131,21 @@ def test_bad_urls_say_what_and_what_is_allowed(url: str, part: str, allowed: str
     assert part in message
     assert allowed in message.split(part, 1)[1]
     assert caught.value.exit_code == 2
+
+
+def test_tcp_line_says_whether_an_rs485_leg_is_behind_the_gateway() -> None:
+    from farmcore.fieldbus.node import line_cost_for
+
+    class FakeBus:
+        def __init__(self, url: str) -> None:
+            self.config = parse_bus_url(url)
+
+    assert parse_bus_url("tcp://h:502").line == "rs485"
+    native = parse_bus_url("tcp://h:502?line=ethernet")
+    assert native.line == "ethernet" and str(native) == "tcp://h:502?line=ethernet"
+    assert line_cost_for(FakeBus("tcp://h:502")).baud == 9600
+    assert line_cost_for(FakeBus("tcp://h:502?line=ethernet")).baud > 1_000_000
+    with pytest.raises(BadInput, match="line 'wifi'; allowed: rs485, ethernet"):
+        parse_bus_url("tcp://h:502?line=wifi")
+    with pytest.raises(BadInput, match="unknown parameter 'line'"):
+        parse_bus_url("rtu+tcp://h:502?line=ethernet")

@@ -35,6 +35,8 @@ INFO_FIELDS = ("cert_authority", "company_code", "product_type", "product_code",
 # Node turnaround assumed by poll plans: simple single-CPU Modbus slaves start answering 5-20 ms after a
 # request (industrialmonitordirect.com knowledge base, "Modbus RTU Slave Response Time"); the low end.
 TYPICAL_TURNAROUND_S = 0.010
+# Nodes on Ethernet: 100 Mbit/s makes a register's wire time negligible against a request's turnaround.
+ETHERNET_BAUD = 100_000_000
 
 # Quality of a reading. A non-zero device status of a sensor (NEED_CALIBRATION, ERROR, ...) is
 # reported as its lower-case status name.
@@ -175,6 +177,8 @@ def line_cost_for(bus: object) -> LineCost:
     config = getattr(bus, "config", None)
     if config is None:
         return LineCost(turnaround_s=TYPICAL_TURNAROUND_S)
+    if getattr(config, "line", "rs485") == "ethernet":  # no serial wire time: fewest requests win
+        return LineCost(baud=ETHERNET_BAUD, turnaround_s=TYPICAL_TURNAROUND_S)
     return LineCost(baud=config.baud, bits_per_char=min(config.bits_per_char, 11),
                     turnaround_s=TYPICAL_TURNAROUND_S)
 

@@ -8,8 +8,11 @@ One string names a physical bus on the command line and in site files:
 
 Serial settings default to KS X 3267's 9600 8N1, never to pymodbus' 19200. Every kind takes the optional
 query parameters `timeout` (seconds), `retries` and `address_offset` (0, or -1 for vendors that put
-register N at PDU address N-1, ksx3267.md §6). A bad URL raises `BadInput` naming the URL, the bad part
-and what is allowed, in one line.
+register N at PDU address N-1, ksx3267.md §6). `tcp://` also takes `line`: `rs485` (the default: the usual
+KS X 3267 nodes sit on an RS485 line behind a Modbus TCP gateway, so poll plans price the 9600-baud wire
+time) or `ethernet` (nodes that speak Modbus TCP themselves, such as the twin: wire time is nil, so a node
+is read in as few requests as its defined register areas allow). A bad URL raises `BadInput` naming the
+URL, the bad part and what is allowed, in one line.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ MODBUS_TCP_PORT = 502
 
 SERIAL_KEYS = ("baud", "parity", "stopbits", "bytesize")
 COMMON_KEYS = ("timeout", "retries", "address_offset")
+TCP_KEYS = ("line",)
+LINES = ("rs485", "ethernet")
 
 # Longest RTU reply (125 registers: address + function + byte count + 250 data + CRC), for the serial timeout.
 _MAX_RTU_REPLY_CHARS = 255
@@ -69,6 +74,7 @@ class BusConfig:
     timeout: float | None = None
     retries: int = 1
     address_offset: int = 0
+    line: str = "rs485"  # tcp://: what carries the frames past the TCP endpoint (rs485 or ethernet)
 
     @property
     def is_serial(self) -> bool:
@@ -122,6 +128,8 @@ class BusConfig:
             params.append(("retries", self.retries))
         if self.address_offset:
             params.append(("address_offset", self.address_offset))
+        if self.line != "rs485":
+            params.append(("line", self.line))
         query = "&".join(f"{key}={value}" for key, value in params)
         return f"{self.label}?{query}" if query else self.label
 
@@ -153,8 +161,11 @@ def parse_bus_url(url: str, *, listen: bool = False, **overrides: object) -> Bus
             address_offset=address_offset,
         )
     host, port = _host_port(url, kind, parts, listen)
+    line = params.get("line", "rs485")
+    if line not in LINES:
+        raise _bad(url, f"line {line!r}", f"allowed: {', '.join(LINES)}")
     return BusConfig(
-        kind, host=host, port=port, timeout=timeout, retries=retries, address_offset=address_offset
+        kind, host=host, port=port, timeout=timeout, retries=retries, address_offset=address_offset, line=line
     )
 
 
@@ -180,7 +191,7 @@ def _query(url: str, query: str) -> dict[str, str]:
 
 
 def _check_keys(url: str, kind: Kind, params: dict[str, str]) -> None:
-    allowed = (*SERIAL_KEYS, *COMMON_KEYS) if kind == "rtu" else COMMON_KEYS
+    allowed = {"rtu": (*SERIAL_KEYS, *COMMON_KEYS), "tcp": (*COMMON_KEYS, *TCP_KEYS)}.get(kind, COMMON_KEYS)
     for key in params:
         if key in SERIAL_KEYS and kind != "rtu":
             raise _bad(url, f"{key!r} applies only to rtu:// serial buses", f"allowed: {', '.join(allowed)}")

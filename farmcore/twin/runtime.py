@@ -389,7 +389,7 @@ class Twin:
                 else:
                     framing = "rtu" if config.kind == "rtu+tcp" else "socket"
                     port = await server.start_tcp(config.host, config.port, framing=framing)
-                    bound[bus.id] = f"{config.kind}://{config.host}:{port}"
+                    bound[bus.id] = str(replace(config, port=port))  # keeps the query (line=ethernet, ...)
             yield bound
         finally:
             for server in servers:
