@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any
 
 from farmcore.control.arbitration import Decision
+from farmcore.control.switching import MinOnOff, Switched
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmctl.strategies import co2, heating, humidity, screens, ventilation
 from farmctl.strategies.integration import TemperatureIntegration
@@ -33,6 +34,12 @@ from farmctl.strategies.irrigation import Irrigation
 from farmctl.strategies.lighting import Lighting
 
 STATE_VERSION = 1
+
+
+def _held(d: Decision, switched: Switched) -> Decision:
+    if switched.on == d.target:
+        return d
+    return Decision(switched.on, d.source, f"{d.reason}; {switched.reason}")
 
 
 def _opening(view: ActuatorView, decided: Decision | None) -> float | None:
@@ -57,6 +64,15 @@ class GreenhouseController:
         self._heaters = heating.Heaters()
         self._irrigation = Irrigation()
         self._lighting = Lighting()
+        self._co2_timers: dict[str, MinOnOff] = {}
+
+    def _co2_pace(self, view: ActuatorView, d: Decision, now_s: float) -> Decision:
+        """A valve stops dosing at once, but opens again only after CO2_MIN_OFF_S: a closed house crosses the
+        50 ppm band in about two minutes, and a valve cycling that fast wears out for nothing."""
+        timer = self._co2_timers.setdefault(view.id, MinOnOff(0.0, co2.MIN_OFF_S))
+        if isinstance(view.target, bool) and view.target != timer.on:
+            timer.on, timer.since_s = view.target, now_s  # switched by someone else (override, failsafe)
+        return _held(d, timer.request(bool(d.target), now_s))
 
     def tick(self, inp: TickInput) -> TickOutput:
         out = TickOutput()
@@ -106,7 +122,7 @@ class GreenhouseController:
         for view in roles["co2_valve"]:
             d, target = co2.decide(inp, view.target is True, vent_pct)
             if d is not None:
-                decide[view.id] = d
+                decide[view.id] = self._co2_pace(view, d, inp.now_s)
             if target is not None:
                 out.trace["co2_target_ppm"] = target
 

@@ -473,6 +473,23 @@ def test_controller_co2_sees_this_ticks_vent_opening():
     assert float(out.decisions["rv"].target) > 20 and out.decisions["c"].target is False
 
 
+def test_controller_paces_the_co2_valve_but_stops_it_at_once():
+    ctl = GreenhouseController()
+    valve = act("c", "co2_valve", target=False)
+    sp = {"air_temperature": 21, "co2": 1000}
+    low = {"air_temperature": 21.0, "relative_humidity": 70.0, "co2": 900.0}
+    high = {**low, "co2": 1100.0}
+    assert ctl.tick(tin(at(11), readings=low, actuators=[valve], setpoints=sp)).decisions["c"].target is True
+    valve = act("c", "co2_valve", target=True)
+    off = ctl.tick(tin(at(11, 1), readings=high, actuators=[valve], setpoints=sp)).decisions["c"]
+    assert off.target is False, "dosing stops at once"
+    valve = act("c", "co2_valve", target=False)
+    held = ctl.tick(tin(at(11, 2), readings=low, actuators=[valve], setpoints=sp)).decisions["c"]
+    assert held.target is False and "held" in held.reason
+    again = ctl.tick(tin(at(11, 5), readings=low, actuators=[valve], setpoints=sp)).decisions["c"]
+    assert again.target is True, "after the minimum off time it doses again"
+
+
 def test_state_round_trip_through_json():
     ctl = GreenhouseController()
     for minute in range(0, 120, 1):

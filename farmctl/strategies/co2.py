@@ -15,6 +15,7 @@ NO_DOSING_AT_OR_BELOW_PPM = 450.0  # a setpoint at about outside air means "do n
 AMBIENT_PPM = 420.0  # outside air, NOAA Mauna Loa annual mean 2023 ≈ 419 ppm
 MAX_VENT_OPENING_PCT = 20.0  # as the tomato/cucumber/paprika recipes [unverified there] [engineering choice]
 BAND_PPM = 50.0  # valve on 25 ppm below the target, off 25 ppm above [engineering choice]
+MIN_OFF_S = 180.0  # a valve that closed stays closed this long (GreenhouseController paces it) [engineering choice]
 
 
 def working_target(setpoint: float, vent_pct: float, max_vent: float) -> float:
