@@ -43,7 +43,7 @@ def decide(inp: TickInput, on: bool, vent_pct: float | None) -> tuple[Decision |
         return Decision(False, "recipe", "CO2 off: vent opening unknown"), None
     max_vent = table.get("max_vent_opening_pct", MAX_VENT_OPENING_PCT)
     if vent_pct > max_vent:
-        return Decision(False, "recipe", f"CO2 off: vents {vent_pct:g} % open > {max_vent:g} %"), None
+        return Decision(False, "recipe", f"CO2 off: vents {vent_pct:.0f} % open > {max_vent:g} %"), None
     target = working_target(sp, vent_pct, max_vent)
     if target - BAND_PPM / 2 <= AMBIENT_PPM:
         return Decision(False, "recipe", f"CO2 off: target {target:.0f} ppm at vents {vent_pct:g} % is about "
