@@ -106,6 +106,7 @@ class ActuatorDef(Strict):
     stop_state: ActuatorState | None = None  # when the daemon stops (default: the failsafe)
     max_on_s: float | None = Field(default=None, gt=0)  # longest run in one go (pumps never run dry)
     facing: float | None = Field(default=None, ge=0, lt=360)  # vents: compass direction the opening faces
+    feed_kg_per_min: float | None = Field(default=None, gt=0, le=100)  # feeders: delivery while running
 
     def states(self) -> tuple[str, str, str]:
         """(failsafe, start, stop), defaults filled in."""
@@ -116,6 +117,14 @@ class ActuatorDef(Strict):
 class ZoneTwin(Strict):
     model: str  # a parameter set of the greenhouse or tank model
     start: dict[str, float] = Field(default_factory=dict)  # initial state overrides
+
+
+class Stocking(Strict):
+    """A tank's stock as counted in: the start of the biomass estimate (sample weighings correct it)."""
+
+    count: int = Field(gt=0)
+    weight_g: float = Field(gt=0, le=100000)  # mean weight at stocking
+    volume_m3: float | None = Field(default=None, gt=0)  # water volume (density figures)
 
 
 class ZoneDef(Strict):
@@ -130,6 +139,7 @@ class ZoneDef(Strict):
     hard_limits: dict[str, Range] = Field(default_factory=dict)  # no recipe or command may set beyond these
     recipe: str | None = None  # recipe file: relative to the site file, else to the shipped recipes/ folder
     planted: date | None = None  # planting (or stocking) date: day 0 of the recipe's stages
+    stocking: Stocking | None = None  # tanks: what was stocked on `planted`
 
 
 class WeatherDef(Strict):

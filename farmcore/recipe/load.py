@@ -97,6 +97,11 @@ def check_recipe(recipe: Recipe, file: str) -> None:
 def _check_strategy_times(
     tables: dict[str, dict[str, object]], where: str, fail: Callable[[str, str], ConfigError]
 ) -> None:
+    for m, text in enumerate(tables.get("feeding", {}).get("meals") or []):
+        try:
+            parse_start(str(text))
+        except ValueError as exc:
+            raise fail(f"{where}.feeding.meals[{m}]", str(exc)) from None
     for table, keys in (("irrigation", ("start", "stop")), ("lighting", ("on", "off"))):
         for key in keys:
             text = tables.get(table, {}).get(key)

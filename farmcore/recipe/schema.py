@@ -169,6 +169,42 @@ class TemperatureIntegration(_Table):
     max_deviation_k: float | None = Field(default=None, ge=0, le=10)
 
 
+class Oxygen(_Table):
+    """Tank oxygen: the target is the `dissolved_oxygen` setpoint; these are the limits around it."""
+
+    minimum_mg_l: float | None = Field(default=None, gt=0, le=20)  # species minimum: alarm, feed hold
+    critical_mg_l: float | None = Field(default=None, gt=0, le=20)  # backup aeration / emergency O2 engage
+    night_raise_mg_l: float | None = Field(default=None, ge=0, le=5)  # target raised at night (no photosynthesis)
+    stage_band_mg_l: float | None = Field(default=None, gt=0, le=5)  # aerator staging hysteresis
+    response_check_min: float | None = Field(default=None, gt=0, le=120)  # aerator on, DO must respond within
+    min_current_a: float | None = Field(default=None, ge=0, le=100)  # a running aerator draws at least this
+
+
+class FeedRate(Strict):
+    """One point of a feeding table: % of body weight a day at a fish weight and water temperature."""
+
+    weight_g: float = Field(gt=0, le=100000)
+    temperature: float = Field(ge=0, le=40)
+    pct_bw: float = Field(ge=0, le=30)
+
+
+class Feeding(_Table):
+    meals: list[str] | None = None  # meal times, same syntax as a period start ("07:00", "sunrise+01:00")
+    table: list[FeedRate] | None = None  # interpolated in weight (log) and temperature
+    fcr: float | None = Field(default=None, gt=0, le=5)  # feed conversion ratio (kg feed per kg growth)
+    min_temperature: float | None = Field(default=None, ge=0, le=40)  # no feeding below (e.g. eel 13 degC)
+    max_temperature: float | None = Field(default=None, ge=0, le=40)  # no feeding above
+    min_do_mg_l: float | None = Field(default=None, gt=0, le=20)  # no feeding below this DO
+
+
+class Water(_Table):
+    heater_band_k: float | None = Field(default=None, gt=0, le=10)
+    min_cycle_min: float | None = Field(default=None, ge=0, le=120)  # heater/chiller minimum on and off time
+    min_level_pct: float | None = Field(default=None, ge=0, le=100)  # pumps stop below this water level
+    min_flow_l_min: float | None = Field(default=None, ge=0)  # a running pump must show at least this flow
+    exchange_pct_per_day: float | None = Field(default=None, ge=0, le=2000)  # water exchange
+
+
 class Strategy(Strict):
     ventilation: Ventilation | None = None
     heating: Heating | None = None
@@ -180,9 +216,9 @@ class Strategy(Strict):
     lighting: Lighting | None = None
     temperature_integration: TemperatureIntegration | None = None
     # tanks
-    oxygen: dict[str, Any] | None = None
-    feeding: dict[str, Any] | None = None
-    water: dict[str, Any] | None = None
+    oxygen: Oxygen | None = None
+    feeding: Feeding | None = None
+    water: Water | None = None
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """{table: {key: value}} of the keys the file gave."""
@@ -191,7 +227,7 @@ class Strategy(Strict):
             table = getattr(self, name)
             if table is None:
                 continue
-            out[name] = dict(table) if isinstance(table, dict) else table.model_dump(exclude_unset=True)
+            out[name] = table.model_dump(exclude_unset=True)
         return out
 
 
