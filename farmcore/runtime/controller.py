@@ -29,6 +29,16 @@ class ActuatorView:
     position: float | None = None  # retractables: estimated position 0-100 % (None: unknown)
     facing: float | None = None  # vents: compass direction the opening faces, degrees (None: not given)
     failed: bool = False  # feedback says it does not do what it is told
+    feed_kg_per_min: float | None = None  # feeders: delivery while running (site file)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Something asked of the zone since the last tick: a scheduled meal, a tenant's feed-now or weighing."""
+
+    kind: str  # "meal" | "feed_now" | "weighing"
+    value: float | None = None  # feed_now: kg (None: the meal's ration); weighing: mean weight in g
+    by: str = ""  # "scheduler", a user name
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,7 @@ class TickInput:
     sun: tuple[datetime, datetime]  # today's (sunrise, sunset), local
     actuators: dict[str, ActuatorView]
     stage: str = ""
+    requests: tuple[Request, ...] = ()
 
     @property
     def is_day(self) -> bool:
