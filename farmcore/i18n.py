@@ -56,6 +56,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "soil_moisture": {"ko": "배지함수율", "en": "substrate moisture"},
     "par": {"ko": "광량(PAR)", "en": "PAR"},
     "solar_radiation": {"ko": "일사", "en": "solar radiation"},
+    "water_temperature": {"ko": "수온", "en": "water temperature"},
+    "dissolved_oxygen": {"ko": "용존산소", "en": "dissolved oxygen"},
+    "water_level": {"ko": "수위", "en": "water level"},
 }
 
 

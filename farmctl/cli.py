@@ -5,16 +5,10 @@ from __future__ import annotations
 from farmcore import techcli
 from farmcore.runtime.cli import make_run_command
 from farmcore.runtime.daemon import ControllerFactory
-from farmcore.site import ZoneDef
-from farmctl.controller import GreenhouseController
+from farmctl.controller import for_zone
 from farmctl.demo import demo
 
-
-def _greenhouse(_zone: ZoneDef) -> GreenhouseController:
-    return GreenhouseController()
-
-
-CONTROLLERS: dict[str, ControllerFactory] = {"greenhouse": _greenhouse}
+CONTROLLERS: dict[str, ControllerFactory] = {"greenhouse": for_zone}
 
 cli = techcli.make_group("farmctl", "Rental smart-greenhouse controller: field bus, twin and daemons.")
 cli.add_command(demo)

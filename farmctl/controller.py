@@ -28,6 +28,7 @@ from typing import Any
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import MinOnOff, Switched
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmcore.site import ZoneDef
 from farmctl.strategies import co2, heating, humidity, screens, ventilation
 from farmctl.strategies.integration import TemperatureIntegration
 from farmctl.strategies.irrigation import Irrigation
@@ -174,3 +175,8 @@ class GreenhouseController:
         self._lighting.restore(state)
         self._ti.restore(state.get("ti_bank", []))
         self._heaters.restore(state.get("heaters", {}))
+
+
+def for_zone(_zone: ZoneDef) -> GreenhouseController:
+    """The controller of a greenhouse zone (the `farmcore.controllers` entry point)."""
+    return GreenhouseController()

@@ -1,9 +1,10 @@
 """`farmctl demo`: the whole product on embedded defaults, in one command.
 
 By default: the twin serves the example Gyeongbuk site (three greenhouses, three tanks, a weather station)
-as KS X 3267 nodes on free loopback ports, time-accelerated; the greenhouse daemon runs its zones from
-their recipes over Modbus TCP; readings, setpoints, decisions and events go to an embedded SQLite
-historian; a live view shows every zone and why each actuator is where it is.
+as KS X 3267 nodes on free loopback ports, time-accelerated; one site daemon runs every zone from its
+recipe over Modbus TCP (the greenhouse and tank controllers found through their entry points); readings,
+setpoints, decisions and events go to an embedded SQLite historian; a live view shows every zone and why
+each actuator is where it is.
 
 `--bench` instead runs the commissioning tour: a fixed bench of KS X 3267 nodes (and a serial
 pseudo-terminal pair when socat is installed), read and driven by the technician commands, each printed
@@ -139,11 +140,11 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
     from farmcore.historian.sqlite import SqliteHistorian
     from farmcore.runtime.cli import serve_daemon
     from farmcore.runtime.clock import TwinClock
+    from farmcore.runtime.controllers import installed
     from farmcore.runtime.daemon import SiteDaemon
     from farmcore.runtime.scheduler import follow_clock
     from farmcore.site import load_site
     from farmcore.twin.runtime import Twin
-    from farmctl.cli import CONTROLLERS
 
     site = load_site(DEMO_SITE)
     twin = Twin(site, site_file=DEMO_SITE, start=start)
@@ -153,7 +154,7 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
         follow_clock(clock)
         historian = SqliteHistorian(folder / "history.db")
         began = twin.clock.now()
-        daemon = SiteDaemon(DEMO_SITE, controllers=CONTROLLERS, clock=clock, state_dir=folder, bus_urls=bound,
+        daemon = SiteDaemon(DEMO_SITE, controllers=installed(), clock=clock, state_dir=folder, bus_urls=bound,
                             historian=historian)
         plant = asyncio.create_task(twin.run(speed))
         try:

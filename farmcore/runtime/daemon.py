@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,14 +37,14 @@ from farmcore.fieldbus.vendor import VendorNode
 from farmcore.historian.base import Historian, Point
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
-from farmcore.recipe.timeline import setpoints_at, stage_at
+from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
 from farmcore.runtime.actuators import Command, RetractableDriver, SupplyDriver, SwitchDriver
 from farmcore.runtime.clock import Clock, WallClock
-from farmcore.runtime.controller import ActuatorView, TickInput, ZoneController
+from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneController
 from farmcore.runtime.safety import Tracked, failsafe_target, judge, observe, safety_decision
 from farmcore.runtime.scheduler import DAEMONS, Scheduler, interval_slot
 from farmcore.runtime.state import StateStore
-from farmcore.site import ActuatorDef, SiteFile, ZoneDef, load_site
+from farmcore.site import ActuatorDef, SensorDef, SiteFile, ZoneDef, load_site
 from farmcore.twin.weather import sun_times
 
 log = logging.getLogger("farmcore.daemon")
@@ -63,6 +63,12 @@ INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
 SWITCH_ON = frozenset({201})
 SUPPLYING = frozenset({401, 402})
 WEATHER = "weather"
+
+
+def track_key(sensor: SensorDef) -> str:
+    """A reading's name in the zone: its `source` when the site gives one (three aerator currents are three
+    readings of one quantity), else its quantity."""
+    return sensor.source or sensor.quantity
 
 
 def resolve_recipe_path(spec: str, site_file: Path) -> Path:
@@ -115,6 +121,7 @@ class ZoneRunner:
     refresh_offset: float = 0.0  # staggers the zones' setpoint refreshes over SETPOINT_REFRESH_S
     day_cache: tuple[date, dict[str, dict[str, Any]]] | None = None  # (local date, strategy tables)
     stale_after: dict[str, float] = field(default_factory=dict)  # quantity -> seconds
+    requests: list[Request] = field(default_factory=list)  # meals, feed-now, weighings since the last tick
 
 
 class SiteDaemon:
@@ -178,8 +185,8 @@ class SiteDaemon:
                 driver.restore(saved)
             runner.drivers[act.id] = driver
         for sensor in zone.sensors:
-            runner.tracks[sensor.quantity] = Tracked()
-            runner.stale_after.setdefault(sensor.quantity, sensor.stale_after_s or zone.stale_after_s)
+            runner.tracks[track_key(sensor)] = Tracked()
+            runner.stale_after.setdefault(track_key(sensor), sensor.stale_after_s or zone.stale_after_s)
         runner.refresh_offset = (len(self.zones) * 7.31) % SETPOINT_REFRESH_S
         saved_controller = self.state.get(zone.id, "controller")
         if isinstance(saved_controller, dict):
@@ -222,6 +229,7 @@ class SiteDaemon:
             self.buses[bus_id] = open_fast_bus(self.bus_urls[bus_id])  # lean client on tcp:// (half the CPU)
         DAEMONS[self.site.site.id] = self
         self.scheduler.start(self.site.runtime.recipe_check_s)
+        self._plan_meals(self.clock.now())
         self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
         await self._read_all()
         for runner in self.zones.values():
@@ -308,12 +316,7 @@ class SiteDaemon:
 
     def _sun_for(self, day: date) -> tuple[datetime, datetime]:
         if day not in self._sun:
-            s = self.site.site
-            try:
-                self._sun = {day: sun_times(s.latitude, s.longitude, day, self.tz)}
-            except ValueError:  # polar day/night: treat the whole day as day
-                start = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
-                self._sun = {day: (start, start + timedelta(days=1))}
+            self._sun = {day: _sun_times_or_day(self.site, day, self.tz)}
         return self._sun[day]
 
     # ------------------------------------------------------------------ reading
@@ -334,7 +337,7 @@ class SiteDaemon:
                 value = reading.value if reading is not None else None
                 quality = reading.quality if reading is not None else "comm_error"
                 valid = (s.valid.min, s.valid.max) if s.valid else None
-                observe(runner.tracks[s.quantity], value if isinstance(value, int | float) else None,
+                observe(runner.tracks[track_key(s)], value if isinstance(value, int | float) else None,
                         quality, now_s, valid)
             for a in z.actuators:
                 reading = snapshot.get((z.bus, a.unit), {}).get(a.slot)
@@ -449,11 +452,12 @@ class SiteDaemon:
             driver = runner.drivers[act.id]
             position = driver.estimate(now_s) if isinstance(driver, RetractableDriver) else None
             views[act.id] = ActuatorView(act.id, act.role, runner.kinds[act.id], driver.target, position,
-                                         act.facing, driver.failed)
+                                         act.facing, driver.failed, act.feed_kg_per_min)
         dt = 0.0 if runner.last_tick_s is None else now_s - runner.last_tick_s
         runner.last_tick_s = now_s
+        requests, runner.requests = tuple(runner.requests), []
         inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
-                        views, runner.stage)
+                        views, runner.stage, requests)
         out = runner.controller.tick(inp)
         runner.trace, runner.bad = out.trace, bad
         for message in out.events:
@@ -610,12 +614,14 @@ class SiteDaemon:
 
     # ------------------------------------------------------------------ jobs
 
-    async def run_job(self, kind: str) -> None:
+    async def run_job(self, kind: str, zone: str | None = None, at: str | None = None) -> None:
         """A scheduled job: claim its slot, then apply the state for now to every zone (level-triggered,
         idempotent), yielding to the tick loop between zones so a site of many zones keeps its ticks."""
         now = self.clock.now()
-        job_id = f"{self.site.site.id}:{kind}"
-        if kind == "daily":
+        job_id = f"{self.site.site.id}:{kind}" + (f":{zone}" if zone else "")
+        if kind == "meal" and at is not None:
+            slot = datetime.fromisoformat(at)
+        elif kind == "daily":
             local = now.astimezone(self.tz)
             slot = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.tz)
         else:
@@ -623,6 +629,14 @@ class SiteDaemon:
         if not self.state.record_run(job_id, slot, now, "ran"):
             self.event(None, "job_duplicate", f"{kind} job for {slot.isoformat()} already ran: skipped")
             return
+        if kind == "meal":
+            runner = self.zones.get(zone or "")
+            if runner is not None:
+                runner.requests.append(Request("meal", None, "scheduler"))
+                self.event(runner, "meal_due", f"meal due ({slot.astimezone(self.tz):%H:%M})")
+            return
+        if kind == "daily":
+            self._plan_meals(now)
         for runner in list(self.zones.values()):
             zone_id = runner.zone.id
             if kind == "recipe":
@@ -636,6 +650,23 @@ class SiteDaemon:
                 self.event(runner, "day_started", f"day {now.astimezone(self.tz).date().isoformat()}: " + ", ".join(
                     f"{k} {v:.4g}" for k, v in sorted(runner.trace.items())))
             await asyncio.sleep(0)
+
+    def _plan_meals(self, now: datetime) -> None:
+        """Schedule today's and tomorrow's meals of every zone whose recipe has meal times."""
+        local = now.astimezone(self.tz)
+        for runner in self.zones.values():
+            if runner.recipe is None:
+                continue
+            meals = self._strategy(runner, now, local).get("feeding", {}).get("meals") or []
+            times = []
+            for offset in (0, 1):
+                day = local.date() + timedelta(days=offset)
+                sun = self._sun_for(day) if offset == 0 else _sun_times_or_day(self.site, day, self.tz)
+                for text in meals:
+                    at = parse_start(str(text)).resolve(day, self.tz, sun)
+                    if at > now:
+                        times.append(at.astimezone(UTC))
+            self.scheduler.plan_meals(runner.zone.id, times)
 
     # ------------------------------------------------------------------ hot reload
 
@@ -672,7 +703,9 @@ class SiteDaemon:
                 continue
             old = runner.recipe.recipe.label
             runner.recipe, runner.setpoints_at = new, float("-inf")
+            runner.day_cache = None
             self.event(runner, "recipe_changed", f"recipe {old} -> {new.recipe.label}")
+            self._plan_meals(self.clock.now())
 
     def _apply_site(self, site: SiteFile) -> None:
         def wiring(s: SiteFile) -> object:
@@ -694,7 +727,7 @@ class SiteDaemon:
                 continue
             new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
                              runner.overrides, runner.tenant)
-            new.stale_after = {s.quantity: s.stale_after_s or zone.stale_after_s for s in zone.sensors}
+            new.stale_after = {track_key(s): s.stale_after_s or zone.stale_after_s for s in zone.sensors}
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
                 new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
@@ -703,6 +736,15 @@ class SiteDaemon:
         self.site, self.zones = site, zones
 
     # ------------------------------------------------------------------ manual control
+
+    def request(self, zone_id: str, request: Request) -> None:
+        """Queue a request for the zone's next tick (feed now, a sample weighing)."""
+        runner = self.zones.get(zone_id)
+        if runner is None:
+            raise BadInput(f"no zone {zone_id!r} in this daemon")
+        runner.requests.append(request)
+        self.event(runner, "request", f"{request.kind}{'' if request.value is None else f' {request.value:g}'} "
+                   f"by {request.by or 'unknown'}")
 
     def set_override(self, zone_id: str, actuator: str, target: bool | float, duration_s: float, reason: str,
                      issued_by: str = "") -> None:
@@ -714,3 +756,10 @@ class SiteDaemon:
         self.event(runner, "override", f"{actuator}: manual {target!r} for {duration_s:g} s by {issued_by}: {reason}")
 
 
+def _sun_times_or_day(site: SiteFile, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Sunrise and sunset at the site; a polar day or night counts as all day."""
+    try:
+        return sun_times(site.site.latitude, site.site.longitude, day, tz)
+    except ValueError:
+        start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+        return start, start + timedelta(days=1)

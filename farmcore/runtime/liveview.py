@@ -10,7 +10,8 @@ from farmcore.textui import table
 if TYPE_CHECKING:
     from farmcore.runtime.daemon import SiteDaemon
 
-SHOWN = ("air_temperature", "relative_humidity", "co2", "soil_moisture", "par", "solar_radiation")
+SHOWN = ("air_temperature", "relative_humidity", "co2", "soil_moisture", "par", "solar_radiation",
+         "water_temperature", "dissolved_oxygen", "water_level")
 
 
 def _target(value: object) -> str:

@@ -25,6 +25,7 @@ from typing import Protocol
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from farmcore.runtime.clock import Clock
@@ -32,22 +33,23 @@ from farmcore.runtime.clock import Clock
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_S = 3600  # a job missed by less than this (daemon down) runs once on restart
+MEAL_GRACE_S = 1800  # a meal more than 30 min late is skipped [engineering choice]
 
 
 class JobTarget(Protocol):
-    async def run_job(self, kind: str) -> None: ...
+    async def run_job(self, kind: str, zone: str | None = None, at: str | None = None) -> None: ...
 
 
 DAEMONS: dict[str, JobTarget] = {}  # site id -> running daemon
 
 
-async def run_site_job(site: str, kind: str) -> None:
+async def run_site_job(site: str, kind: str, zone: str | None = None, at: str | None = None) -> None:
     """The job function every scheduled job calls (importable, picklable arguments)."""
     daemon = DAEMONS.get(site)
     if daemon is None:
         log.warning("job %s for site %s: no daemon running here", kind, site)
         return
-    await daemon.run_job(kind)
+    await daemon.run_job(kind, zone, at)
 
 
 def follow_clock(clock: Clock) -> None:
@@ -99,8 +101,24 @@ class Scheduler:
             self._aps.add_job(run_site_job, trigger, args=[self.site, kind], id=job_id, name=f"{self.site} {kind}",
                               replace_existing=True)
         for job in self._aps.get_jobs():  # jobs of an older layout
-            if job.id.startswith(f"{self.site}:") and job.id not in wanted:
+            if job.id.startswith(f"{self.site}:") and job.id not in wanted and ":meal:" not in job.id:
                 job.remove()
+
+    def plan_meals(self, zone: str, times: list[datetime]) -> None:
+        """Today's and tomorrow's meals of a zone as one-off jobs (ids carry the time, so re-planning the same
+        meal replaces it); meals no longer in the plan are removed. A meal missed while the daemon was down
+        runs on restart if it is less than MEAL_GRACE_S late, else it is skipped (feeding hours late is worse
+        than a missed meal)."""
+        prefix = f"{self.site}:meal:{zone}:"
+        wanted = {f"{prefix}{t.isoformat()}": t for t in times}
+        for job in self._aps.get_jobs():
+            if job.id.startswith(prefix) and job.id not in wanted:
+                job.remove()
+        for job_id, at in wanted.items():
+            if self._aps.get_job(job_id) is None:
+                self._aps.add_job(run_site_job, DateTrigger(run_date=at),
+                                  args=[self.site, "meal", zone, at.isoformat()], id=job_id,
+                                  name=f"{zone} meal {at:%H:%M}", misfire_grace_time=MEAL_GRACE_S)
 
     def wakeup(self) -> None:
         """Look for due jobs now (each tick: on an accelerated clock the timer alone would be late)."""
