@@ -127,6 +127,15 @@ class Stocking(Strict):
     volume_m3: float | None = Field(default=None, gt=0)  # water volume (density figures)
 
 
+class OxygenBackupDef(Strict):
+    """A GPIO relay for a backup blower or an emergency O2 solenoid, independent of Modbus."""
+
+    pin: int = Field(ge=0, le=40)  # BCM pin number
+    active_high: bool = True
+    hang_after_s: float = Field(default=30.0, gt=0, le=600)  # daemon silent this long: engage
+    release_after_s: float = Field(default=300.0, ge=0, le=7200)  # DO good this long before release
+
+
 class ZoneDef(Strict):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: ZoneKind
@@ -140,6 +149,7 @@ class ZoneDef(Strict):
     recipe: str | None = None  # recipe file: relative to the site file, else to the shipped recipes/ folder
     planted: date | None = None  # planting (or stocking) date: day 0 of the recipe's stages
     stocking: Stocking | None = None  # tanks: what was stocked on `planted`
+    oxygen_backup: OxygenBackupDef | None = None  # tanks: the GPIO backup path
 
 
 class WeatherDef(Strict):

@@ -39,6 +39,7 @@ from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
 from farmcore.runtime.actuators import Command, RetractableDriver, SupplyDriver, SwitchDriver
+from farmcore.runtime.backup import CRITICAL_MG_L, BackupRule, OxygenBackup
 from farmcore.runtime.clock import Clock, WallClock
 from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneController
 from farmcore.runtime.safety import Tracked, failsafe_target, judge, observe, safety_decision
@@ -151,6 +152,7 @@ class SiteDaemon:
         self.nodes: dict[tuple[str, int], KsNode | VendorNode] = {}
         self.weather: dict[str, Tracked] = {}
         self.zones: dict[str, ZoneRunner] = {}
+        self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
         self.ticks = 0
         self.lateness_s: list[float] = []
@@ -228,6 +230,7 @@ class SiteDaemon:
         for bus_id in {b for b, _u in self._node_key_units()}:
             self.buses[bus_id] = open_fast_bus(self.bus_urls[bus_id])  # lean client on tcp:// (half the CPU)
         DAEMONS[self.site.site.id] = self
+        self._start_backups()
         self.scheduler.start(self.site.runtime.recipe_check_s)
         self._plan_meals(self.clock.now())
         self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
@@ -241,6 +244,9 @@ class SiteDaemon:
             with contextlib.suppress(Exception):
                 await self._apply_states(runner, "stop")
         self._save_state(force=True)
+        for backup in self.backups.values():
+            backup.stop(leave_engaged=backup.rule.engaged)  # an emergency outlives the daemon
+        self._drain_backup_events()
         self.scheduler.shutdown()
         if self.watchdog is not None:
             self.watchdog.stop()
@@ -308,11 +314,44 @@ class SiteDaemon:
             except Exception as exc:  # a bug in one zone's strategy must not stop the others
                 log.exception("zone %s tick failed", runner.zone.id)
                 self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
+        self._feed_backups(now)
         self._save_state()
         self._maybe_reload()
         if self.watchdog is not None:
             self.watchdog.beat()
         self.ticks += 1
+
+    def _start_backups(self) -> None:
+        from farmcore.gpio import open_output
+
+        for runner in self.zones.values():
+            spec = runner.zone.oxygen_backup
+            if spec is None:
+                continue
+            oxygen = self._strategy(runner, self.clock.now(), self.clock.now().astimezone(self.tz)).get("oxygen", {})
+            rule = BackupRule(oxygen.get("critical_mg_l", CRITICAL_MG_L), spec.release_after_s)
+            out = open_output(spec.pin, active_high=spec.active_high, factory=self.site.runtime.gpio_factory)
+            backup = OxygenBackup(runner.zone.id, out, rule, hang_after_s=spec.hang_after_s)
+            backup.start()
+            self.backups[runner.zone.id] = backup
+
+    def _feed_backups(self, now: datetime) -> None:
+        now_s = now.timestamp()
+        for zone_id, backup in self.backups.items():
+            runner = self.zones[zone_id]
+            track = runner.tracks.get("dissolved_oxygen", Tracked())
+            why = judge(track, now_s, runner.stale_after.get("dissolved_oxygen", runner.zone.stale_after_s))
+            # one lost frame is not a dead bus: two reads in a row without an answer are
+            silent_s = now_s - (track.good_at if track.good_at is not None else float("-inf"))
+            bus_ok = not (track.quality == "comm_error" and silent_s > 1.5 * self.site.runtime.tick_s)
+            backup.feed(now_s, track.value if why is None else None, bus_ok, why or "")
+        self._drain_backup_events()
+
+    def _drain_backup_events(self) -> None:
+        for zone_id, backup in self.backups.items():
+            while backup.events:
+                code, message = backup.events.popleft()
+                self.event(self.zones.get(zone_id), code, message)
 
     def _sun_for(self, day: date) -> tuple[datetime, datetime]:
         if day not in self._sun:
