@@ -38,7 +38,7 @@ from farmcore.twin.weather import WeatherSample, WeatherSource, load_weather
 log = logging.getLogger(__name__)
 
 NEED_CALIBRATION = 102  # KS X 3267 Annex B.2 sensor status
-FEED_KG_PER_MIN = 0.2  # a feeder's delivery while its switch is on
+FEED_KG_PER_MIN = 0.2  # a feeder's delivery while its switch is on, unless the site gives feed_kg_per_min
 MAX_SPEED = 3600.0
 
 
@@ -100,6 +100,7 @@ class _Actuator:
     travel_s: float
     failed: bool = False
     position: float = 0.0  # emulated retractables on vendor relay boards
+    feed_kg_per_min: float = FEED_KG_PER_MIN  # feeders
 
     def state(self, dt_s: float) -> tuple[bool, float]:
         """(energised, position %) as the plant sees it: a failed actuator has no effect."""
@@ -178,7 +179,7 @@ class ZoneTwin:
             if a.role in ("o2_valve", "heater", "chiller", "exchange_pump"):
                 setattr(inputs, a.role, 1.0 if on else 0.0)
             elif a.role == "feeder" and on:
-                inputs.pending_feed_kg += FEED_KG_PER_MIN * dt_s / 60
+                inputs.pending_feed_kg += a.feed_kg_per_min * dt_s / 60
 
     def publish(self, now: float) -> None:
         outputs = self.model.outputs()
@@ -262,7 +263,8 @@ class Twin:
             if isinstance(device, VendorDevice):  # the site file checked the slot is a point
                 point_id = next(p.id for p in device.profile.points if p.slot == s.slot)
             twin.sensors.append(_Sensor(device, s.slot, s.source or s.quantity, point_id))
-        twin.actuators = [_Actuator(a.id, a.role, units[a.unit], a.slot, a.travel_s) for a in zone.actuators]
+        twin.actuators = [_Actuator(a.id, a.role, units[a.unit], a.slot, a.travel_s,
+                                    feed_kg_per_min=a.feed_kg_per_min or FEED_KG_PER_MIN) for a in zone.actuators]
         return twin
 
     def _bind_station(self) -> list[_Sensor]:
