@@ -352,7 +352,8 @@ class Twin:
         if not sensors:
             raise BadInput(f"fault {kind}: zone {zone.zone.id} has no sensor {fault.quantity!r}")
         for s in sensors:
-            s.fault = SensorFault(kind, self.clock.elapsed, fault.value if kind == "drift" else None)
+            # stuck: at the given value, else frozen at the reading it had; drift: units per hour
+            s.fault = SensorFault(kind, self.clock.elapsed, fault.value if kind in ("drift", "stuck") else None)
 
         def clear() -> None:
             for s in sensors:
