@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from farmcore import i18n
@@ -53,5 +54,7 @@ def render(daemon: SiteDaemon, *, events: int = 6) -> str:
     recent = daemon.events[-events:]
     if recent:
         out.append(f"\n{i18n.t('events')}:")
-        out.extend(f"  {e['time'][11:19]} {e['zone']} {e['code']}: {e['message'][:90]}" for e in recent)
+        for e in recent:
+            at = datetime.fromisoformat(e["time"]).astimezone(daemon.tz)
+            out.append(f"  {at:%H:%M:%S} {e['zone']} {e['code']}: {e['message'][:90]}")
     return "\n".join(out)
