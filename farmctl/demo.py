@@ -165,9 +165,7 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
                 await plant
             historian.close()
         if not live:
-            from farmcore.runtime.liveview import render
-
-            click.echo(render(daemon))
+            click.echo(daemon.last_view)
     return began, twin.clock.now()
 
 

@@ -88,7 +88,7 @@ async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: fl
             viewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await viewer
-            click.echo("\n" + _screen(daemon))
+            click.echo("\n" + (daemon.last_view or _screen(daemon)))
 
 
 def _screen(daemon: SiteDaemon) -> str:

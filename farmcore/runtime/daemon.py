@@ -155,6 +155,7 @@ class SiteDaemon:
         self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
         self.ticks = 0
+        self.last_view = ""
         self.lateness_s: list[float] = []
         self._sun: dict[date, tuple[datetime, datetime]] = {}
         self._last_reload = float("-inf")
@@ -296,6 +297,9 @@ class SiteDaemon:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), wait)
         finally:
+            from farmcore.runtime.liveview import render
+
+            self.last_view = render(self)  # the zones as they ran, before the stop states
             await self.stop()
 
     def request_stop(self) -> None:
