@@ -233,3 +233,40 @@ async def test_scheduled_meals_feed_the_ration(tmp_path: Path) -> None:
         assert ration > 0 and abs(given - ration) / ration < 0.05, (given, ration)
         delivered = model.state.feed_given_kg - before  # what the twin's feeder actually dropped
         assert abs(delivered - ration) / ration < 0.05, (delivered, ration)
+
+
+def test_aquactl_run_and_twin_as_processes(tmp_path: Path) -> None:
+    """`aquactl twin` serves the tank, `aquactl run` drives it and logs to the SQLite historian."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "site.toml"
+    path.write_text(site_text(tick_s=1).replace("127.0.0.1:5021", f"127.0.0.1:{port}"))
+    env = {**os.environ, "FARMCTL_STATE_DIR": str(tmp_path / "state")}
+    exe = [sys.executable, "-m", "aquactl.cli"]
+    twin = subprocess.Popen([*exe, "twin", "--site", str(path), "--speed", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            assert time.monotonic() < deadline, "the twin did not start"
+            time.sleep(0.1)
+        run = subprocess.run([*exe, "run", "--site", str(path), "--for", "5"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    finally:
+        twin.terminate()
+        twin.wait(5)
+    assert run.returncode == 0, run.stderr[-2000:]
+    from farmcore.historian.sqlite import SqliteHistorian
+
+    with SqliteHistorian(tmp_path / "state" / "history.db", read_only=True) as h:
+        latest = h.latest(site="fish", zone="tank1")
+    assert {"dissolved_oxygen", "water_temperature", "aerator_1"} <= set(latest)
