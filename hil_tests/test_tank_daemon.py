@@ -116,7 +116,7 @@ async def rig(tmp: Path, start: datetime, **kw: object) -> AsyncIterator[Rig]:
     path.write_text(site_text(**kw))  # type: ignore[arg-type]
     site = load_site(path)
     twin = Twin(site, site_file=path, start=start)
-    async with twin.serve({"tanks": "tcp://127.0.0.1:0?line=ethernet"}) as bound:
+    async with twin.serve({"tanks": "tcp://127.0.0.1:0?line=ethernet&timeout=0.5"}) as bound:
         clock = TwinClock(twin.clock, 1.0)
         follow_clock(clock)
         daemon = SiteDaemon(path, controllers=CONTROLLERS, clock=clock, state_dir=tmp / "state", bus_urls=bound)
