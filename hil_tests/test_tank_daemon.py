@@ -169,10 +169,8 @@ async def test_aerator_trip_at_three_starts_the_standby_and_do_recovers(tmp_path
         await r.run(3600, watch)
         failed = r.events(tripped, "fail")
         assert failed, "the trip is reported"
-        if len(running) < 3:
-            assert r.events("standby"), "a standby aerator took over"
-            now_on = [k for k in (1, 2, 3) if z.decisions[f"aerator_{k}"].target and f"aerator_{k}" != tripped]
-            assert len(now_on) >= len(running)
+        if len(running) < 3:  # like for like at once; later the staging follows the demand again
+            assert r.events("standby", f"in place of failed {tripped}"), "a standby aerator took over"
         else:  # every aerator was already running: pure oxygen covers the lost one
             assert any(oxygen), "pure oxygen made up for the lost aerator"
     below = [d for d in dos if d < MINIMUM]

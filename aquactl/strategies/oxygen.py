@@ -168,6 +168,9 @@ class Oxygen:
             d = demand(do, goal, band, n)
             staged = staging(n, band).decide(min(present, n), d)
             stages, why = staged.stages, staged.reason
+            if newly and stages < min(present, n):
+                # like for like first: a trip is no time to re-judge demand with one aerator fewer
+                stages, why = min(present, n), f"{why}; kept {min(present, n)} running after a failure"
             if stages < MIN_AERATORS_ON:
                 stages, why = min(MIN_AERATORS_ON, n), f"{why}; {MIN_AERATORS_ON} kept on always"
         if len(running) >= stages:
