@@ -154,6 +154,7 @@ class SiteDaemon:
         self.zones: dict[str, ZoneRunner] = {}
         self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
+        self._throttle: dict[tuple[str, str, str], datetime] = {}  # repeated events: once a minute
         self.ticks = 0
         self.last_view = ""
         self.lateness_s: list[float] = []
@@ -634,10 +635,12 @@ class SiteDaemon:
         zone = runner.zone.id if runner is not None else "_site"
         if throttle:
             key = (zone, code, message)
-            last = getattr(self, "_throttle", {}).get(key)
+            last = self._throttle.get(key)
             if last is not None and (now - last).total_seconds() < 60:
                 return
-            self.__dict__.setdefault("_throttle", {})[key] = now
+            if len(self._throttle) > 1000:
+                self._throttle.clear()
+            self._throttle[key] = now
         record = {"time": now.isoformat(), "zone": zone, "code": code, "message": message}
         self.events.append(record)
         del self.events[:-200]
