@@ -1,0 +1,391 @@
+"""Command handling without I/O: bytes in, exactly one ack (and at most one action) out.
+
+`CommandDesk` decides; the daemon applies the `Action` and publishes the `Ack`. Keeping the decision pure
+(no broker, no daemon, `now` passed in) means every rule can be tested and fuzzed, and an exception in a
+rule becomes an `internal_error` ack instead of a dead control loop. Order of the checks, each failing with
+its own code: size, JSON, object, duplicate id, kind, schema, times, then the kind's rules (hard limits
+before the tenant envelope, so the stricter limit is the one reported).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from farmcore.link.messages import (
+    Ack,
+    Command,
+    CommandError,
+    ErrorCode,
+    iso,
+    read_payload,
+    readable_id,
+    validate_command,
+)
+from farmcore.recipe.schema import QUANTITIES
+
+if TYPE_CHECKING:
+    from farmcore.site import ZoneDef
+
+MAX_LIFETIME = timedelta(days=1)  # issued_at -> expires_at [engineering choice]
+SKEW_S = 300.0  # issued_at may lie this far in the future (clocks of the portal and the box differ)
+FEED_NOW_MAX_KG = 100.0
+SEEN_MAX = 10_000
+MAX_MESSAGE = 500
+
+ActionKind = Literal["setpoint", "override", "release_override", "release_setpoint", "recipe", "feed_now",
+                     "ack_alarm"]
+
+_ON_OFF = {"on": True, "off": False}
+_OPEN_CLOSE = {"open": 100.0, "close": 0.0}
+
+# which optional fields each kind uses: required, optional or forbidden (a stray field is a client bug)
+_REQ, _OPT, _NO = "required", "optional", "forbidden"
+_SHAPE: dict[str, dict[str, str]] = {
+    "setpoint": {"target": _REQ, "value": _REQ, "duration_s": _NO},
+    "override": {"target": _REQ, "value": _REQ, "duration_s": _REQ},
+    "release": {"target": _REQ, "value": _NO, "duration_s": _NO},
+    "recipe": {"target": _NO, "value": _REQ, "duration_s": _NO},
+    "feed_now": {"target": _NO, "value": _OPT, "duration_s": _NO},
+    "ack_alarm": {"target": _REQ, "value": _NO, "duration_s": _NO},
+}
+
+
+@dataclass(frozen=True)
+class ZoneContext:
+    """What the zone allows right now; the daemon builds one per command (cheap, all plain data)."""
+
+    kind: str  # greenhouse | tank
+    envelope: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # from the zone's recipe
+    hard_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # from the site file
+    actuators: Mapping[str, str] = field(default_factory=dict)  # id -> switch | retractable | nutrient
+    active_alarms: frozenset[str] = frozenset()
+    known_recipes: frozenset[str] = frozenset()
+    feeding_supported: bool = False
+
+    @classmethod
+    def for_zone(cls, zone: ZoneDef, actuator_kinds: Mapping[str, str], envelope: Mapping[str, Any] | None = None,
+                 active_alarms: Iterable[str] = (), known_recipes: Iterable[str] = ()) -> ZoneContext:
+        """From the site file's zone, the daemon's actuator kinds and the recipe envelope (`Bound`s or pairs)."""
+        return cls(
+            kind=zone.kind,
+            envelope={q: _pair(b) for q, b in (envelope or {}).items()},
+            hard_limits={q: (r.min, r.max) for q, r in zone.hard_limits.items()},
+            actuators=dict(actuator_kinds),
+            active_alarms=frozenset(active_alarms),
+            known_recipes=frozenset(known_recipes),
+            feeding_supported=zone.kind == "tank" and any(a.role == "feeder" for a in zone.actuators),
+        )
+
+
+def _pair(bound: Any) -> tuple[float, float]:
+    if isinstance(bound, tuple | list):
+        return float(bound[0]), float(bound[1])
+    return float(bound.min), float(bound.max)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the daemon should do for an accepted command.
+
+    setpoint: `runner.tenant[target] = value`; override: `set_override(zone, target, value, duration_s, ...)`;
+    release_override / release_setpoint: drop `runner.overrides[target]` / `runner.tenant[target]`;
+    recipe: switch the zone to recipe id `value`; feed_now: `request(zone, Request("feed_now", value, issued_by))`
+    (value kg or None for the meal's ration); ack_alarm: acknowledge alarm `target`.
+    """
+
+    kind: ActionKind
+    target: str | None
+    value: float | bool | str | None
+    duration_s: float | None
+    issued_by: str
+    reason: str
+    command_id: str
+
+
+class SeenStore(Protocol):
+    """Optional persistence of handled ids, so a redelivery after a restart is still a duplicate."""
+
+    def get(self, command_id: str) -> Mapping[str, Any] | None: ...
+
+    def put(self, command_id: str, record: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ack: Ack
+    action: Action | None
+    command: Command | None  # None when the payload was not a valid command
+    audit: dict[str, float | int | str | bool]
+
+
+@dataclass
+class _Progress:
+    """What has been read of the payload so far (so an internal error still acks with the right id)."""
+
+    raw: dict[str, Any] | None = None
+    cid: str | None = None
+    command: Command | None = None
+
+
+class CommandDesk:
+    """Validates commands for one daemon: one ack per payload, duplicates answered from memory, never raises."""
+
+    def __init__(self, *, max_seen: int = SEEN_MAX, seen_store: SeenStore | None = None,
+                 skew_s: float = SKEW_S) -> None:
+        if max_seen < 1:
+            raise ValueError("max_seen must be at least 1")
+        self.max_seen = max_seen
+        self.seen_store = seen_store
+        self.skew_s = skew_s
+        self._seen: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.store_errors = 0  # a failing store never blocks commands; the daemon may report this
+        self.last_store_error: str | None = None
+
+    def handle(self, payload: bytes, now: datetime, ctx: ZoneContext) -> tuple[Ack, Action | None]:
+        """One payload -> its ack and, if accepted, the action. `now` must be timezone-aware."""
+        out = self.process(payload, now, ctx)
+        return out.ack, out.action
+
+    def process(self, payload: bytes, now: datetime, ctx: ZoneContext) -> Outcome:
+        """`handle` plus the parsed command and the audit record for the historian."""
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")  # a caller bug, not a payload
+        now = now.astimezone(UTC)
+        progress = _Progress()
+        try:
+            ack, action = self._decide(payload, now, ctx, progress)
+        except Exception as exc:  # a bug in a rule must not cost the loop, nor the sender its ack
+            ack = Ack(progress.cid, False, ErrorCode.INTERNAL_ERROR,
+                      _clip(f"internal error ({type(exc).__name__}: {exc}); not applied"))
+            action = None
+        return Outcome(ack, action, progress.command, self.audit(ack, progress.command, now, progress.raw))
+
+    # ------------------------------------------------------------------------------------------- decision
+
+    def _decide(self, payload: bytes, now: datetime, ctx: ZoneContext, p: _Progress) -> tuple[Ack, Action | None]:
+        try:
+            p.raw = read_payload(payload)
+        except CommandError as exc:
+            return Ack(None, False, exc.code, _clip(exc.message)), None
+        p.cid = readable_id(p.raw)
+        if p.cid is not None:
+            first = self._recall(p.cid)
+            if first is not None:
+                how = "applied" if first.get("ok") else f"rejected ({first.get('error')})"
+                at = f" at {first['at']}" if isinstance(first.get("at"), str) else ""
+                return Ack(p.cid, False, ErrorCode.DUPLICATE, f"command {p.cid!r} was already handled{at}: {how}",
+                           _applied(first.get("applied"))), None
+        try:
+            p.command = validate_command(p.raw)
+            applied, action = self._rules(p.command, now, ctx)
+            ack = Ack(p.cid, True, None, _describe(applied), applied)
+        except CommandError as exc:
+            ack, action = Ack(p.cid, False, exc.code, _clip(exc.message)), None
+        if p.cid is not None:
+            self._remember(p.cid, ack, now)
+        return ack, action
+
+    def _rules(self, cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], Action]:
+        if cmd.expires_at <= cmd.issued_at:
+            raise CommandError(ErrorCode.INVALID_COMMAND,
+                               f"expires_at {iso(cmd.expires_at)} is not after issued_at {iso(cmd.issued_at)}")
+        if cmd.expires_at - cmd.issued_at > MAX_LIFETIME:
+            raise CommandError(ErrorCode.INVALID_COMMAND, f"lives {cmd.expires_at - cmd.issued_at} from issued_at to "
+                               f"expires_at; at most {MAX_LIFETIME} (a stale command must not act days later)")
+        if cmd.issued_at > now + timedelta(seconds=self.skew_s):
+            raise CommandError(ErrorCode.NOT_YET_VALID, f"issued_at {iso(cmd.issued_at)} is more than "
+                               f"{self.skew_s:g} s after the controller's clock {iso(now)}")
+        if cmd.expires_at <= now:
+            raise CommandError(ErrorCode.EXPIRED, f"expired at {iso(cmd.expires_at)}; controller time {iso(now)}")
+        for name, use in _SHAPE[cmd.kind].items():
+            present = getattr(cmd, name) is not None
+            if use == _REQ and not present:
+                raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} needs {name}")
+            if use == _NO and present:
+                raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} takes no {name}")
+        rule = getattr(self, f"_{cmd.kind}")
+        applied, kind, target, value = rule(cmd, now, ctx)
+        return applied, Action(kind, target, value, cmd.duration_s if kind == "override" else None,
+                               cmd.issued_by, cmd.reason, cmd.id)
+
+    @staticmethod
+    def _setpoint(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, float]:
+        q = cmd.target
+        assert q is not None
+        if q not in ctx.envelope and q not in QUANTITIES:
+            raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{q!r} is not a setpoint quantity")
+        v = cmd.value
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise CommandError(ErrorCode.INVALID_VALUE, f"a {q} setpoint is a number, got {v!r}")
+        v = float(v)
+        if q in ctx.hard_limits:
+            lo, hi = ctx.hard_limits[q]
+            if not lo <= v <= hi:
+                raise CommandError(ErrorCode.OUT_OF_HARD_LIMITS,
+                                   f"{q} {v:g} is outside the site's hard limits {lo:g}..{hi:g}")
+        if q not in ctx.envelope:
+            raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"the zone's recipe lets no tenant adjust {q}")
+        lo, hi = ctx.envelope[q]
+        if not lo <= v <= hi:
+            raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"{q} {v:g} is outside the recipe's envelope {lo:g}..{hi:g}")
+        return {"kind": "setpoint", "target": q, "value": v}, "setpoint", q, v
+
+    @staticmethod
+    def _override(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, Any]:
+        a = cmd.target
+        assert a is not None and cmd.duration_s is not None
+        kind = ctx.actuators.get(a)
+        if kind is None:
+            raise CommandError(ErrorCode.UNKNOWN_TARGET, f"no actuator {a!r} in this zone")
+        v = cmd.value
+        target: bool | float
+        if kind in ("switch", "nutrient"):
+            if isinstance(v, str) and v in _ON_OFF:
+                target = _ON_OFF[v]
+            elif isinstance(v, bool):
+                target = v
+            else:
+                raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is a {kind}: value true/false or \"on\"/\"off\", "
+                                   f"got {v!r}")
+        elif kind == "retractable":
+            if isinstance(v, str) and v in _OPEN_CLOSE:
+                target = _OPEN_CLOSE[v]
+            elif isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100:
+                target = float(v)
+            else:
+                raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is retractable: value a position 0..100 % or "
+                                   f"\"open\"/\"close\", got {v!r}")
+        else:
+            raise CommandError(ErrorCode.NOT_SUPPORTED, f"{a} is a {kind!r} actuator, which cannot be overridden")
+        until = now + timedelta(seconds=cmd.duration_s)
+        return ({"kind": "override", "target": a, "value": target, "duration_s": cmd.duration_s, "until": iso(until)},
+                "override", a, target)
+
+    @staticmethod
+    def _release(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
+        t = cmd.target
+        assert t is not None
+        if t in ctx.actuators:
+            return {"kind": "release", "target": t, "what": "override"}, "release_override", t, None
+        if t in ctx.envelope or t in QUANTITIES:  # releasing is always safe: back to the recipe
+            return {"kind": "release", "target": t, "what": "setpoint"}, "release_setpoint", t, None
+        raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{t!r} is neither an actuator of this zone nor a quantity")
+
+    @staticmethod
+    def _recipe(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, str]:
+        rid = cmd.value
+        if not isinstance(rid, str):
+            raise CommandError(ErrorCode.INVALID_VALUE, f"a recipe command's value is a recipe id, got {rid!r}")
+        if rid not in ctx.known_recipes:
+            known = ", ".join(sorted(ctx.known_recipes)[:10]) or "none"
+            raise CommandError(ErrorCode.UNKNOWN_RECIPE,
+                               f"recipe {rid!r} is not available to this zone (known: {known})")
+        return {"kind": "recipe", "value": rid}, "recipe", None, rid
+
+    @staticmethod
+    def _feed_now(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, Any]:
+        if not ctx.feeding_supported:
+            raise CommandError(ErrorCode.NOT_SUPPORTED, f"a {ctx.kind} zone without a feeder cannot feed")
+        kg = cmd.value
+        if kg is not None:
+            if isinstance(kg, bool) or not isinstance(kg, int | float) or not 0 < kg <= FEED_NOW_MAX_KG:
+                raise CommandError(ErrorCode.INVALID_VALUE,
+                                   f"feed_now value is kg, above 0 and at most {FEED_NOW_MAX_KG:g}, got {kg!r}")
+            kg = float(kg)
+        return {"kind": "feed_now", "value": kg}, "feed_now", None, kg
+
+    @staticmethod
+    def _ack_alarm(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
+        alarm = cmd.target
+        assert alarm is not None
+        if alarm not in ctx.active_alarms:
+            raise CommandError(ErrorCode.UNKNOWN_ALARM, f"no active alarm {alarm!r} in this zone")
+        return {"kind": "ack_alarm", "target": alarm}, "ack_alarm", alarm, None
+
+    # ----------------------------------------------------------------------------------------- duplicates
+
+    def _recall(self, cid: str) -> Mapping[str, Any] | None:
+        record = self._seen.get(cid)
+        if record is not None or self.seen_store is None:
+            return record
+        try:
+            stored = self.seen_store.get(cid)
+        except Exception as exc:  # a broken disk must not block an operator's override
+            self._store_failed(exc)
+            return None
+        return stored if isinstance(stored, Mapping) else None
+
+    def _remember(self, cid: str, ack: Ack, now: datetime) -> None:
+        if ack.error is ErrorCode.INTERNAL_ERROR:
+            return  # nothing was applied: a retry deserves a real answer
+        record = {"ok": ack.ok, "error": None if ack.error is None else str(ack.error), "applied": ack.applied,
+                  "at": iso(now)}
+        self._seen[cid] = record
+        while len(self._seen) > self.max_seen:
+            self._seen.popitem(last=False)
+        if self.seen_store is not None:
+            try:
+                self.seen_store.put(cid, record)
+            except Exception as exc:
+                self._store_failed(exc)
+
+    def _store_failed(self, exc: Exception) -> None:
+        self.store_errors += 1
+        self.last_store_error = f"{type(exc).__name__}: {exc}"
+
+    # ---------------------------------------------------------------------------------------------- audit
+
+    @staticmethod
+    def audit(ack: Ack, command: Command | None, now: datetime, raw: Mapping[str, Any] | None = None
+              ) -> dict[str, float | int | str | bool]:
+        """The historian event of one command: who, what, when, why and the outcome.
+
+        Flat, with no None values, so it can be an event point's fields as it is
+        (`Point("event", site, zone, record["code"], now, record)`). For a payload that was not a valid
+        command, `who` and `kind` come from the raw JSON when they are text, clipped.
+        """
+        record: dict[str, Any] = {
+            "code": "command_applied" if ack.ok else "command_rejected",
+            "at": iso(now),
+            "ok": ack.ok,
+        }
+        if ack.id is not None:
+            record["id"] = ack.id
+        if ack.error is not None:
+            record["error"] = str(ack.error)
+        if command is not None:
+            record.update(who=command.issued_by, kind=command.kind, issued_at=iso(command.issued_at),
+                          expires_at=iso(command.expires_at), why=command.reason)
+            for name in ("target", "value", "duration_s"):
+                v = getattr(command, name)
+                if v is not None:
+                    record[name] = v
+        elif raw is not None:
+            for src, dst in (("issued_by", "who"), ("kind", "kind"), ("reason", "why")):
+                v = raw.get(src)
+                if isinstance(v, str):
+                    record[dst] = v[:64] if dst != "why" else v[:500]
+        who = record.get("who", "unknown")
+        what = " ".join(str(record[k]) for k in ("kind", "target", "value") if k in record) or "?"
+        outcome = "applied" if ack.ok else f"rejected {ack.error}"
+        record["message"] = _clip(f"command {ack.id or '(no id)'} {what} by {who}: {outcome}: {ack.message}")
+        return record
+
+
+def _applied(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def _describe(applied: dict[str, Any]) -> str:
+    parts = [str(applied[k]) for k in ("target", "value") if applied.get(k) is not None]
+    until = f" until {applied['until']}" if "until" in applied else ""
+    return _clip(f"{applied['kind']} {' '.join(parts)}{until}".rstrip())
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -1,0 +1,260 @@
+"""MQTT topics, the command and ack messages, and their stable error codes (DESIGN.md § MQTT).
+
+The portal, technicians' scripts and the acceptance checks all speak these shapes, so they are strict:
+unknown fields are errors, times must carry their UTC offset, and every rejection carries an `ErrorCode`
+whose meaning never changes (clients branch on the code, people read the message).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from farmcore.datafile import Strict
+
+ROOT = "farm"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # site and zone ids, as the site file has them
+LEAVES: tuple[str, ...] = ("status", "state", "alarms", "events", "cmd", "ack")
+KINDS: tuple[str, ...] = ("setpoint", "override", "release", "recipe", "feed_now", "ack_alarm")
+Kind = Literal["setpoint", "override", "release", "recipe", "feed_now", "ack_alarm"]
+
+MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred, anything this big is a mistake or an attack
+MAX_ID = 64
+MAX_REASON = 500
+MAX_TEXT_VALUE = 128  # a string value: "on", "open", a recipe id
+MAX_DURATION_S = 86400.0  # an override lasts a day at most; the recipe must not be forgotten for longer
+TEXT_ID = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"  # printable, not only blanks (logged)
+
+_ID_RE = re.compile(ID_PATTERN)
+_TEXT_ID_RE = re.compile(TEXT_ID)
+
+
+class ErrorCode(StrEnum):
+    """Why a command was rejected. Published in acks: never rename or reuse a code, only add new ones."""
+
+    TOO_LARGE = "too_large"  # payload over MAX_PAYLOAD bytes (not parsed: id null)
+    MALFORMED_JSON = "malformed_json"  # not UTF-8 JSON, NaN/Infinity, duplicate keys
+    INVALID_COMMAND = "invalid_command"  # not a command object: schema, missing or surplus fields, times reversed
+    UNKNOWN_KIND = "unknown_kind"
+    EXPIRED = "expired"  # expires_at <= now
+    NOT_YET_VALID = "not_yet_valid"  # issued_at further in the future than the clock-skew tolerance
+    DUPLICATE = "duplicate"  # this id was handled before; `applied` repeats the first outcome
+    UNKNOWN_TARGET = "unknown_target"  # no such actuator or quantity in this zone
+    OUT_OF_ENVELOPE = "out_of_envelope"  # outside what the zone's recipe lets a tenant set
+    OUT_OF_HARD_LIMITS = "out_of_hard_limits"  # outside the site file's hard limits
+    INVALID_VALUE = "invalid_value"  # the value's type or range does not fit the kind or the actuator
+    NOT_SUPPORTED = "not_supported"  # this zone cannot do this kind (feed_now on a greenhouse)
+    UNKNOWN_ALARM = "unknown_alarm"  # ack_alarm for an alarm that is not active
+    UNKNOWN_RECIPE = "unknown_recipe"
+    INTERNAL_ERROR = "internal_error"  # a bug in the daemon; the command was not applied
+
+
+class CommandError(Exception):
+    """A rejection: its stable code and a message for people."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+# ------------------------------------------------------------------------------------------------- topics
+
+
+class TopicParts(NamedTuple):
+    site: str
+    zone: str
+    leaf: str
+
+
+def _check_id(what: str, value: str) -> None:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ValueError(f"{what} id {value!r} must match {ID_PATTERN}")
+
+
+def topic(site: str, zone: str, leaf: str) -> str:
+    """`farm/{site}/{zone}/{leaf}`; ids are checked so a bad one cannot widen a subscription or an ACL."""
+    _check_id("site", site)
+    _check_id("zone", zone)
+    if leaf not in LEAVES:
+        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
+    return f"{ROOT}/{site}/{zone}/{leaf}"
+
+
+def zones_filter(site: str, leaf: str) -> str:
+    """The subscription filter for one leaf of every zone of a site (`farm/{site}/+/cmd`)."""
+    _check_id("site", site)
+    if leaf not in LEAVES:
+        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
+    return f"{ROOT}/{site}/+/{leaf}"
+
+
+def parse_topic(text: str) -> TopicParts:
+    """`farm/{site}/{zone}/{leaf}` back into its parts; ValueError for anything else (wildcards included)."""
+    parts = text.split("/") if isinstance(text, str) else []
+    if len(parts) != 4 or parts[0] != ROOT:
+        raise ValueError(f"topic {text!r} is not {ROOT}/SITE/ZONE/LEAF")
+    _, site, zone, leaf = parts
+    _check_id("site", site)
+    _check_id("zone", zone)
+    if leaf not in LEAVES:
+        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
+    return TopicParts(site, zone, leaf)
+
+
+# ----------------------------------------------------------------------------------------------- commands
+
+
+def iso(t: datetime) -> str:
+    """UTC ISO 8601 with `Z`, to the second unless it has a fraction (acks and audit records)."""
+    t = t.astimezone(UTC)
+    return t.isoformat(timespec="milliseconds" if t.microsecond else "seconds").replace("+00:00", "Z")
+
+
+class Command(Strict):
+    """A command as published on `.../cmd`. Times are ISO 8601 text with an offset (or `Z`), kept in UTC."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    id: str = Field(min_length=1, max_length=MAX_ID, pattern=TEXT_ID)
+    issued_by: str = Field(min_length=1, max_length=MAX_ID, pattern=TEXT_ID)
+    issued_at: datetime
+    expires_at: datetime
+    kind: Kind
+    target: str | None = Field(default=None, min_length=1, max_length=MAX_ID, pattern=TEXT_ID)
+    value: float | bool | Annotated[str, Field(max_length=MAX_TEXT_VALUE)] | None = None
+    duration_s: float | None = Field(default=None, ge=1, le=MAX_DURATION_S)
+    reason: str = Field(default="", max_length=MAX_REASON)
+
+    @field_validator("issued_at", "expires_at", mode="before")
+    @classmethod
+    def _aware_text(cls, value: Any) -> datetime:
+        # strict text parsing of our own: pydantic's lax mode would take epoch numbers and naive times
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError("must be ISO 8601 text with an offset, e.g. 2025-05-01T09:30:00+09:00")
+        try:
+            t = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value!r}") from None
+        if t.tzinfo is None or t.utcoffset() is None:
+            raise ValueError(f"{value!r} has no UTC offset (add Z or +09:00)")
+        try:
+            return t.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value!r} is out of range") from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_payload(payload: Any) -> dict[str, Any]:
+    """Bytes -> the JSON object; `too_large`, `malformed_json` or `invalid_command` (not an object)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8", "surrogatepass")
+    if isinstance(payload, bytearray | memoryview):
+        payload = bytes(payload)
+    if not isinstance(payload, bytes):
+        raise CommandError(ErrorCode.MALFORMED_JSON, f"payload is {type(payload).__name__}, not bytes")
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandError(ErrorCode.TOO_LARGE, f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD}")
+    try:
+        text = payload.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_finite,
+                          parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise CommandError(ErrorCode.MALFORMED_JSON, "payload is not UTF-8") from None
+    except RecursionError:
+        raise CommandError(ErrorCode.MALFORMED_JSON, "payload nests too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, our hooks, int digit limits
+        raise CommandError(ErrorCode.MALFORMED_JSON, f"not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise CommandError(ErrorCode.INVALID_COMMAND, f"a command is a JSON object, got {_json_type(data)}")
+    return data
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(type(value), "object")
+
+
+def readable_id(raw: dict[str, Any]) -> str | None:
+    """The command id if the payload has a usable one (for the ack and duplicate detection), else None."""
+    cid = raw.get("id")
+    if isinstance(cid, str) and 1 <= len(cid) <= MAX_ID and _TEXT_ID_RE.match(cid):
+        return cid
+    return None
+
+
+def validate_command(raw: dict[str, Any]) -> Command:
+    """The JSON object -> `Command`; `unknown_kind` before any other schema error, then `invalid_command`."""
+    kind = raw.get("kind")
+    if isinstance(kind, str) and kind not in KINDS:
+        raise CommandError(ErrorCode.UNKNOWN_KIND, f"kind {kind[:40]!r} is not one of {', '.join(KINDS)}")
+    try:
+        return Command.model_validate(raw)
+    except ValidationError as exc:
+        raise CommandError(ErrorCode.INVALID_COMMAND, _explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    name = str(err["loc"][0]) if err["loc"] else "command"
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    elif name == "value":
+        msg = f"must be a number, true/false, text of at most {MAX_TEXT_VALUE} characters, or null"
+    elif name == "kind":
+        msg = f"must be one of {', '.join(KINDS)}"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{name[:40]}: {msg}{more}"
+
+
+# --------------------------------------------------------------------------------------------------- acks
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The one answer to a command, published on `.../ack`. `id` is null when the payload had no readable id."""
+
+    id: str | None
+    ok: bool
+    error: ErrorCode | None = None
+    message: str = ""
+    applied: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "ok": self.ok, "error": None if self.error is None else str(self.error),
+                "message": self.message, "applied": self.applied}
+
+    def to_json(self) -> bytes:
+        """Compact UTF-8 JSON, keys in contract order."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
