@@ -433,3 +433,66 @@ async def test_start_and_stop_states_reach_the_actuators(tmp_path: Path) -> None
     heater = twin.zones["gh"].actuators[0]
     assert not heater.state(0)[0], "stop state off"
     assert all(d.reason.startswith("stop state") for d in daemon.zones["gh"].decisions.values())
+
+
+def command(cid: str, now: datetime, kind: str, target: str | None = None, value: object = None,
+            duration_s: float | None = None, by: str = "kim") -> bytes:
+    import json
+
+    body = {"id": cid, "issued_by": by, "issued_at": now.isoformat(),
+            "expires_at": (now + timedelta(minutes=5)).isoformat(), "kind": kind, "reason": "test"}
+    if target is not None:
+        body["target"] = target
+    if value is not None:
+        body["value"] = value
+    if duration_s is not None:
+        body["duration_s"] = duration_s
+    return json.dumps(body).encode()
+
+
+async def test_commands_override_setpoint_duplicate_and_audit(tmp_path: Path) -> None:
+    """Commands as the MQTT link will deliver them: an override moves the twin's heater and ends on time; a
+    setpoint outside the envelope is refused; a duplicate is not applied twice; every command is audited."""
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10, historian=True) as r:
+        await r.run(120)
+        d = r.daemon
+        now = r.twin.clock.now()
+        heater = next(a for a in r.twin.zones["gh"].actuators if a.id == "heater")
+        was_on = heater.state(0)[0]
+        ack = d.handle_command("gh", command("c1", now, "override", "heater", not was_on, duration_s=60))
+        assert ack.ok, ack
+        await r.run(10)
+        assert heater.state(0)[0] is (not was_on), "the override reached the twin's heater within a tick"
+        assert r.zone().decisions["heater"].source == "override"
+        await r.run(70)
+        assert r.zone().decisions["heater"].source != "override", "the override ended on time"
+        again = d.handle_command("gh", command("c1", now, "override", "heater", not was_on, duration_s=60))
+        assert not again.ok and again.error == "duplicate"
+        high = d.handle_command("gh", command("c2", now, "setpoint", "air_temperature", 40))
+        assert not high.ok and high.error == "out_of_envelope", high
+        ok = d.handle_command("gh", command("c3", now, "setpoint", "air_temperature", 22))
+        assert ok.ok
+        await r.run(40)
+        assert r.zone().setpoints["air_temperature"] == 22
+        junk = d.handle_command("gh", b"\xff{not json")
+        assert not junk.ok and junk.error == "malformed_json"
+        codes = [e["code"] for e in d.events if e["code"].startswith("command_")]
+        assert codes.count("command_applied") == 2 and codes.count("command_rejected") == 3
+
+
+async def test_stale_data_alarm_raised_acked_and_cleared(tmp_path: Path) -> None:
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 2), tick_s=10, stale_s=10) as r:
+        await r.run(120)
+        heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
+        await r.run(120)
+        book = r.zone().alarms
+        active = {a.id for a in book.active()}
+        assert "stale_data:air_temperature" in active and "comm_lost:field:11" in active
+        now = r.twin.clock.now()
+        ack = r.daemon.handle_command("gh", command("a1", now, "ack_alarm", "stale_data:air_temperature"))
+        assert ack.ok, ack
+        assert book.get("stale_data:air_temperature").acked
+        heal()
+        await r.run(300)
+        assert "stale_data:air_temperature" not in {a.id for a in book.active()}
+        assert any(e["code"] == "alarm_cleared" for e in r.daemon.events)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from farmcore.alarms import AlarmBook, AlarmEvent, standard_rules
 from farmcore.control.arbitration import Decision, Interlock, Override, apply_interlocks, arbitrate
 from farmcore.errors import BadInput, FarmError
 from farmcore.fieldbus.bus import Bus
@@ -35,6 +36,8 @@ from farmcore.fieldbus.opid import OpidStore, default_state_dir
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.historian.base import Historian, Point
+from farmcore.link.commands import Action, CommandDesk, ZoneContext
+from farmcore.link.messages import Ack, ErrorCode
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
@@ -123,6 +126,7 @@ class ZoneRunner:
     day_cache: tuple[date, dict[str, dict[str, Any]]] | None = None  # (local date, strategy tables)
     stale_after: dict[str, float] = field(default_factory=dict)  # quantity -> seconds
     requests: list[Request] = field(default_factory=list)  # meals, feed-now, weighings since the last tick
+    alarms: AlarmBook | None = None
 
 
 class SiteDaemon:
@@ -155,6 +159,9 @@ class SiteDaemon:
         self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
         self._throttle: dict[tuple[str, str, str], datetime] = {}  # repeated events: once a minute
+        self.desk = CommandDesk(seen_store=_SeenIds(self.state))
+        self.unit_ok: dict[tuple[str, int], bool] = {}  # did the node answer the last read
+        self._recipe_ids: dict[str, Path] | None = None
         self.ticks = 0
         self.last_view = ""
         self.lateness_s: list[float] = []
@@ -192,6 +199,10 @@ class SiteDaemon:
             runner.tracks[track_key(sensor)] = Tracked()
             runner.stale_after.setdefault(track_key(sensor), sensor.stale_after_s or zone.stale_after_s)
         runner.refresh_offset = (len(self.zones) * 7.31) % SETPOINT_REFRESH_S
+        runner.alarms = AlarmBook(zone.id, standard_rules(zone))
+        saved_alarms = self.state.get(zone.id, "alarms")
+        if isinstance(saved_alarms, dict):
+            runner.alarms.restore(saved_alarms, now_s)
         saved_controller = self.state.get(zone.id, "controller")
         if isinstance(saved_controller, dict):
             runner.controller.restore(saved_controller)
@@ -374,6 +385,9 @@ class SiteDaemon:
         snapshot: dict[tuple[str, int], dict[int, Reading]] = {}
         for part in results:
             snapshot.update(part)
+        for key in self._node_key_units():
+            readings = snapshot.get(key)
+            self.unit_ok[key] = bool(readings) and any(r.quality != "comm_error" for r in readings.values())
         for runner in self.zones.values():
             z = runner.zone
             for s in z.sensors:
@@ -539,6 +553,35 @@ class SiteDaemon:
                 await self._send(runner, act, command, decision)
             self._log_decision(runner, act, decision, now)
         self._write_points(runner, now, readings, bad)
+        self._observe_alarms(runner, now_s, bad)
+
+    def _observe_alarms(self, runner: ZoneRunner, now_s: float, bad: dict[str, str]) -> None:
+        """Feed the zone's alarm book from this tick's judgements; raised/cleared alarms become events."""
+        book = runner.alarms
+        if book is None:
+            return
+        events: list[AlarmEvent] = []
+        for rule in book.rules:
+            rid = rule.id
+            if rid.startswith("stale_data:"):
+                key = rid.split(":", 1)[1]
+                events += book.observe(rid, key in bad, now_s, bad.get(key))
+            elif rid.startswith("comm_lost:"):
+                _kind, bus, unit = rid.split(":")
+                events += book.observe(rid, not self.unit_ok.get((bus, int(unit)), True), now_s)
+            elif rid.startswith("limit:"):
+                q = rid.split(":", 1)[1]
+                track = runner.tracks.get(q)
+                value = track.value if track is not None and q not in bad else None
+                events += book.observe_value(rid, value, now_s)
+            elif rid.startswith("feedback_mismatch:"):
+                driver = runner.drivers.get(rid.split(":", 1)[1])
+                events += book.observe(rid, bool(driver is not None and driver.failed), now_s)
+            elif rid == "backup_engaged":
+                backup = self.backups.get(runner.zone.id)
+                events += book.observe(rid, bool(backup is not None and backup.engaged), now_s)
+        for ev in events:
+            self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}")
 
     def _plan(self, driver: Driver, target: Any, now_s: float, run_s: float | None,
               feedback: Reading | None) -> Command | None:
@@ -654,6 +697,8 @@ class SiteDaemon:
         self._last_save = now
         for runner in self.zones.values():
             items: dict[str, Any] = {"controller": runner.controller.state()}
+            if runner.alarms is not None:
+                items["alarms"] = runner.alarms.state()
             for act_id, driver in runner.drivers.items():
                 items[f"driver:{act_id}"] = driver.state()
             self.state.put_many(runner.zone.id, items)
@@ -783,6 +828,77 @@ class SiteDaemon:
 
     # ------------------------------------------------------------------ manual control
 
+    def handle_command(self, zone_id: str, payload: bytes) -> Ack:
+        """One command payload (from MQTT or a technician) -> exactly one ack; never raises for any payload.
+        Accepted and rejected commands alike are recorded as audit events with who, what, when and why."""
+        now = self.clock.now()
+        runner = self.zones.get(zone_id)
+        if runner is None:
+            return Ack(None, False, ErrorCode.UNKNOWN_TARGET, f"no zone {zone_id!r} in this daemon")
+        envelope = runner.recipe.recipe.envelope if runner.recipe else {}
+        active = {a.id for a in runner.alarms.active()} if runner.alarms else set()
+        ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, active, self.recipe_ids(runner.zone.kind))
+        outcome = self.desk.process(payload, now, ctx)
+        ack = outcome.ack
+        if outcome.action is not None:
+            try:
+                self._apply_action(runner, outcome.action, now)
+            except FarmError as exc:  # e.g. the recipe file went bad since the desk saw its id
+                ack = Ack(ack.id, False, ErrorCode.INTERNAL_ERROR, f"accepted but not applied: {exc}")
+        record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now)
+        code = "command_applied" if ack.ok else "command_rejected"
+        self.event(runner, code, f"{record.get('who', '?')}: {record.get('kind', '?')} {record.get('target', '')} "
+                   f"{record.get('value', '')} -> {'ok' if ack.ok else ack.error}: {ack.message}"[:300])
+        self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
+                           {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
+        return ack
+
+    def _apply_action(self, runner: ZoneRunner, action: Action, now: datetime) -> None:
+        zone_id, target = runner.zone.id, action.target or ""
+        if action.kind == "setpoint":
+            runner.tenant[target] = float(action.value)  # type: ignore[arg-type]
+            runner.setpoints_at = float("-inf")
+        elif action.kind == "release_setpoint":
+            runner.tenant.pop(target, None)
+            runner.setpoints_at = float("-inf")
+        elif action.kind == "override":
+            self.set_override(zone_id, target, action.value, action.duration_s or 0.0,  # type: ignore[arg-type]
+                              action.reason, action.issued_by)
+        elif action.kind == "release_override":
+            runner.overrides.pop(target, None)
+        elif action.kind == "recipe":
+            path = self.recipe_ids(runner.zone.kind)[str(action.value)]
+            recipe = load_recipe(path)
+            old = runner.recipe.recipe.label if runner.recipe else "none"
+            runner.recipe = ZoneRecipe(recipe, path, _stamp(path))
+            runner.setpoints_at, runner.day_cache = float("-inf"), None
+            self.event(runner, "recipe_changed", f"recipe {old} -> {recipe.label} by {action.issued_by}")
+            self._plan_meals(now)
+        elif action.kind == "feed_now":
+            value = None if action.value is None else float(action.value)  # type: ignore[arg-type]
+            self.request(zone_id, Request("feed_now", value, action.issued_by))
+        elif action.kind == "ack_alarm" and runner.alarms is not None:
+            event, why = runner.alarms.ack(target, action.issued_by, now.timestamp())
+            if event is not None:
+                self.event(runner, "alarm_acked", f"{target} acknowledged by {action.issued_by}")
+            else:
+                self.event(runner, "alarm_ack_refused", f"{target}: {why}")
+
+    def recipe_ids(self, kind: str) -> dict[str, Path]:
+        """{recipe id: file} of the recipes a zone of `kind` may switch to (next to the site file and shipped)."""
+        if self._recipe_ids is None:
+            found: dict[str, Path] = {}
+            for folder in (self.site_path.parent, RECIPES_DIR / "crops", RECIPES_DIR / "fish"):
+                for path in sorted(folder.glob("*.toml")):
+                    try:
+                        recipe = load_recipe(path)
+                    except FarmError:
+                        continue  # a site file or a broken recipe: not offered
+                    found.setdefault(f"{recipe.recipe.kind}:{recipe.recipe.id}", path)
+            self._recipe_ids = found
+        prefix = f"{kind}:"
+        return {k.removeprefix(prefix): p for k, p in self._recipe_ids.items() if k.startswith(prefix)}
+
     def request(self, zone_id: str, request: Request) -> None:
         """Queue a request for the zone's next tick (feed now, a sample weighing)."""
         runner = self.zones.get(zone_id)
@@ -809,3 +925,16 @@ def _sun_times_or_day(site: SiteFile, day: date, tz: ZoneInfo) -> tuple[datetime
     except ValueError:
         start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
         return start, start + timedelta(days=1)
+
+
+class _SeenIds:
+    """Handled command ids in the state store, so a redelivery after a restart is still a duplicate."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+
+    def get(self, command_id: str) -> dict[str, Any] | None:
+        return self.state.get("_commands", command_id)
+
+    def put(self, command_id: str, record: Any) -> None:
+        self.state.put("_commands", command_id, dict(record))
