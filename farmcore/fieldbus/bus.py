@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from time import monotonic
+from typing import Self
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -92,7 +93,53 @@ class _Counters:
     last_error_utc: datetime | None = None
 
 
-class Bus:
+def check_request(bus: str, units: range, unit: int, what: str, address: int, count: int, max_count: int,
+                  values: Sequence[int] = ()) -> None:
+    """Refuse locally what no node could accept; both bus clients word it the same way."""
+    where = f"bus {bus} unit {unit}: {what}"
+    if unit not in units:
+        raise BadInput(f"{where}: unit must be {units.start}-{units.stop - 1}")
+    if not 1 <= count <= max_count:
+        raise BadInput(f"{where}: count must be 1-{max_count}")
+    if not 0 <= address <= 65536 - count:
+        raise BadInput(f"{where}: address must be 0-{65536 - count}")
+    if any(not 0 <= v <= 0xFFFF for v in values):
+        raise BadInput(f"{where}: register values must be 0-65535")
+
+
+class BusBase:
+    """What both bus clients share: the name, the context manager and the failure counters."""
+
+    config: BusConfig
+    _counters: _Counters
+
+    @property
+    def name(self) -> str:
+        return self.config.label
+
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def _failed(self, exc: DeviceError) -> DeviceError:
+        """Count a failure and keep it as the last error (for `stats`); returns it for raising."""
+        c = self._counters
+        c.errors += 1
+        c.exception_replies += isinstance(exc, ModbusExceptionReply)
+        c.last_error, c.last_error_utc = str(exc), datetime.now(UTC)
+        return exc
+
+
+class Bus(BusBase):
     """One physical connection, one transaction at a time, reconnecting by itself with a bounded backoff."""
 
     def __init__(self, config: BusConfig, frame_log: FrameLog | None = None) -> None:
@@ -110,10 +157,6 @@ class Bus:
 
     def __repr__(self) -> str:
         return f"Bus({str(self.config)!r})"
-
-    @property
-    def name(self) -> str:
-        return self.config.label
 
     @property
     def connected(self) -> bool:
@@ -139,13 +182,6 @@ class Bus:
         self._backoff_s, self._next_attempt = RECONNECT_DELAY_S, 0.0
         if client is not None:
             client.close()
-
-    async def __aenter__(self) -> Bus:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.close()
 
     async def read(self, unit: int, fc: int, address: int, count: int) -> list[int]:
         """Read registers (FC 3, 4) or bits as 0/1 (FC 1, 2)."""
@@ -192,15 +228,7 @@ class Bus:
     ) -> None:
         """Refuse locally what no node could accept, so pymodbus never raises on arguments."""
         units = RTU_UNITS if self.config.kind != "tcp" else TCP_UNITS
-        where = f"bus {self.name} unit {unit}: {what}"
-        if unit not in units:
-            raise BadInput(f"{where}: unit must be {units.start}-{units.stop - 1}")
-        if not 1 <= count <= max_count:
-            raise BadInput(f"{where}: count must be 1-{max_count}")
-        if not 0 <= address <= 65536 - count:
-            raise BadInput(f"{where}: address must be 0-{65536 - count}")
-        if any(not 0 <= v <= 0xFFFF for v in values):
-            raise BadInput(f"{where}: register values must be 0-65535")
+        check_request(self.name, units, unit, what, address, count, max_count, values)
 
     async def _transact(self, unit: int, what: str, fc: int, request: Request) -> ModbusPDU:
         """Run one request under the bus lock and turn every failure into a one-line `DeviceError`."""
@@ -284,13 +312,6 @@ class Bus:
             wait_s = self._idle_since + self.config.frame_gap_s - monotonic()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
-
-    def _failed(self, exc: DeviceError) -> DeviceError:
-        c = self._counters
-        c.errors += 1
-        c.exception_replies += isinstance(exc, ModbusExceptionReply)
-        c.last_error, c.last_error_utc = str(exc), datetime.now(UTC)
-        return exc
 
     def _connect_failure(self, elapsed_s: float) -> str:
         cfg = self.config

@@ -19,10 +19,9 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from time import monotonic
 
-from farmcore.errors import BadInput, CommError, DeviceError, ModbusExceptionReply
+from farmcore.errors import BadInput, CommError, ModbusExceptionReply
 from farmcore.fieldbus.bus import (
     MAX_COUNT,
     MAX_WRITE_REGISTERS,
@@ -31,8 +30,10 @@ from farmcore.fieldbus.bus import (
     SILENT_TRANSACTIONS_BEFORE_DROP,
     TCP_UNITS,
     Bus,
+    BusBase,
     BusStats,
     _Counters,
+    check_request,
 )
 from farmcore.fieldbus.framelog import FrameLog
 from farmcore.fieldbus.framing import MAX_PDU_SIZE, mbap_frame
@@ -94,7 +95,7 @@ def _expire(future: asyncio.Future[tuple[int, bytes]]) -> None:
         future.set_exception(TimeoutError())
 
 
-class FastTcpBus:
+class FastTcpBus(BusBase):
     """A Modbus TCP bus; the same coroutine interface as `farmcore.fieldbus.bus.Bus`."""
 
     def __init__(self, config: BusConfig, frame_log: FrameLog | None = None, *, max_in_flight: int = 1) -> None:
@@ -121,10 +122,6 @@ class FastTcpBus:
         return f"FastTcpBus({str(self.config)!r})"
 
     @property
-    def name(self) -> str:
-        return self.config.label
-
-    @property
     def connected(self) -> bool:
         return self._link is not None and self._link.open
 
@@ -148,13 +145,6 @@ class FastTcpBus:
             link.fail(CommError("not connected (bus closed)"))
             if link.transport is not None:
                 link.transport.close()
-
-    async def __aenter__(self) -> FastTcpBus:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.close()
 
     # ------------------------------------------------------------------ requests
 
@@ -217,15 +207,9 @@ class FastTcpBus:
         """Refuse locally what no node could accept (the same rules and texts as `Bus`)."""
         if unit in TCP_UNITS and 1 <= count <= max_count and 0 <= address <= 65536 - count and all(
                 0 <= v <= 0xFFFF for v in values):
-            return
-        where = self._context(unit, fc, address, count, kind or ("read" if fc < 5 else "write"))
-        if unit not in TCP_UNITS:
-            raise BadInput(f"{where}: unit must be {TCP_UNITS.start}-{TCP_UNITS.stop - 1}")
-        if not 1 <= count <= max_count:
-            raise BadInput(f"{where}: count must be 1-{max_count}")
-        if not 0 <= address <= 65536 - count:
-            raise BadInput(f"{where}: address must be 0-{65536 - count}")
-        raise BadInput(f"{where}: register values must be 0-65535")
+            return  # the common case, without building a message
+        what = self._what(fc, address, count, kind or ("read" if fc < 5 else "write"))
+        check_request(self.name, TCP_UNITS, unit, what, address, count, max_count, values)
 
     async def _transact(self, unit: int, fc: int, pdu: bytes, address: int, count: int, kind: str) -> bytes:
         """One request (retried on silence) -> the reply PDU of the same function; errors as `Bus` words them."""
@@ -314,12 +298,6 @@ class FastTcpBus:
         self._rx_bytes += len(frame)
         self.frame_log.add(self.name, "RX", frame)
 
-    def _failed(self, exc: DeviceError) -> DeviceError:
-        c = self._counters
-        c.errors += 1
-        c.exception_replies += isinstance(exc, ModbusExceptionReply)
-        c.last_error, c.last_error_utc = str(exc), datetime.now(UTC)
-        return exc
 
 
 def open_fast_bus(url: str, frame_log: FrameLog | None = None, **overrides: object) -> FastTcpBus | Bus:
