@@ -66,15 +66,15 @@ from zoneinfo import ZoneInfo
 
 import farmcore.twin
 from farmcore.control.arbitration import Decision
-from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import setpoints_at, stage_at
 from farmcore.runtime.actuators import RetractableDriver, SupplyDriver, SwitchDriver
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmcore.runtime.daemon import SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target
-from farmcore.site import ActuatorDef, SiteFile, ZoneDef, load_site
+from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.twin.greenhouse import PARAMS, Greenhouse, GreenhouseState
+from farmcore.twin.runtime import set_greenhouse_inputs
 from farmcore.twin.weather import WeatherSample, load_weather, sun_times
 from farmctl.controller import GreenhouseController
 
@@ -88,16 +88,6 @@ BASELINE_TIMER = {  # local clock times of the baseline's fertigation events
 }
 VENT_ROLES = ("roof_vent", "side_vent")
 WEATHER_KEYS = ("air_temperature", "relative_humidity", "solar_radiation", "wind_speed", "wind_direction")
-
-
-def kind_of(site: SiteFile, zone: ZoneDef, act: ActuatorDef) -> str:
-    """The actuator kind from its node profile, as the daemon finds it."""
-    node = next(n for n in site.nodes if n.bus == zone.bus and n.unit == act.unit)
-    profile = builtin_profiles()[node.profile]
-    slot = profile.slot(act.slot)
-    if slot is not None:
-        return slot.kind
-    return next(a.kind for a in profile.actuators if a.slot == act.slot)
 
 
 class Baseline:
@@ -157,7 +147,7 @@ class Run:
         self.count_from_s = datetime.combine(start, datetime.min.time(), tzinfo=self.tz).timestamp()
         self.end_s = self.count_from_s + days * 86400
         self.tick_s = tick_s
-        self.kinds = {a.id: kind_of(site, zone, a) for a in zone.actuators}
+        self.kinds = {a.id: actuator_kind(site, zone, a) for a in zone.actuators}
         self.drivers: dict[str, Any] = {}
         for act in zone.actuators:
             kind = self.kinds[act.id]
@@ -242,7 +232,7 @@ class Run:
                 drv.plan(bool(target), now_s, run_s=out.run_s.get(act.id) if wanted.source == "recipe" else None)
 
     def apply(self, now_s: float, counting: bool) -> None:
-        """The drivers' physical state over the coming step -> model inputs (as ZoneTwin._apply_greenhouse)."""
+        """The drivers' physical state over the coming step -> model inputs (the twin's own role mapping)."""
         share: dict[str, list[float]] = defaultdict(list)
         for act in self.zone.actuators:
             drv = self.drivers[act.id]
@@ -255,23 +245,7 @@ class Run:
                     self.moves[act.id] += 1
                 self.on[act.id] = on
                 share[act.role].append(1.0 if on else 0.0)
-        inputs = self.model.inputs
-
-        def mean(role: str) -> float | None:
-            v = share.get(role)
-            return sum(v) / len(v) if v else None
-
-        for role, attr in (("heater", "heating"), ("co2_valve", "co2_dosing"), ("lamps", "lighting"),
-                           ("circulation_fan", "circulation_fan"), ("roof_vent", "roof_vent"),
-                           ("side_vent", "side_vent")):
-            if (value := mean(role)) is not None:
-                setattr(inputs, attr, value)
-        water = [v for v in (mean("irrigation_pump"), mean("fertigation")) if v is not None]
-        if water:
-            inputs.irrigation = max(water)
-        for role in ("thermal_screen", "shade_screen"):
-            if (value := mean(role)) is not None:
-                setattr(inputs, role, 1.0 - value)
+        set_greenhouse_inputs(self.model.inputs, share)
 
     def run(self) -> dict[str, Any]:
         started = time.perf_counter()

@@ -91,14 +91,13 @@ import farmcore.twin
 from aquactl.controller import TankController
 from aquactl.strategies.feeding import pct_bw as aquactl_pct_bw
 from farmcore.control.arbitration import Decision, apply_interlocks, arbitrate
-from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
 from farmcore.runtime.actuators import SwitchDriver
 from farmcore.runtime.controller import ActuatorView, Request, TickInput
 from farmcore.runtime.daemon import INTERLOCKS, SETPOINT_REFRESH_S, resolve_recipe_path, track_key
 from farmcore.runtime.safety import failsafe_target, safety_decision
-from farmcore.site import ActuatorDef, SiteFile, ZoneDef, load_site
+from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.twin.runtime import _model_for, _room_temperature
 from farmcore.twin.tank import Tank
 from farmcore.twin.weather import WeatherSample, load_weather, sun_times
@@ -110,16 +109,6 @@ NIGHT_FROM_H, NIGHT_TO_H = 18, 8  # the night window, local
 TRIP_H, RESET_H = 3, 8  # aerator trip and the operator's reset, local hour
 RECOVERY_DROP_MG_L = 0.5  # "recovered": back within this of the DO at the trip (and above the minimum)
 WEATHER_KEYS = ("air_temperature", "relative_humidity", "solar_radiation", "wind_speed", "wind_direction")
-
-
-def kind_of(site: SiteFile, zone: ZoneDef, act: ActuatorDef) -> str:
-    """The actuator kind from its node profile, as the daemon finds it."""
-    node = next(n for n in site.nodes if n.bus == zone.bus and n.unit == act.unit)
-    profile = builtin_profiles()[node.profile]
-    slot = profile.slot(act.slot)
-    if slot is not None:
-        return slot.kind
-    return next(a.kind for a in profile.actuators if a.slot == act.slot)
 
 
 def table_pct_bw(table: list[dict[str, float]], weight_g: float, temperature: float) -> float:
@@ -162,7 +151,7 @@ class Run:
         self.end_s = (self.count_from + timedelta(days=days)).timestamp()
         self.days = days
         self.tick_s = tick_s
-        self.kinds = {a.id: kind_of(site, zone, a) for a in zone.actuators}
+        self.kinds = {a.id: actuator_kind(site, zone, a) for a in zone.actuators}
         assert all(k == "switch" for k in self.kinds.values()), self.kinds
         self.drivers = {a.id: SwitchDriver(a.max_on_s) for a in zone.actuators}
         self.controller = TankController(zone)

@@ -274,6 +274,17 @@ def _check_references(site: SiteFile, file: str) -> None:
             raise fail(f"faults[{f}].zone", f"no zone {fault.zone!r}")
 
 
+def actuator_kind(site: SiteFile, zone: ZoneDef, act: ActuatorDef) -> str:
+    """switch, retractable or nutrient: from the slot of its node's profile (a vendor relay board's emulated
+    outputs included). The site file was checked on load, so the node and the slot exist."""
+    node = next(n for n in site.nodes if n.bus == zone.bus and n.unit == act.unit)
+    profile = builtin_profiles()[node.profile]
+    slot = profile.slot(act.slot)
+    if slot is not None:
+        return slot.kind
+    return next(a.kind for a in profile.actuators if a.slot == act.slot)
+
+
 def sensor_code(sensor: SensorDef) -> int:
     """The KS device code a sensor mapping stands for (given, or by its quantity)."""
     return sensor.code or SENSOR_CODES[sensor.quantity]

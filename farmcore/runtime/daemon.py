@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from farmcore.alarms import AlarmBook, AlarmEvent, standard_rules
+from farmcore.alarms import AlarmBook, AlarmEvent, AlarmKind, LimitRule, standard_rules
 from farmcore.control.arbitration import Decision, Interlock, Override, apply_interlocks, arbitrate
 from farmcore.errors import BadInput, FarmError
 from farmcore.fieldbus.bus import Bus
@@ -48,7 +48,7 @@ from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneCo
 from farmcore.runtime.safety import Tracked, failsafe_target, judge, observe, safety_decision
 from farmcore.runtime.scheduler import DAEMONS, Scheduler, interval_slot
 from farmcore.runtime.state import StateStore
-from farmcore.site import ActuatorDef, SensorDef, SiteFile, ZoneDef, load_site
+from farmcore.site import ActuatorDef, SensorDef, SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.twin.weather import sun_times
 
 log = logging.getLogger("farmcore.daemon")
@@ -160,7 +160,7 @@ class SiteDaemon:
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
         self._throttle: dict[tuple[str, str, str], datetime] = {}  # repeated events: once a minute
         self.desk = CommandDesk(seen_store=_SeenIds(self.state))
-        self.unit_ok: dict[tuple[str, int], bool] = {}  # did the node answer the last read
+        self.unit_ok: dict[str, bool] = {}  # "bus/unit" (the comm_lost alarms' subject) -> answered the last read
         self._recipe_ids: dict[str, Path] | None = None
         self.ticks = 0
         self.last_view = ""
@@ -177,7 +177,7 @@ class SiteDaemon:
 
     def _make_runner(self, zone: ZoneDef, old: ZoneRunner | None = None) -> ZoneRunner:
         recipe = self._load_zone_recipe(zone) if zone.recipe else None
-        kinds = {a.id: self._kind_of(zone, a) for a in zone.actuators}
+        kinds = {a.id: actuator_kind(self.site, zone, a) for a in zone.actuators}
         runner = ZoneRunner(zone, self.controllers[zone.kind](zone), recipe, kinds)
         now_s = self.clock.now().timestamp()
         for act in zone.actuators:
@@ -209,14 +209,6 @@ class SiteDaemon:
         if old is not None:
             runner.tracks, runner.overrides, runner.tenant = old.tracks, old.overrides, old.tenant
         return runner
-
-    def _kind_of(self, zone: ZoneDef, act: ActuatorDef) -> str:
-        node = next(n for n in self.site.nodes if n.bus == zone.bus and n.unit == act.unit)
-        profile = builtin_profiles()[node.profile]
-        slot = profile.slot(act.slot)
-        if slot is not None:
-            return slot.kind
-        return next(a.kind for a in profile.actuators if a.slot == act.slot)
 
     def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
         assert zone.recipe is not None
@@ -387,7 +379,8 @@ class SiteDaemon:
             snapshot.update(part)
         for key in self._node_key_units():
             readings = snapshot.get(key)
-            self.unit_ok[key] = bool(readings) and any(r.quality != "comm_error" for r in readings.values())
+            self.unit_ok[f"{key[0]}/{key[1]}"] = bool(readings) and any(
+                r.quality != "comm_error" for r in readings.values())
         for runner in self.zones.values():
             z = runner.zone
             for s in z.sensors:
@@ -561,25 +554,23 @@ class SiteDaemon:
         if book is None:
             return
         events: list[AlarmEvent] = []
-        for rule in book.rules:
-            rid = rule.id
-            if rid.startswith("stale_data:"):
-                key = rid.split(":", 1)[1]
-                events += book.observe(rid, key in bad, now_s, bad.get(key))
-            elif rid.startswith("comm_lost:"):
-                _kind, bus, unit = rid.split(":")
-                events += book.observe(rid, not self.unit_ok.get((bus, int(unit)), True), now_s)
-            elif rid.startswith("limit:"):
-                q = rid.split(":", 1)[1]
-                track = runner.tracks.get(q)
-                value = track.value if track is not None and q not in bad else None
-                events += book.observe_value(rid, value, now_s)
-            elif rid.startswith("feedback_mismatch:"):
-                driver = runner.drivers.get(rid.split(":", 1)[1])
-                events += book.observe(rid, bool(driver is not None and driver.failed), now_s)
-            elif rid == "backup_engaged":
+        for rule in book.rules:  # dispatched by the rule's kind and subject (standard_rules), no id parsing
+            if isinstance(rule, LimitRule):
+                track = runner.tracks.get(rule.quantity)
+                value = track.value if track is not None and rule.quantity not in bad else None
+                events += book.observe_value(rule.id, value, now_s)
+                continue
+            kind, subject = rule.kind, rule.subject
+            if kind == AlarmKind.STALE_DATA:
+                events += book.observe(rule.id, subject in bad, now_s, bad.get(subject))
+            elif kind == AlarmKind.COMM_LOST:
+                events += book.observe(rule.id, not self.unit_ok.get(subject, True), now_s)
+            elif kind == AlarmKind.FEEDBACK_MISMATCH:
+                driver = runner.drivers.get(subject)
+                events += book.observe(rule.id, bool(driver is not None and driver.failed), now_s)
+            elif kind == AlarmKind.BACKUP_ENGAGED:
                 backup = self.backups.get(runner.zone.id)
-                events += book.observe(rid, bool(backup is not None and backup.engaged), now_s)
+                events += book.observe(rule.id, bool(backup is not None and backup.engaged), now_s)
         for ev in events:
             self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}")
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.url import parse_bus_url
 from farmcore.site import SENSOR_CODES, FaultDef, NodeDef, SiteFile, ZoneDef, sensor_code
 from farmcore.twin.greenhouse import PARAMS as GREENHOUSE_PARAMS
-from farmcore.twin.greenhouse import Greenhouse
+from farmcore.twin.greenhouse import Greenhouse, GreenhouseInputs
 from farmcore.twin.ksnode import KsNode
 from farmcore.twin.registers import RegisterDevice, UnitMap
 from farmcore.twin.server import Fault, Faults, ModbusServer
@@ -129,6 +129,30 @@ class _Actuator:
         return opening or closing, self.position
 
 
+OPENINGS = frozenset({"roof_vent", "side_vent", "thermal_screen", "shade_screen"})  # roles driven by position
+
+
+def set_greenhouse_inputs(inputs: GreenhouseInputs, levels: Mapping[str, list[float]]) -> None:
+    """Actuator levels by role (0..1: the share of switches on, or the opening of vents and screens) -> the
+    greenhouse model's inputs; several actuators of one role act as their mean. Roles absent leave inputs be."""
+
+    def mean(role: str) -> float | None:
+        values = levels.get(role)
+        return sum(values) / len(values) if values else None
+
+    for role, attr in (("heater", "heating"), ("co2_valve", "co2_dosing"), ("lamps", "lighting"),
+                       ("circulation_fan", "circulation_fan"), ("roof_vent", "roof_vent"), ("side_vent", "side_vent")):
+        if (value := mean(role)) is not None:
+            setattr(inputs, attr, value)
+    water = [v for v in (mean("irrigation_pump"), mean("fertigation")) if v is not None]
+    if water:
+        inputs.irrigation = max(water)
+    # a screen's "open" is retracted: the share of the house it covers is 1 - opening
+    for role in ("thermal_screen", "shade_screen"):
+        if (value := mean(role)) is not None:
+            setattr(inputs, role, 1.0 - value)
+
+
 @dataclass
 class ZoneTwin:
     """One zone's plant model bound to its sensors and actuators on the simulated nodes."""
@@ -146,29 +170,10 @@ class ZoneTwin:
             self._apply_greenhouse(states)
 
     def _apply_greenhouse(self, states: list[tuple[_Actuator, bool, float]]) -> None:
-        def share(role: str) -> float | None:
-            hits = [on for a, on, _p in states if a.role == role]
-            return sum(hits) / len(hits) if hits else None
-
-        def opening(role: str) -> float | None:
-            hits = [p for a, _on, p in states if a.role == role]
-            return sum(hits) / len(hits) / 100.0 if hits else None
-
-        inputs = self.model.inputs
-        for role, attr in (("heater", "heating"), ("co2_valve", "co2_dosing"), ("lamps", "lighting"),
-                           ("circulation_fan", "circulation_fan")):
-            if (value := share(role)) is not None:
-                setattr(inputs, attr, value)
-        water = [v for v in (share("irrigation_pump"), share("fertigation")) if v is not None]
-        if water:
-            inputs.irrigation = max(water)
-        for role in ("roof_vent", "side_vent"):
-            if (value := opening(role)) is not None:
-                setattr(inputs, role, value)
-        # a screen's "open" is retracted: the share of the house it covers is 1 - opening
-        for role in ("thermal_screen", "shade_screen"):
-            if (value := opening(role)) is not None:
-                setattr(inputs, role, 1.0 - value)
+        levels: dict[str, list[float]] = {}
+        for a, on, position in states:
+            levels.setdefault(a.role, []).append(position / 100.0 if a.role in OPENINGS else float(on))
+        set_greenhouse_inputs(self.model.inputs, levels)
 
     def _apply_tank(self, states: list[tuple[_Actuator, bool, float]], dt_s: float) -> None:
         inputs = self.model.inputs
