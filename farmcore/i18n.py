@@ -59,6 +59,24 @@ TEXTS: dict[str, dict[str, str]] = {
     "water_temperature": {"ko": "수온", "en": "water temperature"},
     "dissolved_oxygen": {"ko": "용존산소", "en": "dissolved oxygen"},
     "water_level": {"ko": "수위", "en": "water level"},
+    # `zone status|cmd|watch` (farmcore/link/zonecli.py)
+    "site": {"ko": "단지", "en": "site"},
+    "broker": {"ko": "브로커", "en": "broker"},
+    "mode": {"ko": "운전모드", "en": "mode"},
+    "state age s": {"ko": "상태경과(초)", "en": "state age s"},
+    "alarms": {"ko": "경보", "en": "alarms"},
+    "active": {"ko": "발생 중", "en": "active"},
+    "readings": {"ko": "측정값", "en": "readings"},
+    "online": {"ko": "연결됨", "en": "online"},
+    "offline": {"ko": "끊김", "en": "offline"},
+    "unknown": {"ko": "알 수 없음", "en": "unknown"},
+    "no zones seen": {"ko": "응답한 구역이 없습니다", "en": "no zones seen"},
+    "ok": {"ko": "적용됨", "en": "ok"},
+    "rejected": {"ko": "거부됨", "en": "rejected"},
+    "message": {"ko": "메시지", "en": "message"},
+    "applied": {"ko": "적용 내용", "en": "applied"},
+    "retained": {"ko": "보존 메시지", "en": "retained"},
+    "raw": {"ko": "원문", "en": "raw"},
 }
 
 

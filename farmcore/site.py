@@ -184,6 +184,7 @@ class RuntimeDef(Strict):
     reload_check_s: float = Field(default=5.0, ge=0.5, le=600)  # how often site and recipe files are checked
     watchdog_pin: int | None = Field(default=None, ge=0, le=40)  # GPIO (BCM) heartbeat for a hardware watchdog
     gpio_factory: str | None = None  # gpiozero pin factory: lgpio, rpigpio, native or mock (tests, benches)
+    mqtt: str | None = None  # broker URL, mqtt://USER@HOST:1883?password_file=PATH (no secret here); none: no link
 
 
 class SiteFile(Strict):

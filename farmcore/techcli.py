@@ -26,6 +26,7 @@ from farmcore.fieldbus.profile import find_profile
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.historian.cli import history
 from farmcore.link.cli import broker
+from farmcore.link.zonecli import zone
 from farmcore.recipe.cli import recipe
 from farmcore.textui import table
 from farmcore.twin.cli import twin
@@ -328,6 +329,6 @@ def make_group(name: str, summary: str) -> click.Group:
     def group(debug: bool) -> None:
         pass
 
-    for command in (*COMMANDS, twin, history, recipe, broker):
+    for command in (*COMMANDS, twin, history, recipe, broker, zone):
         group.add_command(command)
     return group

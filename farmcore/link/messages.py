@@ -75,7 +75,7 @@ class TopicParts(NamedTuple):
 
 
 def _check_id(what: str, value: str) -> None:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise ValueError(f"{what} id {value!r} must match {ID_PATTERN}")
 
 

@@ -50,7 +50,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler", "pymodbus"):
+    for noisy in ("apscheduler", "pymodbus", "mqtt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -114,10 +114,12 @@ def make_run_command(controllers: dict[str, ControllerFactory], kinds: str) -> c
                   help="job store, OPIDs and actuator positions (default: [runtime] state_dir, $FARMCTL_STATE_DIR)")
     @click.option("--live", is_flag=True, help="redraw a live view of every zone on stdout")
     @click.option("--for", "duration_s", type=click.FloatRange(min=0.1), help="stop after this many seconds")
+    @click.option("--mqtt", "mqtt_url", help="MQTT broker URL, mqtt://USER@HOST:1883?password_file=PATH (default: "
+                  "the site's [runtime] mqtt, else $FARMCTL_MQTT, else no link)")
     def run(site_path: Path, historian_url: str | None, state_dir: Path | None, live: bool,
-            duration_s: float | None) -> None:
+            duration_s: float | None, mqtt_url: str | None) -> None:
         setup_logging()
-        daemon = SiteDaemon(site_path, controllers=controllers, state_dir=state_dir)
+        daemon = SiteDaemon(site_path, controllers=controllers, state_dir=state_dir, mqtt=mqtt_url)
         if not daemon.zones:
             raise click.UsageError(f"{site_path}: no {kinds} zones to run")
         daemon.historian = daemon_historian(daemon, historian_url)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from farmcore.alarms import AlarmBook, AlarmEvent, AlarmKind, LimitRule, standard_rules
+from farmcore.alarms import AlarmBook, AlarmEvent, AlarmKind, LimitRule, site_rules, standard_rules
 from farmcore.control.arbitration import Decision, Interlock, Override, apply_interlocks, arbitrate
 from farmcore.errors import BadInput, FarmError
 from farmcore.fieldbus.bus import Bus
@@ -36,8 +36,10 @@ from farmcore.fieldbus.opid import OpidStore, default_state_dir
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.historian.base import Historian, Point
-from farmcore.link.commands import Action, CommandDesk, ZoneContext
-from farmcore.link.messages import Ack, ErrorCode
+from farmcore.link.broker import ACCOUNT_PREFIX
+from farmcore.link.client import BrokerUrl, SiteLink, parse_broker_url
+from farmcore.link.commands import MAX_LIFETIME, SKEW_S, Action, CommandDesk, ZoneContext
+from farmcore.link.messages import Ack, ErrorCode, iso
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
@@ -127,6 +129,9 @@ class ZoneRunner:
     stale_after: dict[str, float] = field(default_factory=dict)  # quantity -> seconds
     requests: list[Request] = field(default_factory=list)  # meals, feed-now, weighings since the last tick
     alarms: AlarmBook | None = None
+    wanted: dict[str, Decision] = field(default_factory=dict)  # the controller's last decisions (pre-arbitration)
+    run_s: dict[str, float] = field(default_factory=dict)  # and its timed runs
+    units: dict[str, str] = field(default_factory=dict)  # quantity -> unit, as the node reports it
 
 
 class SiteDaemon:
@@ -135,7 +140,9 @@ class SiteDaemon:
     def __init__(self, site_path: str | Path, *, controllers: dict[str, ControllerFactory],
                  historian: Historian | None = None, clock: Clock | None = None,
                  state_dir: str | Path | None = None, bus_urls: dict[str, str] | None = None,
-                 watchdog: Any = None) -> None:
+                 watchdog: Any = None, mqtt: str | BrokerUrl | None = None) -> None:
+        """`mqtt`: the broker (URL or parsed); default the site's `[runtime] mqtt`, else $FARMCTL_MQTT, else none
+        (the daemon runs alone: MQTT is for watching and steering, never needed to control)."""
         self.site_path = Path(site_path)
         self.site: SiteFile = load_site(self.site_path)
         self.site_stamp = _stamp(self.site_path)
@@ -161,6 +168,12 @@ class SiteDaemon:
         self._throttle: dict[tuple[str, str, str], datetime] = {}  # repeated events: once a minute
         self.desk = CommandDesk(seen_store=_SeenIds(self.state))
         self.unit_ok: dict[str, bool] = {}  # "bus/unit" (the comm_lost alarms' subject) -> answered the last read
+        mqtt = mqtt or rt.mqtt or os.environ.get("FARMCTL_MQTT") or None
+        self.broker: BrokerUrl | None = parse_broker_url(mqtt) if isinstance(mqtt, str) else mqtt
+        self.link: SiteLink | None = None
+        self._lock = asyncio.Lock()  # one tick or one command at a time: both move the same drivers
+        self.site_alarms = AlarmBook("_site", site_rules())  # the historian spool's
+        self._spool: dict[str, tuple[bool, str]] = {}  # alarm code -> (raised, detail), from the spool's thread
         self._recipe_ids: dict[str, Path] | None = None
         self.ticks = 0
         self.last_view = ""
@@ -235,10 +248,20 @@ class SiteDaemon:
         for bus_id in {b for b, _u in self._node_key_units()}:
             self.buses[bus_id] = open_fast_bus(self.bus_urls[bus_id])  # lean client on tcp:// (half the CPU)
         DAEMONS[self.site.site.id] = self
+        if self.historian is not None and hasattr(self.historian, "on_alarm"):
+            self.historian.on_alarm = self._spool_alarm
+        self._prune_commands(self.clock.now())
         self._start_backups()
         self.scheduler.start(self.site.runtime.recipe_check_s)
         self._plan_meals(self.clock.now())
         self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
+        if self.broker is not None:
+            sid = self.site.site.id
+            self.link = SiteLink(self.broker, sid, {z: f"{ACCOUNT_PREFIX[r.zone.kind]}-{sid}-{z}"
+                                                    for z, r in self.zones.items()}, on_command=self.on_command)
+            for runner in self.zones.values():
+                self._publish_alarms(runner)
+            self.link.start()
         await self._read_all()
         for runner in self.zones.values():
             await self._apply_states(runner, "start")
@@ -249,6 +272,8 @@ class SiteDaemon:
             with contextlib.suppress(Exception):
                 await self._apply_states(runner, "stop")
         self._save_state(force=True)
+        if self.link is not None:
+            await self.link.stop()  # pending events, then `offline` on every zone (bounded wait)
         for backup in self.backups.values():
             backup.stop(leave_engaged=backup.rule.engaged)  # an emergency outlives the daemon
         self._drain_backup_events()
@@ -311,17 +336,19 @@ class SiteDaemon:
 
     async def tick(self) -> None:
         """One read-decide-write round of every zone (tests call it directly, lockstep with the twin)."""
-        now = self.clock.now()
-        self.scheduler.wakeup()
-        await self._read_all()
-        local = now.astimezone(self.tz)
-        sun = self._sun_for(local.date())
-        for runner in list(self.zones.values()):
-            try:
-                await self._tick_zone(runner, now, local, sun)
-            except Exception as exc:  # a bug in one zone's strategy must not stop the others
-                log.exception("zone %s tick failed", runner.zone.id)
-                self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
+        async with self._lock:
+            now = self.clock.now()
+            self.scheduler.wakeup()
+            await self._read_all()
+            local = now.astimezone(self.tz)
+            sun = self._sun_for(local.date())
+            for runner in list(self.zones.values()):
+                try:
+                    await self._tick_zone(runner, now, local, sun)
+                except Exception as exc:  # a bug in one zone's strategy must not stop the others
+                    log.exception("zone %s tick failed", runner.zone.id)
+                    self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
+            self._observe_site_alarms(now.timestamp())
         self._feed_backups(now)
         self._save_state()
         self._maybe_reload()
@@ -388,8 +415,10 @@ class SiteDaemon:
                 value = reading.value if reading is not None else None
                 quality = reading.quality if reading is not None else "comm_error"
                 valid = (s.valid.min, s.valid.max) if s.valid else None
-                observe(runner.tracks[track_key(s)], value if isinstance(value, int | float) else None,
-                        quality, now_s, valid)
+                key = track_key(s)
+                observe(runner.tracks[key], value if isinstance(value, int | float) else None, quality, now_s, valid)
+                if key not in runner.units and reading is not None and reading.unit:
+                    runner.units[key] = reading.unit
             for a in z.actuators:
                 reading = snapshot.get((z.bus, a.unit), {}).get(a.slot)
                 if reading is not None and reading.quality == "good":
@@ -511,14 +540,29 @@ class SiteDaemon:
                         views, runner.stage, requests)
         out = runner.controller.tick(inp)
         runner.trace, runner.bad = out.trace, bad
+        runner.wanted, runner.run_s = out.decisions, out.run_s
+        for act_id, driver in runner.drivers.items():
+            if isinstance(driver, SupplyDriver):
+                driver.params = out.params.get(act_id) or driver.params
         for message in out.events:
             self.event(runner, "strategy", message)
+        await self._arbitrate_and_send(runner, now)
+        self._write_points(runner, now, readings, bad)
+        self._observe_alarms(runner, now_s, bad)
+        if self.link is not None:
+            link = self.link.zones.get(z.id)
+            if link is not None:
+                link.offer_state(lambda: self.state_payload(runner, now))
 
+    async def _arbitrate_and_send(self, runner: ZoneRunner, now: datetime) -> None:
+        """Safety > override > the controller's last decisions, interlocks, then the commands that changed.
+        Run by every tick and at once after an override or a release (the farmer sees the actuator move)."""
+        z, bad, now_s = runner.zone, runner.bad, now.timestamp()
         decisions: dict[str, Decision] = {}
         for act in z.actuators:
             driver = runner.drivers[act.id]
             kind = runner.kinds[act.id]
-            wanted = out.decisions.get(act.id)
+            wanted = runner.wanted.get(act.id)
             if wanted is None:
                 failsafe = act.states()[0]
                 wanted = Decision(failsafe_target(failsafe, kind, driver.target), "safety",
@@ -536,17 +580,13 @@ class SiteDaemon:
         for act in z.actuators:
             decision = decisions[act.id]
             driver = runner.drivers[act.id]
-            if isinstance(driver, SupplyDriver):
-                driver.params = out.params.get(act.id) or driver.params
             feedback = runner.feedback.get(act.id)
-            command = self._plan(driver, decision.target, now_s, out.run_s.get(act.id) if decision.source == "recipe"
+            command = self._plan(driver, decision.target, now_s, runner.run_s.get(act.id) if decision.source == "recipe"
                                  else None, feedback)
             runner.decisions[act.id] = decision
             if command is not None:
                 await self._send(runner, act, command, decision)
             self._log_decision(runner, act, decision, now)
-        self._write_points(runner, now, readings, bad)
-        self._observe_alarms(runner, now_s, bad)
 
     def _observe_alarms(self, runner: ZoneRunner, now_s: float, bad: dict[str, str]) -> None:
         """Feed the zone's alarm book from this tick's judgements; raised/cleared alarms become events."""
@@ -572,7 +612,79 @@ class SiteDaemon:
                 backup = self.backups.get(runner.zone.id)
                 events += book.observe(rule.id, bool(backup is not None and backup.engaged), now_s)
         for ev in events:
-            self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}")
+            self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}",
+                       detail={"alarm": ev.alarm.to_dict()})
+        if events:
+            self._publish_alarms(runner)
+
+    def _publish_alarms(self, runner: ZoneRunner) -> None:
+        """The retained alarm list of a zone: its own alarms, then the site's (the spool's, shared by all)."""
+        if self.link is None or runner.alarms is None:
+            return
+        link = self.link.zones.get(runner.zone.id)
+        if link is not None:
+            link.set_alarms(runner.alarms.to_list() + self.site_alarms.to_list())
+
+    def _spool_alarm(self, alarm: Any) -> None:
+        """The historian spool's alarm callback (its writer thread): noted here, turned into alarms next tick."""
+        self._spool[alarm.code] = (alarm.state == "raised", f"{alarm.bytes / max(alarm.max_bytes, 1):.0%} of "
+                                   f"{alarm.max_bytes / 2**20:.0f} MiB, {alarm.dropped} points dropped")
+
+    def _observe_site_alarms(self, now_s: float) -> None:
+        events: list[AlarmEvent] = []
+        for rule in self.site_alarms.rules:
+            raised, detail = self._spool.get(rule.id, (False, ""))
+            events += self.site_alarms.observe(rule.id, raised, now_s, detail or None)
+        for ev in events:
+            for runner in self.zones.values():
+                self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): "
+                           f"{ev.alarm.message_en}", detail={"alarm": ev.alarm.to_dict()})
+                self._publish_alarms(runner)
+
+    def state_payload(self, runner: ZoneRunner, now: datetime) -> dict[str, Any]:
+        """The retained `state` of a zone (DESIGN.md § MQTT): readings with unit and quality, setpoints with
+        their source, actuators with target, source, reason and feedback, mode, recipe, overrides."""
+        readings: dict[str, Any] = {}
+        for q, track in runner.tracks.items():
+            why = runner.bad.get(q)
+            quality = "good" if why is None else ("stale" if why.startswith("stale") else track.quality)
+            entry: dict[str, Any] = {"value": track.value, "unit": runner.units.get(q), "quality": quality}
+            if why is not None:
+                entry["why"] = why
+            readings[q] = entry
+        actuators: dict[str, Any] = {}
+        sources = set()
+        now_s = now.timestamp()
+        for act in runner.zone.actuators:
+            decision = runner.decisions.get(act.id)
+            driver = runner.drivers[act.id]
+            entry = {"role": act.role, "kind": runner.kinds[act.id], "target": driver.target}
+            if decision is not None:
+                entry.update(source=decision.source, reason=decision.reason[:200])
+                sources.add(decision.source)
+            if isinstance(driver, RetractableDriver):
+                entry["position"] = driver.estimate(now_s)
+            feedback = runner.feedback.get(act.id)
+            if feedback is not None:
+                entry["feedback"] = feedback.status_name or feedback.status
+            if driver.failed:
+                entry["failed"] = True
+            actuators[act.id] = entry
+        recipe = runner.recipe.recipe.recipe if runner.recipe else None
+        return {
+            "time": iso(now), "site": self.site.site.id, "zone": runner.zone.id, "kind": runner.zone.kind,
+            "mode": "safety" if "safety" in sources else "override" if runner.overrides else "auto",
+            "recipe": None if recipe is None else {"id": recipe.id, "version": recipe.version,
+                                                   "stage": runner.stage, "period": runner.period},
+            "readings": readings,
+            "weather": {q: t.value for q, t in self.weather.items()},
+            "setpoints": {q: {"value": v, "source": "tenant" if q in runner.tenant else "recipe"}
+                          for q, v in runner.setpoints.items()},
+            "actuators": actuators,
+            "overrides": {a: {"value": o.target, "until": iso(datetime.fromtimestamp(o.expires_at, UTC)),
+                              "by": o.issued_by, "reason": o.reason} for a, o in runner.overrides.items()},
+            "alarms": len(runner.alarms.active()) if runner.alarms else 0,
+        }
 
     def _plan(self, driver: Driver, target: Any, now_s: float, run_s: float | None,
               feedback: Reading | None) -> Command | None:
@@ -663,8 +775,10 @@ class SiteDaemon:
         except Exception as exc:  # the historian is never worth a stopped greenhouse
             log.warning("historian write failed: %s", exc)
 
-    def event(self, runner: ZoneRunner | None, code: str, message: str, *, throttle: bool = False) -> None:
-        """An event: to the log, the live view and the historian (throttled ones once a minute per code)."""
+    def event(self, runner: ZoneRunner | None, code: str, message: str, *, throttle: bool = False,
+              detail: dict[str, Any] | None = None) -> None:
+        """An event: to the log, the live view, the historian and the zone's MQTT `events` (throttled ones once
+        a minute per code); `detail` (an alarm, a command's audit record) goes with it on MQTT."""
         now = self.clock.now()
         zone = runner.zone.id if runner is not None else "_site"
         if throttle:
@@ -680,6 +794,10 @@ class SiteDaemon:
         del self.events[:-200]
         log.info(json.dumps({"event": code, "zone": zone, "message": message}, ensure_ascii=False))
         self._write([Point("event", self.site.site.id, zone, code, now, {"message": message, "code": code})])
+        if self.link is not None and runner is not None:
+            link = self.link.zones.get(zone)
+            if link is not None:
+                link.send_event({**record, "time": iso(now), **(detail or {})})
 
     def _save_state(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -719,6 +837,7 @@ class SiteDaemon:
             return
         if kind == "daily":
             self._plan_meals(now)
+            self._prune_commands(now)
         for runner in list(self.zones.values()):
             zone_id = runner.zone.id
             if kind == "recipe":
@@ -828,6 +947,7 @@ class SiteDaemon:
             return Ack(None, False, ErrorCode.UNKNOWN_TARGET, f"no zone {zone_id!r} in this daemon")
         envelope = runner.recipe.recipe.envelope if runner.recipe else {}
         active = {a.id for a in runner.alarms.active()} if runner.alarms else set()
+        active |= {a.id for a in self.site_alarms.active()}
         ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, active, self.recipe_ids(runner.zone.kind))
         outcome = self.desk.process(payload, now, ctx)
         ack = outcome.ack
@@ -839,10 +959,35 @@ class SiteDaemon:
         record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now)
         code = "command_applied" if ack.ok else "command_rejected"
         self.event(runner, code, f"{record.get('who', '?')}: {record.get('kind', '?')} {record.get('target', '')} "
-                   f"{record.get('value', '')} -> {'ok' if ack.ok else ack.error}: {ack.message}"[:300])
+                   f"{record.get('value', '')} -> {'ok' if ack.ok else ack.error}: {ack.message}"[:300],
+                   detail={"command": record})
         self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
                            {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
         return ack
+
+    async def on_command(self, zone_id: str, payload: bytes) -> bytes:
+        """A `cmd` message from the broker -> its ack, after the Modbus write it caused (an override or a
+        release acts at once, not at the next tick). Never raises: a fault is an `internal_error` ack."""
+        try:
+            async with self._lock:
+                ack = self.handle_command(zone_id, payload)
+                runner = self.zones.get(zone_id)
+                kind = (ack.applied or {}).get("kind") if ack.ok else None
+                if runner is not None and kind in ("override", "release"):
+                    await self._arbitrate_and_send(runner, self.clock.now())
+                if runner is not None and kind == "ack_alarm":
+                    self._publish_alarms(runner)
+        except Exception as exc:  # never the daemon's end, never a command without its ack
+            log.exception("command for zone %s failed", zone_id)
+            ack = Ack(None, False, ErrorCode.INTERNAL_ERROR, f"internal error ({type(exc).__name__}: {exc})"[:500])
+        return ack.to_json()
+
+    def _prune_commands(self, now: datetime) -> None:
+        """Forget handled command ids older than any command can live: a redelivery of one is `expired`."""
+        horizon = iso(now - MAX_LIFETIME - timedelta(seconds=2 * SKEW_S))
+        old = [cid for cid, record in self.state.items("_commands")
+               if not isinstance(record, dict) or str(record.get("at", "")) < horizon]
+        self.state.delete("_commands", old)
 
     def _apply_action(self, runner: ZoneRunner, action: Action, now: datetime) -> None:
         zone_id, target = runner.zone.id, action.target or ""
@@ -869,7 +1014,9 @@ class SiteDaemon:
             value = None if action.value is None else float(action.value)  # type: ignore[arg-type]
             self.request(zone_id, Request("feed_now", value, action.issued_by))
         elif action.kind == "ack_alarm" and runner.alarms is not None:
-            event, why = runner.alarms.ack(target, action.issued_by, now.timestamp())
+            book = self.site_alarms if runner.alarms.get(target) is None and self.site_alarms.get(target) else \
+                runner.alarms
+            event, why = book.ack(target, action.issued_by, now.timestamp())
             if event is not None:
                 self.event(runner, "alarm_acked", f"{target} acknowledged by {action.issued_by}")
             else:

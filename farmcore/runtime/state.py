@@ -41,6 +41,12 @@ class StateStore:
         self._db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
                              [(zone, k, json.dumps(v)) for k, v in items.items()])
 
+    def items(self, zone: str) -> list[tuple[str, Any]]:
+        return [(k, json.loads(v)) for k, v in self._db.execute("SELECT key, value FROM kv WHERE zone=?", (zone,))]
+
+    def delete(self, zone: str, keys: list[str]) -> None:
+        self._db.executemany("DELETE FROM kv WHERE zone=? AND key=?", [(zone, k) for k in keys])
+
     def record_run(self, job_id: str, scheduled: datetime, ran_at: datetime, outcome: str) -> bool:
         """Record one scheduler run; False when this job already ran for this scheduled time (a duplicate)."""
         try:

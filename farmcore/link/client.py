@@ -1,0 +1,311 @@
+"""The daemon's side of MQTT: one connection per zone, each with its own last will.
+
+MQTT gives a connection exactly one last will, and DESIGN.md gives every zone a retained `status` whose
+will is `offline`; so each zone has its own connection (paho-mqtt under aiomqtt, all in the daemon's event
+loop: no thread per connection, 200 zones are 200 sockets). The control loop never waits on the broker:
+it hands over the latest state and alarms (only the newest matters, they are retained) and queues events
+and acks in a bounded queue, which a sender task drains while connected. When the broker is away the link
+reconnects with exponential backoff and jitter, then republishes `online`, the state and the alarm list,
+and sends what the queue kept (the oldest are dropped first once it is full, and counted).
+
+Broker URLs (no secret in them; a site file is copied and mailed):
+    mqtt://[USER@]HOST[:1883][?password_file=PATH | password_env=NAME]
+    mqtts://[USER@]HOST[:8883][?ca=PATH&cert=PATH&key=PATH&password_file=...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import aiomqtt
+
+from farmcore.errors import BadInput
+from farmcore.link.messages import topic
+
+log = logging.getLogger("farmcore.link")
+
+QUEUE_MAX = 1000  # events and acks kept per zone while the broker is away (a 10-minute outage has ~50)
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+STATE_MIN_INTERVAL_S = 1.0  # DESIGN: retained state at most once a second per zone
+PASSWORD_ENV = "FARMCTL_MQTT_PASSWORD"  # default password source when the URL names a user and no source
+URL_KEYS = ("password_file", "password_env", "ca", "cert", "key")
+URL_FORMS = "mqtt://[USER@]HOST[:PORT][?password_file=PATH|password_env=NAME] or mqtts://...&ca=PATH"
+
+CommandHandler = Callable[[str, bytes], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The URL as it may be printed (it never holds the password)."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+    def client(self, identifier: str, *, will: aiomqtt.Will | None = None, clean_session: bool = True,
+               keepalive: int = 30, timeout: float = 10.0) -> aiomqtt.Client:
+        tls = aiomqtt.TLSParameters(ca_certs=self.ca, certfile=self.cert, keyfile=self.key) if self.tls else None
+        return aiomqtt.Client(self.host, self.port, username=self.username, password=self.password,
+                              identifier=identifier, will=will, clean_session=clean_session, keepalive=keepalive,
+                              timeout=timeout, tls_params=tls)
+
+
+def parse_broker_url(url: str, *, environ: dict[str, str] | None = None) -> BrokerUrl:
+    """A broker URL -> `BrokerUrl` with its password read; BadInput naming the part that is wrong."""
+    env = os.environ if environ is None else environ
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BadInput(f"broker URL {url!r}: {exc}; expected {URL_FORMS}") from None
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise BadInput(f"broker URL {url!r}: scheme {parts.scheme!r}; expected {URL_FORMS}")
+    if not parts.hostname:
+        raise BadInput(f"broker URL {url!r}: no host; expected {URL_FORMS}")
+    if parts.password is not None:
+        raise BadInput(f"broker URL {parts.scheme}://{parts.username}:***@{parts.hostname}: a password in the URL "
+                       "leaks with the site file; use password_file=PATH or password_env=NAME")
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(params) - set(URL_KEYS))
+    if unknown:
+        raise BadInput(f"broker URL {url!r}: unknown parameter {unknown[0]!r}; allowed: {', '.join(URL_KEYS)}")
+    if "password_file" in params and "password_env" in params:
+        raise BadInput(f"broker URL {url!r}: give password_file or password_env, not both")
+    password = None
+    if "password_file" in params:
+        path = Path(params["password_file"]).expanduser()
+        try:
+            password = path.read_text().strip()
+        except OSError as exc:
+            raise BadInput(f"broker URL {url!r}: password_file {path}: {exc.strerror or exc}") from None
+    elif "password_env" in params:
+        name = params["password_env"]
+        if name not in env:
+            raise BadInput(f"broker URL {url!r}: environment variable {name} (password_env) is not set")
+        password = env[name]
+    elif parts.username:
+        password = env.get(PASSWORD_ENV)
+    tls = parts.scheme == "mqtts"
+    if not tls and any(k in params for k in ("ca", "cert", "key")):
+        raise BadInput(f"broker URL {url!r}: ca/cert/key need mqtts://")
+    return BrokerUrl(parts.hostname, port or (8883 if tls else 1883), parts.username or None, password, tls,
+                     params.get("ca"), params.get("cert"), params.get("key"))
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode()
+
+
+class ZoneLink:
+    """One zone's connection: retained status (with its will), state and alarms; events and acks; its cmd.
+
+    Thread model: everything runs in the daemon's event loop; `offer_state`, `set_alarms` and `send_event`
+    never block and never raise for a broker problem."""
+
+    def __init__(self, broker: BrokerUrl, site: str, zone: str, *, client_id: str, on_command: CommandHandler,
+                 queue_max: int = QUEUE_MAX, backoff: tuple[float, float] = (BACKOFF_MIN_S, BACKOFF_MAX_S),
+                 state_min_interval_s: float = STATE_MIN_INTERVAL_S, monotonic: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.broker, self.site, self.zone, self.client_id = broker, site, zone, client_id
+        self.on_command = on_command
+        self.topics = {leaf: topic(site, zone, leaf) for leaf in ("status", "state", "alarms", "events", "cmd", "ack")}
+        self.backoff = backoff
+        self.state_min_interval_s = state_min_interval_s
+        self.monotonic = monotonic
+        self.queue: deque[tuple[str, bytes]] = deque()
+        self.queue_max = queue_max
+        self.dropped = 0  # events/acks dropped from a full queue, all time
+        self.connected = False
+        self.connects = 0  # successful connections, all time (the first one included)
+        self.last_error: str | None = None
+        self.commands = 0
+        self._state: bytes | None = None
+        self._state_dirty = False
+        self._state_at = float("-inf")
+        self._alarms: bytes | None = None
+        self._alarms_dirty = False
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._client: aiomqtt.Client | None = None
+
+    # ----------------------------------------------------------------- from the control loop
+
+    def state_due(self) -> bool:
+        """Whether a state published now would be within the rate (build the payload only when it is)."""
+        return self.monotonic() - self._state_at >= self.state_min_interval_s
+
+    def offer_state(self, build: Callable[[], Any]) -> bool:
+        """The zone's state, built by `build()` only when due (at most once per interval); True if taken."""
+        if not self.state_due():
+            return False
+        self._state_at = self.monotonic()
+        self._state = _json(build())
+        self._state_dirty = True
+        self._wake.set()
+        return True
+
+    def set_alarms(self, alarms: list[dict[str, Any]]) -> None:
+        payload = _json(alarms)
+        if payload != self._alarms:
+            self._alarms, self._alarms_dirty = payload, True
+            self._wake.set()
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        self._enqueue(self.topics["events"], _json(event))
+
+    def _enqueue(self, to: str, payload: bytes, *, front: bool = False) -> None:
+        if len(self.queue) >= self.queue_max:
+            self.queue.popleft()
+            self.dropped += 1
+        if front:
+            self.queue.appendleft((to, payload))
+        else:
+            self.queue.append((to, payload))
+        self._wake.set()
+
+    # ----------------------------------------------------------------- the connection
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff, until `close()`."""
+        delay = self.backoff[0]
+        will = aiomqtt.Will(self.topics["status"], b"offline", qos=1, retain=True)
+        while not self._closing:
+            client = self.broker.client(self.client_id, will=will, clean_session=False)
+            try:
+                async with client:
+                    self._client = client
+                    await self._serve(client)
+                    return  # closed on purpose
+            except aiomqtt.MqttError as exc:
+                self._lost(str(exc))
+            except OSError as exc:
+                self._lost(f"{type(exc).__name__}: {exc}")
+            finally:
+                self._client = None
+            if self._closing:
+                return
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.backoff[1])
+
+    def _lost(self, why: str) -> None:
+        if self.connected or self.last_error != why:
+            log.warning("mqtt %s: zone %s link down: %s", self.broker.shown, self.zone, why)
+        self.connected, self.last_error = False, why
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.topics["status"], b"online", qos=1, retain=True)
+        await client.subscribe(self.topics["cmd"], qos=1)
+        self.connected, self.last_error = True, None
+        self.connects += 1
+        # the broker may have lost its retained copies (a restart without persistence): send them again
+        self._state_dirty = self._state is not None
+        self._alarms_dirty = self._alarms is not None
+        self._wake.set()
+        receiver = asyncio.create_task(self._receive(client))
+        sender = asyncio.create_task(self._send(client))
+        try:
+            done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receiver, sender):
+                task.cancel()
+            for task in (receiver, sender):
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await task
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if str(message.topic) != self.topics["cmd"]:
+                continue
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                payload = b"" if payload is None else str(payload).encode()
+            self.commands += 1
+            ack = await self.on_command(self.zone, bytes(payload))
+            try:
+                await client.publish(self.topics["ack"], ack, qos=1)
+            except aiomqtt.MqttError:
+                self._enqueue(self.topics["ack"], ack, front=True)  # exactly one ack: send it after reconnecting
+                raise
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._alarms_dirty and self._alarms is not None:
+                self._alarms_dirty = False
+                await client.publish(self.topics["alarms"], self._alarms, qos=1, retain=True)
+            while self.queue:
+                item = self.queue.popleft()
+                try:
+                    await client.publish(item[0], item[1], qos=1)
+                except BaseException:
+                    self.queue.appendleft(item)  # at least once: it goes again after the reconnect
+                    raise
+            if self._state_dirty and self._state is not None:
+                self._state_dirty = False
+                await client.publish(self.topics["state"], self._state, qos=0, retain=True)
+            if self._closing:
+                await client.publish(self.topics["status"], b"offline", qos=1, retain=True)
+                return
+
+    def close(self) -> None:
+        """Send what is pending and `offline`, then disconnect (a clean disconnect does not fire the will)."""
+        self._closing = True
+        self._wake.set()
+
+
+class SiteLink:
+    """The zone links of one daemon, run as tasks in its loop."""
+
+    def __init__(self, broker: BrokerUrl, site: str, client_ids: dict[str, str], *, on_command: CommandHandler,
+                 **options: Any) -> None:
+        """`client_ids`: zone -> MQTT client id (stable: the broker keeps the zone's session under it)."""
+        self.broker = broker
+        self.zones = {z: ZoneLink(broker, site, z, client_id=cid, on_command=on_command, **options)
+                      for z, cid in client_ids.items()}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(link.run(), name=f"mqtt-{z}") for z, link in self.zones.items()]
+
+    @property
+    def connected(self) -> int:
+        return sum(link.connected for link in self.zones.values())
+
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """`offline` on every zone (bounded wait: a dead broker must not hold up the stop states)."""
+        for link in self.zones.values():
+            link.close()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._tasks = []

@@ -1,0 +1,68 @@
+"""A real mosquitto 2 for the tests: configured by `farmctl broker config`, on a free port, restartable."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from farmcore.link.broker import write_config
+from farmcore.site import SiteFile
+
+needs_mosquitto = pytest.mark.skipif(
+    shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None,
+    reason="mosquitto and mosquitto-clients are not installed (.ci/run installs them)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mosquitto:
+    """mosquitto -c <generated conf>; `credentials` holds one password file per account."""
+
+    def __init__(self, site: SiteFile, folder: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.paths = write_config(site, folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
+        self.credentials = self.paths["credentials"]
+        self.proc: subprocess.Popen[str] | None = None
+
+    def password(self, account: str) -> str:
+        return (self.credentials / account).read_text().strip()
+
+    def url(self, account: str) -> str:
+        """The broker URL of an account, password from its credentials file (as a daemon would be set up)."""
+        return f"mqtt://{account}@127.0.0.1:{self.port}?password_file={self.credentials / account}"
+
+    def auth(self, account: str) -> list[str]:
+        """mosquitto_pub/sub arguments for an account."""
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-u", account, "-P", self.password(account)]
+
+    def start(self) -> Mosquitto:
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.paths["conf"])], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"mosquitto did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
