@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from farmcore import i18n
+from farmcore.errors import BadInput
 from farmcore.twin.bench import demo_site, serve_site
 
 STEPS = [
@@ -115,8 +116,11 @@ DEMO_SITE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" 
               help="where the job store, OPIDs and the SQLite history go (default: a new temporary folder)")
 @click.option("--live/--no-live", default=True, help="redraw the live view every second")
 @click.option("--bench", is_flag=True, help="run the technician commissioning tour on a fixed node bench instead")
+@click.option("--mqtt", "mqtt_url", help="link the zones to this broker (default: an embedded broker on loopback)")
+@click.option("--mqtt-port", type=click.IntRange(0, 65535), default=1883, show_default=True,
+              help="the embedded broker's port (0: any free port)")
 def demo(speed: float, start_at: datetime | None, duration_s: float | None, state_dir: Path | None, live: bool,
-         bench: bool) -> None:
+         bench: bool, mqtt_url: str | None, mqtt_port: int) -> None:
     """Twin site + greenhouse daemon + SQLite historian with a live view (Ctrl-C stops it)."""
     if bench:
         _bench_tour()
@@ -128,18 +132,35 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
     start = None
     if start_at is not None:
         start = start_at.replace(tzinfo=ZoneInfo("Asia/Seoul")).astimezone(UTC)
-    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live))
+    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port))
     span = f"--from {began:%Y-%m-%dT%H:%M}Z --to {ended + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z"
     click.echo(f"\nhistory: farmctl history export --historian sqlite:///{folder / 'history.db'} --zone gh1 {span}")
 
 
 async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
-                    live: bool) -> tuple[datetime, datetime]:
-    """Run the site; the simulated (start, end) times."""
+                    live: bool, mqtt_url: str | None = None, mqtt_port: int = 1883) -> tuple[datetime, datetime]:
+    """Run the site, linked to `mqtt_url` or to an embedded broker; the simulated (start, end) times."""
+    async with contextlib.AsyncExitStack() as stack:
+        if mqtt_url is None:
+            from farmcore.link.embedded import embedded_broker
+
+            try:
+                mqtt_url = await stack.enter_async_context(embedded_broker(port=mqtt_port))
+            except BadInput:  # the port is taken (another broker?): any free port will do for a demo
+                mqtt_url = await stack.enter_async_context(embedded_broker(port=0))
+        from farmcore.site import load_site
+
+        site_id = load_site(DEMO_SITE).site.id
+        click.echo(f"MQTT {mqtt_url}: farmctl zone watch --broker {mqtt_url} --site {site_id}", err=True)
+        return await _run_linked(folder, speed, start, duration_s, live, mqtt_url)
+
+
+async def _run_linked(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
+                      live: bool, mqtt_url: str) -> tuple[datetime, datetime]:
     from farmcore.fieldbus.url import parse_bus_url
     from farmcore.historian.sqlite import SqliteHistorian
     from farmcore.runtime.cli import serve_daemon
-    from farmcore.runtime.clock import TwinClock
+    from farmcore.runtime.clock import TwinClock, WallClock
     from farmcore.runtime.controllers import installed
     from farmcore.runtime.daemon import SiteDaemon
     from farmcore.runtime.scheduler import follow_clock
@@ -152,10 +173,11 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
     async with twin.serve(free_ports) as bound:
         clock = TwinClock(twin.clock, speed)
         follow_clock(clock)
-        historian = SqliteHistorian(folder / "history.db")
+        historian = SqliteHistorian(folder / "history.db", clock=lambda: twin.clock.now().timestamp())
         began = twin.clock.now()
+        # commands come from people in real time: their expiry is judged on the wall clock, not the twin's
         daemon = SiteDaemon(DEMO_SITE, controllers=installed(), clock=clock, state_dir=folder, bus_urls=bound,
-                            historian=historian)
+                            historian=historian, mqtt=mqtt_url, command_clock=WallClock())
         plant = asyncio.create_task(twin.run(speed))
         try:
             await serve_daemon(daemon, live=live, duration_s=duration_s)

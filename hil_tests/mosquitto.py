@@ -29,9 +29,12 @@ def free_port() -> int:
 class Mosquitto:
     """mosquitto -c <generated conf>; `credentials` holds one password file per account."""
 
-    def __init__(self, site: SiteFile, folder: Path, port: int | None = None) -> None:
+    def __init__(self, site: SiteFile, folder: Path, port: int | None = None, *, persistence: bool = False) -> None:
         self.port = port or free_port()
         self.paths = write_config(site, folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
+        if persistence:  # sessions and retained messages survive a restart (saved on SIGTERM)
+            with self.paths["conf"].open("a") as f:
+                f.write(f"persistence true\npersistence_location {folder.resolve()}/\n")
         self.credentials = self.paths["credentials"]
         self.proc: subprocess.Popen[str] | None = None
 
