@@ -148,14 +148,14 @@ def _p(values: list[float], q: float) -> float:
 
 
 async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, warmup_s: float, seconds: float,
-                  profile: Path | None) -> dict[str, Any]:
+                  profile: Path | None, mqtt: str | None = None) -> dict[str, Any]:
     saved_open = daemon_module.open_fast_bus
     if client == "pymodbus":
         from farmcore.fieldbus.bus import open_bus
 
         daemon_module.open_fast_bus = open_bus  # type: ignore[assignment]
     try:
-        daemon = SiteDaemon(site, controllers=CONTROLLERS, state_dir=state_dir, historian=None)
+        daemon = SiteDaemon(site, controllers=CONTROLLERS, state_dir=state_dir, historian=None, mqtt=mqtt)
         tick_walls: list[float] = []
         tick_cpus: list[float] = []
         read_walls: list[float] = []
@@ -164,7 +164,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         daemon._read_all = _timed(daemon._read_all, read_walls, read_cpus)  # type: ignore[method-assign]
         started = time.perf_counter()
         task = asyncio.create_task(daemon.run())
-        while daemon.ticks < 1:
+        while daemon.ticks < 1 or (daemon.link is not None and daemon.link.connected < len(daemon.zones)):
             if task.done():
                 await task
                 raise RuntimeError("the daemon stopped before its first tick")
@@ -246,6 +246,8 @@ def main() -> None:
                         help="bus under the daemon: the lean farmcore.fieldbus.fasttcp (production, default), "
                         "farmcore.fieldbus.bus (pymodbus), or both in turn")
     parser.add_argument("--no-log", action="store_true", help="daemon logs at WARNING instead of INFO")
+    parser.add_argument("--mqtt", help="link the zones to this MQTT broker (state, alarms, events: their cost "
+                        "counts); default: no link")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured window here "
                         "(with --client both: FILE.pymodbus, FILE.fasttcp)")
     args = parser.parse_args()
@@ -267,12 +269,13 @@ def main() -> None:
                             f"{args.profile.name}.{client}")
                     results[client] = asyncio.run(measure(
                         site, tmp / f"state-{client}", twin.pid, client=client, warmup_s=args.warmup,
-                        seconds=args.seconds, profile=profile))
+                        seconds=args.seconds, profile=profile, mqtt=args.mqtt))
     finally:
         restore_logs()
     first = results[clients[0]]
     out: dict[str, Any] = {"zones": first["zones"], "tick_s": args.tick, "buses": len(ports),
-                           "client": clients[0], **{k: v for k, v in first.items() if k != "zones"}}
+                           "client": clients[0], "mqtt": args.mqtt is not None,
+                           **{k: v for k, v in first.items() if k != "zones"}}
     if len(clients) > 1:
         out["clients"] = results
     print(json.dumps(out))

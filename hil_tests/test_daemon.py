@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -162,7 +163,8 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(tmp: Path, url: str, start: datetime, *, weather: Weather | None = None, recipe: str = "crops/tomato",
-              historian: bool = False, **kw: object) -> AsyncIterator[Rig]:
+              historian: bool | Any = False, **kw: object) -> AsyncIterator[Rig]:
+    """`historian`: True for a SQLite one in `tmp`, or a historian object to use (closed by the caller)."""
     path = tmp / "site.toml"
     path.write_text(site_text(url, recipe=recipe, **kw))  # type: ignore[arg-type]
     site = load_site(path)
@@ -171,7 +173,7 @@ async def rig(tmp: Path, url: str, start: datetime, *, weather: Weather | None =
     async with twin.serve({"field": serve}) as bound:
         clock = TwinClock(twin.clock, 1.0)
         follow_clock(clock)
-        h = SqliteHistorian(tmp / "history.db") if historian else None
+        h = SqliteHistorian(tmp / "history.db") if historian is True else (historian or None)
         daemon = SiteDaemon(path, controllers=CONTROLLERS, clock=clock, state_dir=tmp / "state",
                             bus_urls={"field": _client_end(bound["field"])}, historian=h)
         daemon.watchdog = open_watchdog(daemon)
@@ -180,7 +182,7 @@ async def rig(tmp: Path, url: str, start: datetime, *, weather: Weather | None =
             yield Rig(twin, daemon, path, site.runtime.tick_s)
         finally:
             await daemon.stop()
-            if h is not None:
+            if historian is True and h is not None:
                 h.close()
 
 
@@ -496,3 +498,25 @@ async def test_stale_data_alarm_raised_acked_and_cleared(tmp_path: Path) -> None
         await r.run(300)
         assert "stale_data:air_temperature" not in {a.id for a in book.active()}
         assert any(e["code"] == "alarm_cleared" for e in r.daemon.events)
+
+
+async def test_spool_nearly_full_becomes_an_alarm_of_every_zone(tmp_path: Path) -> None:
+    """The InfluxDB back-end's spool fills while the server is away (nothing listens on port 9): its
+    `spool_nearly_full` alarm reaches the zones' alarm lists and events, and can be acknowledged."""
+    from farmcore.historian.influx import InfluxHistorian
+
+    h = InfluxHistorian("http://127.0.0.1:9", "org", "bucket", "token", tmp_path / "spool.sqlite",
+                        spool_max_bytes=12_000, retry_initial_s=30)
+    try:
+        async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10, historian=h) as r:
+            await r.run(600)
+            listed = {a.id for a in r.daemon.site_alarms.active()}
+            assert "spool_nearly_full" in listed
+            assert any(e["code"] == "alarm_raised" and "spool_nearly_full" in e["message"] and e["zone"] == "gh"
+                       for e in r.daemon.events)
+            now = r.twin.clock.now()
+            ack = r.daemon.handle_command("gh", command("s1", now, "ack_alarm", "spool_nearly_full"))
+            assert ack.ok, ack
+            assert r.daemon.site_alarms.get("spool_nearly_full").acked
+    finally:
+        h.close()

@@ -236,7 +236,7 @@ class InfluxHistorian:
         self._retry_max_s = retry_max_s
         self._close_timeout_s = close_timeout_s
         self._int_as_float = int_as_float
-        self._on_alarm = on_alarm
+        self.on_alarm = on_alarm  # the daemon sets it to raise its spool alarms (called from the writer thread)
         spool_options = {"max_bytes": spool_max_bytes, "on_full": self._spool_alarm, "int_as_float": int_as_float}
         if read_only:
             self._spool = Spool(spool_path, read_only=True, **spool_options)
@@ -548,8 +548,8 @@ class InfluxHistorian:
         return delay
 
     def _spool_alarm(self, alarm: SpoolAlarm) -> None:
-        if self._on_alarm is not None:
-            self._on_alarm(alarm)
+        if self.on_alarm is not None:
+            self.on_alarm(alarm)
 
 
 def _retry_after(exc: ApiException) -> float | None:

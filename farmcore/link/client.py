@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiomqtt
+import orjson
 
 from farmcore.errors import BadInput
 from farmcore.link.messages import topic
@@ -45,6 +46,9 @@ URL_KEYS = ("password_file", "password_env", "ca", "cert", "key")
 URL_FORMS = "mqtt://[USER@]HOST[:PORT][?password_file=PATH|password_env=NAME] or mqtts://...&ca=PATH"
 
 CommandHandler = Callable[[str, bytes], Awaitable[bytes]]
+# An ack follows the PUBACK of its command at once: with Nagle on, it waits for the broker's delayed TCP ACK
+# (~40 ms on Linux). Commands and acks are small and latency-bound, so no Nagle on our sockets.
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class BrokerUrl:
         tls = aiomqtt.TLSParameters(ca_certs=self.ca, certfile=self.cert, keyfile=self.key) if self.tls else None
         return aiomqtt.Client(self.host, self.port, username=self.username, password=self.password,
                               identifier=identifier, will=will, clean_session=clean_session, keepalive=keepalive,
-                              timeout=timeout, tls_params=tls)
+                              timeout=timeout, tls_params=tls, socket_options=NODELAY)
 
 
 def parse_broker_url(url: str, *, environ: dict[str, str] | None = None) -> BrokerUrl:
@@ -115,7 +119,8 @@ def parse_broker_url(url: str, *, environ: dict[str, str] | None = None) -> Brok
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode()
+    """Compact UTF-8 JSON; orjson, because a 200-zone site encodes 200 states a second (~10x json's speed)."""
+    return orjson.dumps(value, default=str)
 
 
 class ZoneLink:
@@ -143,25 +148,36 @@ class ZoneLink:
         self.commands = 0
         self._state: bytes | None = None
         self._state_dirty = False
-        self._state_at = float("-inf")
+        self._state_at = float("-inf")  # the earliest time of the next state
         self._alarms: bytes | None = None
         self._alarms_dirty = False
         self._wake = asyncio.Event()
         self._closing = False
         self._client: aiomqtt.Client | None = None
+        self._paho: Any = None  # the paho client under the live aiomqtt one (aiomqtt pinned: <2.6)
 
     # ----------------------------------------------------------------- from the control loop
 
     def state_due(self) -> bool:
-        """Whether a state published now would be within the rate (build the payload only when it is)."""
-        return self.monotonic() - self._state_at >= self.state_min_interval_s
+        """Whether a state published now keeps the rate (build the payload only when it does). The slots are
+        a grid one interval apart with 10 % slack, so a 1 s tick that comes a millisecond early still publishes,
+        and the long-run rate never exceeds one per interval."""
+        return self.monotonic() >= self._state_at - 0.1 * self.state_min_interval_s
 
     def offer_state(self, build: Callable[[], Any]) -> bool:
         """The zone's state, built by `build()` only when due (at most once per interval); True if taken."""
         if not self.state_due():
             return False
-        self._state_at = self.monotonic()
+        now, interval = self.monotonic(), self.state_min_interval_s
+        self._state_at = max(self._state_at + interval, now + 0.9 * interval)  # the next slot
         self._state = _json(build())
+        paho = self._paho
+        if paho is not None and self.connected:
+            # straight to paho's out queue (QoS 0, retained): no task wake-up, no future per zone and tick;
+            # a state lost with the connection is replaced by the next one
+            info = paho.publish(self.topics["state"], self._state, 0, True)
+            if info.rc == 0:
+                return True
         self._state_dirty = True
         self._wake.set()
         return True
@@ -196,6 +212,7 @@ class ZoneLink:
             try:
                 async with client:
                     self._client = client
+                    self._paho = client._client
                     await self._serve(client)
                     return  # closed on purpose
             except aiomqtt.MqttError as exc:
@@ -203,7 +220,7 @@ class ZoneLink:
             except OSError as exc:
                 self._lost(f"{type(exc).__name__}: {exc}")
             finally:
-                self._client = None
+                self._client, self._paho, self.connected = None, None, False
             if self._closing:
                 return
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))

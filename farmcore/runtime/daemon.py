@@ -132,6 +132,7 @@ class ZoneRunner:
     wanted: dict[str, Decision] = field(default_factory=dict)  # the controller's last decisions (pre-arbitration)
     run_s: dict[str, float] = field(default_factory=dict)  # and its timed runs
     units: dict[str, str] = field(default_factory=dict)  # quantity -> unit, as the node reports it
+    alarm_count: int = 0  # alarms in the zone's retained list (as last published)
 
 
 class SiteDaemon:
@@ -627,7 +628,9 @@ class SiteDaemon:
             return
         link = self.link.zones.get(runner.zone.id)
         if link is not None:
-            link.set_alarms(runner.alarms.to_list() + self.site_alarms.to_list())
+            listed = runner.alarms.to_list() + self.site_alarms.to_list()
+            runner.alarm_count = len(listed)
+            link.set_alarms(listed)
 
     def _spool_alarm(self, alarm: Any) -> None:
         """The historian spool's alarm callback (its writer thread): noted here, turned into alarms next tick."""
@@ -659,12 +662,13 @@ class SiteDaemon:
         actuators: dict[str, Any] = {}
         sources = set()
         now_s = now.timestamp()
+        kinds, decisions = runner.kinds, runner.decisions
         for act in runner.zone.actuators:
-            decision = runner.decisions.get(act.id)
+            decision = decisions.get(act.id)
             driver = runner.drivers[act.id]
-            entry = {"role": act.role, "kind": runner.kinds[act.id], "target": driver.target}
+            entry = {"role": act.role, "kind": kinds[act.id], "target": driver.target}
             if decision is not None:
-                entry.update(source=decision.source, reason=decision.reason[:200])
+                entry["source"], entry["reason"] = decision.source, decision.reason[:200]
                 sources.add(decision.source)
             if isinstance(driver, RetractableDriver):
                 entry["position"] = driver.estimate(now_s)
@@ -687,7 +691,7 @@ class SiteDaemon:
             "actuators": actuators,
             "overrides": {a: {"value": o.target, "until": iso(datetime.fromtimestamp(o.expires_at, UTC)),
                               "by": o.issued_by, "reason": o.reason} for a, o in runner.overrides.items()},
-            "alarms": len(runner.alarms.active()) if runner.alarms else 0,
+            "alarms": runner.alarm_count,
         }
 
     def _plan(self, driver: Driver, target: Any, now_s: float, run_s: float | None,
