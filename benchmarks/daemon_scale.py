@@ -248,6 +248,7 @@ def main() -> None:
     parser.add_argument("--no-log", action="store_true", help="daemon logs at WARNING instead of INFO")
     parser.add_argument("--mqtt", help="link the zones to this MQTT broker (state, alarms, events: their cost "
                         "counts); default: no link")
+    parser.add_argument("--state-interval", type=float, default=1.0, help="[runtime] state_interval_s (with --mqtt)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured window here "
                         "(with --client both: FILE.pymodbus, FILE.fasttcp)")
     args = parser.parse_args()
@@ -259,7 +260,8 @@ def main() -> None:
             tmp = Path(tmp_name)
             ports = _free_ports(bus_count(args.zones, args.zones_per_bus))
             site = tmp / "site.toml"
-            site.write_text(site_toml(args.zones, ports, zones_per_bus=args.zones_per_bus, tick_s=args.tick))
+            text = site_toml(args.zones, ports, zones_per_bus=args.zones_per_bus, tick_s=args.tick)
+            site.write_text(text.replace("[runtime]\n", f"[runtime]\nstate_interval_s = {args.state_interval}\n"))
             results: dict[str, dict[str, Any]] = {}
             with twin_process(site, ports, tmp / "twin.log") as twin:
                 for client in clients:
@@ -275,6 +277,7 @@ def main() -> None:
     first = results[clients[0]]
     out: dict[str, Any] = {"zones": first["zones"], "tick_s": args.tick, "buses": len(ports),
                            "client": clients[0], "mqtt": args.mqtt is not None,
+                           "state_interval_s": args.state_interval if args.mqtt else None,
                            **{k: v for k, v in first.items() if k != "zones"}}
     if len(clients) > 1:
         out["clients"] = results

@@ -185,6 +185,7 @@ class RuntimeDef(Strict):
     watchdog_pin: int | None = Field(default=None, ge=0, le=40)  # GPIO (BCM) heartbeat for a hardware watchdog
     gpio_factory: str | None = None  # gpiozero pin factory: lgpio, rpigpio, native or mock (tests, benches)
     mqtt: str | None = None  # broker URL, mqtt://USER@HOST:1883?password_file=PATH (no secret here); none: no link
+    state_interval_s: float = Field(default=1.0, ge=1, le=3600)  # retained state per zone at most this often
 
 
 class SiteFile(Strict):

@@ -158,17 +158,20 @@ class ZoneLink:
 
     # ----------------------------------------------------------------- from the control loop
 
-    def state_due(self) -> bool:
-        """Whether a state published now keeps the rate (build the payload only when it does). The slots are
-        a grid one interval apart with 10 % slack, so a 1 s tick that comes a millisecond early still publishes,
+    def state_due(self, at: float | None = None) -> bool:
+        """Whether a state published at `at` (monotonic s, default now) keeps the rate. The slots are a grid
+        one interval apart with 10 % slack, so a 1 s tick that starts a millisecond early still publishes,
         and the long-run rate never exceeds one per interval."""
-        return self.monotonic() >= self._state_at - 0.1 * self.state_min_interval_s
+        return (self.monotonic() if at is None else at) >= self._state_at - 0.1 * self.state_min_interval_s
 
-    def offer_state(self, build: Callable[[], Any]) -> bool:
-        """The zone's state, built by `build()` only when due (at most once per interval); True if taken."""
-        if not self.state_due():
+    def offer_state(self, build: Callable[[], Any], at: float | None = None) -> bool:
+        """The zone's state, built by `build()` only when due (at most once per interval); True if taken.
+        `at`: when the tick that made it started (monotonic s). Zones are ticked one after the other, so
+        their offers drift within a tick; the tick's start is on the grid."""
+        now = self.monotonic() if at is None else at
+        if not self.state_due(now):
             return False
-        now, interval = self.monotonic(), self.state_min_interval_s
+        interval = self.state_min_interval_s
         self._state_at = max(self._state_at + interval, now + 0.9 * interval)  # the next slot
         self._state = _json(build())
         paho = self._paho

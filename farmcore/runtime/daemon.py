@@ -175,6 +175,7 @@ class SiteDaemon:
         self.link: SiteLink | None = None
         self.command_clock = command_clock or self.clock  # judges command expiry (the wall clock in a fast demo)
         self.link_options = link_options or {}  # ZoneLink options (backoff, queue_max) for tests and benchmarks
+        self._tick_started = time.monotonic()
         self._lock = asyncio.Lock()  # one tick or one command at a time: both move the same drivers
         self.site_alarms = AlarmBook("_site", site_rules())  # the historian spool's
         self._spool: dict[str, tuple[bool, str]] = {}  # alarm code -> (raised, detail), from the spool's thread
@@ -263,7 +264,7 @@ class SiteDaemon:
             sid = self.site.site.id
             self.link = SiteLink(self.broker, sid, {z: f"{ACCOUNT_PREFIX[r.zone.kind]}-{sid}-{z}"
                                                     for z, r in self.zones.items()}, on_command=self.on_command,
-                                **self.link_options)
+                                **{"state_min_interval_s": self.site.runtime.state_interval_s, **self.link_options})
             for runner in self.zones.values():
                 self._publish_alarms(runner)
             self.link.start()
@@ -342,6 +343,7 @@ class SiteDaemon:
     async def tick(self) -> None:
         """One read-decide-write round of every zone (tests call it directly, lockstep with the twin)."""
         async with self._lock:
+            self._tick_started = time.monotonic()
             now = self.clock.now()
             self.scheduler.wakeup()
             await self._read_all()
@@ -557,7 +559,7 @@ class SiteDaemon:
         if self.link is not None:
             link = self.link.zones.get(z.id)
             if link is not None:
-                link.offer_state(lambda: self.state_payload(runner, now))
+                link.offer_state(lambda: self.state_payload(runner, now), self._tick_started)
 
     async def _arbitrate_and_send(self, runner: ZoneRunner, now: datetime) -> None:
         """Safety > override > the controller's last decisions, interlocks, then the commands that changed.
