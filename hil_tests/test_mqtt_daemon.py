@@ -170,7 +170,7 @@ async def test_commands_from_mosquitto_pub_each_get_exactly_one_ack_with_stable_
             "{not json",
             json.dumps(command(now, "feed_now", cid="no-feeder")),
         ]
-        acks = sub(lv.broker, "farm/hil/gh/ack", len(payloads), wait_s=10)
+        acks = sub(lv.broker, "farm/hil/gh/ack", len(payloads) + 1, wait_s=3)  # one more: none may come
         await asyncio.sleep(0.3)
         for p in payloads:
             await asyncio.to_thread(pub, lv.broker, "farm/hil/gh/cmd", p)

@@ -181,6 +181,12 @@ def test_kill9_fires_the_last_will_and_a_clean_stop_says_offline(plant: Plant) -
     plant.daemon.send_signal(signal.SIGKILL)
     plant.daemon.wait(5)
     assert plant.status(1, 5) == ["1 offline"], "the broker published the zone's last will"
+    watch = subprocess.Popen(["mosquitto_sub", *plant.broker.auth("technician"), "-t", "farm/hil/gh/status",
+                              "-C", "3", "-W", "60", "-F", "%r %p"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
     second = plant.run("--for", "5")
     assert second.wait(60) == 0, second.stderr.read() if second.stderr else ""
-    assert plant.status(1, 5) == ["1 offline"], "a clean stop publishes offline (retained)"
+    out, _ = watch.communicate(timeout=30)
+    assert out.splitlines() == ["1 offline", "0 online", "0 offline"], "the restarted daemon came online, and a " \
+        "clean stop published offline"
+    assert plant.status(1, 5) == ["1 offline"], "offline is retained after a clean stop"

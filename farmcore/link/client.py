@@ -153,6 +153,8 @@ class ZoneLink:
         self._alarms_dirty = False
         self._wake = asyncio.Event()
         self._closing = False
+        self._closed = asyncio.Event()  # set by close(): ends a backoff wait at once
+        self._handling: set[asyncio.Task[None]] = set()  # commands being applied
         self._client: aiomqtt.Client | None = None
         self._paho: Any = None  # the paho client under the live aiomqtt one (aiomqtt pinned: <2.6)
 
@@ -160,8 +162,9 @@ class ZoneLink:
 
     def state_due(self, at: float | None = None) -> bool:
         """Whether a state published at `at` (monotonic s, default now) keeps the rate. The slots are a grid
-        one interval apart with 10 % slack, so a 1 s tick that starts a millisecond early still publishes,
-        and the long-run rate never exceeds one per interval."""
+        one interval apart with 10 % slack, so a 1 s tick that starts a millisecond early still publishes:
+        over any stretch of time the rate is at most one per interval, and two states are never closer
+        than 0.8 interval."""
         return (self.monotonic() if at is None else at) >= self._state_at - 0.1 * self.state_min_interval_s
 
     def offer_state(self, build: Callable[[], Any], at: float | None = None) -> bool:
@@ -196,8 +199,13 @@ class ZoneLink:
 
     def _enqueue(self, to: str, payload: bytes, *, front: bool = False) -> None:
         if len(self.queue) >= self.queue_max:
-            self.queue.popleft()
+            # make room by the oldest event; acks are kept (each command is owed exactly its answer)
+            oldest_event = next((i for i, (t, _p) in enumerate(self.queue) if t == self.topics["events"]), 0)
+            del self.queue[oldest_event]
             self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("mqtt: zone %s dropped %d queued events (broker away too long)", self.zone,
+                            self.dropped)
         if front:
             self.queue.appendleft((to, payload))
         else:
@@ -207,26 +215,36 @@ class ZoneLink:
     # ----------------------------------------------------------------- the connection
 
     async def run(self) -> None:
-        """Connect, serve, reconnect with backoff, until `close()`."""
+        """Connect, serve, reconnect with backoff, until `close()`.
+
+        A command is acknowledged to the broker (PUBACK) only once its ack is queued (paho's manual ack): a
+        command received but not yet handled when the connection drops is delivered again by the broker
+        (persistent session), so none is lost. One fresh client per connection, so that outgoing messages
+        have one owner, our queue (paho would otherwise resend its own unacknowledged ones as well)."""
         delay = self.backoff[0]
         will = aiomqtt.Will(self.topics["status"], b"offline", qos=1, retain=True)
         while not self._closing:
+            connects = self.connects
             client = self.broker.client(self.client_id, will=will, clean_session=False)
+            client._client.manual_ack_set(True)
             try:
                 async with client:
-                    self._client = client
-                    self._paho = client._client
+                    self._client, self._paho = client, client._client
                     await self._serve(client)
                     return  # closed on purpose
             except aiomqtt.MqttError as exc:
                 self._lost(str(exc))
             except OSError as exc:
                 self._lost(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug must not end the zone's link for good: log it and reconnect
+                log.exception("mqtt: zone %s link failed", self.zone)
+                self._lost(f"{type(exc).__name__}: {exc}")
             finally:
                 self._client, self._paho, self.connected = None, None, False
-            if self._closing:
-                return
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            if self.connects > connects:
+                delay = self.backoff[0]  # it was up: a new outage starts from the shortest wait
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff[1])
 
     def _lost(self, why: str) -> None:
@@ -254,10 +272,13 @@ class ZoneLink:
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await task
         for task in done:
-            if task.exception() is not None:
+            if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        """Commands one at a time. Each is handled in its own task, shielded: a dropped connection or a
+        stop never cancels a command halfway through its Modbus write, and its ack goes out through the
+        queue (after a reconnect if need be)."""
         async for message in client.messages:
             if str(message.topic) != self.topics["cmd"]:
                 continue
@@ -265,12 +286,18 @@ class ZoneLink:
             if not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
             self.commands += 1
-            ack = await self.on_command(self.zone, bytes(payload))
-            try:
-                await client.publish(self.topics["ack"], ack, qos=1)
-            except aiomqtt.MqttError:
-                self._enqueue(self.topics["ack"], ack, front=True)  # exactly one ack: send it after reconnecting
-                raise
+            task = asyncio.create_task(self._handle(bytes(payload), message.mid if message.qos else None))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+            await asyncio.shield(task)
+
+    async def _handle(self, payload: bytes, mid: int | None) -> None:
+        paho = self._paho
+        ack = await self.on_command(self.zone, payload)
+        self._enqueue(self.topics["ack"], ack, front=True)
+        if mid is not None and paho is not None and paho is self._paho:
+            paho.ack(mid, 1)  # handled: the broker may forget it (if the link dropped meanwhile, it redelivers
+            # the command and the daemon answers it `duplicate` with the first outcome: at least one ack)
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
@@ -290,12 +317,17 @@ class ZoneLink:
                 self._state_dirty = False
                 await client.publish(self.topics["state"], self._state, qos=0, retain=True)
             if self._closing:
+                if self._handling:  # a command being applied: its ack first
+                    await asyncio.wait(self._handling, timeout=5)
+                    self._wake.set()
+                    continue
                 await client.publish(self.topics["status"], b"offline", qos=1, retain=True)
                 return
 
     def close(self) -> None:
         """Send what is pending and `offline`, then disconnect (a clean disconnect does not fire the will)."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
 
 

@@ -23,6 +23,8 @@ Known limits (not worked around; fine on loopback, where a dead process closes i
   * the keepalive is not enforced: a client that goes silent without closing its TCP connection (a pulled
     cable) is never timed out, so its will only fires when the socket closes or resets;
   * a reconnecting persistent session keeps the will *retain* flag of its first connection;
+  * a QoS 1 message delivered but not yet acknowledged when a connection drops is not delivered again
+    when the session resumes (mosquitto does; the daemon relies on it to lose no command);
   * messages are delivered at the subscription's QoS even when published at a lower one.
 """
 

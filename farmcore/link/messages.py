@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_ALARM = "unknown_alarm"  # ack_alarm for an alarm that is not active
     UNKNOWN_RECIPE = "unknown_recipe"
     INTERNAL_ERROR = "internal_error"  # a bug in the daemon; the command was not applied
+    NOT_RUNNING = "not_running"  # the zone's daemon is stopping (its stop states went out); not applied
 
 
 class CommandError(Exception):
@@ -208,6 +209,14 @@ def readable_id(raw: dict[str, Any]) -> str | None:
     if isinstance(cid, str) and 1 <= len(cid) <= MAX_ID and _TEXT_ID_RE.match(cid):
         return cid
     return None
+
+
+def readable_id_of(payload: bytes) -> str | None:
+    """The command id of a raw payload when it has a usable one, else None (never raises)."""
+    try:
+        return readable_id(read_payload(payload))
+    except CommandError:
+        return None
 
 
 def validate_command(raw: dict[str, Any]) -> Command:

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from farmcore.historian.base import Historian, Point
 from farmcore.link.broker import ACCOUNT_PREFIX
 from farmcore.link.client import BrokerUrl, SiteLink, parse_broker_url
 from farmcore.link.commands import MAX_LIFETIME, SKEW_S, Action, CommandDesk, ZoneContext
-from farmcore.link.messages import Ack, ErrorCode, iso
+from farmcore.link.messages import Ack, ErrorCode, iso, readable_id_of
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
@@ -176,6 +176,7 @@ class SiteDaemon:
         self.command_clock = command_clock or self.clock  # judges command expiry (the wall clock in a fast demo)
         self.link_options = link_options or {}  # ZoneLink options (backoff, queue_max) for tests and benchmarks
         self._tick_started = time.monotonic()
+        self._stopped = False  # the stop states went out
         self._lock = asyncio.Lock()  # one tick or one command at a time: both move the same drivers
         self.site_alarms = AlarmBook("_site", site_rules())  # the historian spool's
         self._spool: dict[str, tuple[bool, str]] = {}  # alarm code -> (raised, detail), from the spool's thread
@@ -226,6 +227,7 @@ class SiteDaemon:
             runner.controller.restore(saved_controller)
         if old is not None:
             runner.tracks, runner.overrides, runner.tenant = old.tracks, old.overrides, old.tenant
+            _carry(old, runner)
         return runner
 
     def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
@@ -260,7 +262,11 @@ class SiteDaemon:
         self.scheduler.start(self.site.runtime.recipe_check_s)
         self._plan_meals(self.clock.now())
         self.event(None, "daemon_started", f"daemon started: zones {', '.join(sorted(self.zones)) or 'none'}")
-        if self.broker is not None:
+        async with self._lock:
+            await self._read_all()
+            for runner in self.zones.values():
+                await self._apply_states(runner, "start")
+        if self.broker is not None:  # after the start states: a command queued while down acts on a running zone
             sid = self.site.site.id
             self.link = SiteLink(self.broker, sid, {z: f"{ACCOUNT_PREFIX[r.zone.kind]}-{sid}-{z}"
                                                     for z, r in self.zones.items()}, on_command=self.on_command,
@@ -268,15 +274,15 @@ class SiteDaemon:
             for runner in self.zones.values():
                 self._publish_alarms(runner)
             self.link.start()
-        await self._read_all()
-        for runner in self.zones.values():
-            await self._apply_states(runner, "start")
 
     async def stop(self) -> None:
-        """Stop states, watchdog low, state saved, buses and job store closed."""
-        for runner in self.zones.values():
-            with contextlib.suppress(Exception):
-                await self._apply_states(runner, "stop")
+        """Stop states, watchdog low, state saved, buses and job store closed. Commands that arrive from
+        here on are answered `not_running` and not applied: nothing moves after the stop states."""
+        async with self._lock:
+            self._stopped = True
+            for runner in self.zones.values():
+                with contextlib.suppress(Exception):
+                    await self._apply_states(runner, "stop")
         self._save_state(force=True)
         if self.link is not None:
             await self.link.stop()  # pending events, then `offline` on every zone (bounded wait)
@@ -518,21 +524,7 @@ class SiteDaemon:
         z = runner.zone
         now_s = now.timestamp()
         self._refresh_setpoints(runner, now)
-        bad: dict[str, str] = {}
-        readings: dict[str, float] = {}
-        for q, track in runner.tracks.items():
-            why = judge(track, now_s, runner.stale_after[q])
-            if why is None:
-                readings[q] = track.value  # type: ignore[assignment]
-            else:
-                bad[q] = why
-        weather: dict[str, float] = {}
-        for q, track in self.weather.items():
-            why = judge(track, now_s, z.stale_after_s)
-            if why is None:
-                weather[q] = track.value  # type: ignore[assignment]
-            else:
-                bad[f"weather:{q}"] = why
+        readings, weather, bad = self._judge(runner, now_s)
         strategy = self._strategy(runner, now, local)
         views = {}
         for act in z.actuators:
@@ -561,9 +553,29 @@ class SiteDaemon:
             if link is not None:
                 link.offer_state(lambda: self.state_payload(runner, now), self._tick_started)
 
-    async def _arbitrate_and_send(self, runner: ZoneRunner, now: datetime) -> None:
+    def _judge(self, runner: ZoneRunner, now_s: float) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+        """Usable readings and outside weather now, and why each unusable one is not (stale, faulty)."""
+        bad: dict[str, str] = {}
+        readings: dict[str, float] = {}
+        for q, track in runner.tracks.items():
+            why = judge(track, now_s, runner.stale_after[q])
+            if why is None:
+                readings[q] = track.value  # type: ignore[assignment]
+            else:
+                bad[q] = why
+        weather: dict[str, float] = {}
+        for q, track in self.weather.items():
+            why = judge(track, now_s, runner.zone.stale_after_s)
+            if why is None:
+                weather[q] = track.value  # type: ignore[assignment]
+            else:
+                bad[f"weather:{q}"] = why
+        return readings, weather, bad
+
+    async def _arbitrate_and_send(self, runner: ZoneRunner, now: datetime, *, feedback: bool = True) -> None:
         """Safety > override > the controller's last decisions, interlocks, then the commands that changed.
-        Run by every tick and at once after an override or a release (the farmer sees the actuator move)."""
+        Run by every tick and at once after an override or a release (the farmer sees the actuator move);
+        `feedback=False` there: the feedback was read before the last write and would count as a mismatch."""
         z, bad, now_s = runner.zone, runner.bad, now.timestamp()
         decisions: dict[str, Decision] = {}
         for act in z.actuators:
@@ -587,9 +599,9 @@ class SiteDaemon:
         for act in z.actuators:
             decision = decisions[act.id]
             driver = runner.drivers[act.id]
-            feedback = runner.feedback.get(act.id)
+            seen = runner.feedback.get(act.id) if feedback else None
             command = self._plan(driver, decision.target, now_s, runner.run_s.get(act.id) if decision.source == "recipe"
-                                 else None, feedback)
+                                 else None, seen)
             runner.decisions[act.id] = decision
             if command is not None:
                 await self._send(runner, act, command, decision)
@@ -725,6 +737,9 @@ class SiteDaemon:
             self._undo(driver)
             self.event(runner, "command_failed", f"{what}: {exc}", throttle=True)
             return
+        except asyncio.CancelledError:
+            self._undo(driver)  # it may not have gone out: the next tick sends it again
+            raise
         self.state.put(runner.zone.id, f"driver:{act.id}", driver.state())
         log.info(json.dumps({"zone": runner.zone.id, "actuator": act.id, "op": command.op,
                              "time_s": command.time_s, "source": decision.source, "reason": decision.reason,
@@ -940,6 +955,9 @@ class SiteDaemon:
                              runner.overrides, runner.tenant)
             new.stale_after = {track_key(s): s.stale_after_s or zone.stale_after_s for s in zone.sensors}
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
+            _carry(runner, new)
+            if new.alarms is not None:
+                new.alarms.set_rules(standard_rules(zone))
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
                 new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
             zones[zone.id] = new
@@ -977,24 +995,52 @@ class SiteDaemon:
 
     async def on_command(self, zone_id: str, payload: bytes) -> bytes:
         """A `cmd` message from the broker -> its ack, after the Modbus write it caused (an override or a
-        release acts at once, not at the next tick). Never raises: a fault is an `internal_error` ack."""
+        release acts at once, not at the next tick; safety still wins). Never raises: a fault is an
+        `internal_error` ack, or an `ok` one saying the write is left to the next tick when the command was
+        already accepted."""
+        ack: Ack | None = None
         try:
             async with self._lock:
+                if self._stopped:
+                    return Ack(readable_id_of(payload), False, ErrorCode.NOT_RUNNING,
+                               "the daemon is stopping: not applied (send it again when the zone is online)").to_json()
                 ack = self.handle_command(zone_id, payload)
                 runner = self.zones.get(zone_id)
-                kind = (ack.applied or {}).get("kind") if ack.ok else None
-                if runner is not None and kind in ("override", "release"):
-                    await self._arbitrate_and_send(runner, self.clock.now())
-                if runner is not None and kind == "ack_alarm":
-                    self._publish_alarms(runner)
+                applied = (ack.applied or {}) if ack.ok else {}
+                if runner is not None and applied.get("kind") in ("override", "release") \
+                        and runner.last_tick_s is not None:  # before the first tick, the first tick applies it
+                    ack = await self._act_now(runner, ack, str(applied.get("target")))
+                if applied.get("kind") == "ack_alarm":
+                    for each in self.zones.values():  # a site alarm is listed in every zone
+                        self._publish_alarms(each)
         except Exception as exc:  # never the daemon's end, never a command without its ack
             log.exception("command for zone %s failed", zone_id)
-            ack = Ack(None, False, ErrorCode.INTERNAL_ERROR, f"internal error ({type(exc).__name__}: {exc})"[:500])
+            if ack is not None and ack.ok:
+                ack = replace(ack, message=f"{ack.message}; the actuator write failed ({type(exc).__name__}: "
+                              f"{exc}) and is retried at the next tick"[:500])
+            else:
+                ack = Ack(None if ack is None else ack.id, False, ErrorCode.INTERNAL_ERROR,
+                          f"internal error ({type(exc).__name__}: {exc})"[:500])
         return ack.to_json()
+
+    async def _act_now(self, runner: ZoneRunner, ack: Ack, target: str) -> Ack:
+        """Arbitrate the zone again with fresh judgements of its readings and write what changed; the ack
+        says when safety holds the actuator or the write did not go out."""
+        now = self.clock.now()
+        _readings, _weather, runner.bad = self._judge(runner, now.timestamp())
+        await self._arbitrate_and_send(runner, now, feedback=False)
+        decision = runner.decisions.get(target)
+        driver = runner.drivers.get(target)
+        notes = []
+        if decision is not None and decision.source == "safety" and target in runner.overrides:
+            notes.append(f"held by safety for now: {decision.reason}")
+        if target in runner.overrides and isinstance(driver, SwitchDriver | SupplyDriver) and driver.commanded is None:
+            notes.append("the write did not go out (node unreachable?); retried every tick")  # _send undid it
+        return replace(ack, message=f"{ack.message}; {'; '.join(notes)}"[:500]) if notes else ack
 
     def _prune_commands(self, now: datetime) -> None:
         """Forget handled command ids older than any command can live: a redelivery of one is `expired`."""
-        horizon = iso(now - MAX_LIFETIME - timedelta(seconds=2 * SKEW_S))
+        horizon = iso(self.command_clock.now() - MAX_LIFETIME - timedelta(seconds=2 * SKEW_S))
         old = [cid for cid, record in self.state.items("_commands")
                if not isinstance(record, dict) or str(record.get("at", "")) < horizon]
         self.state.delete("_commands", old)
@@ -1064,6 +1110,15 @@ class SiteDaemon:
         expires = self.clock.now().timestamp() + duration_s
         runner.overrides[actuator] = Override(target, expires, reason, issued_by)
         self.event(runner, "override", f"{actuator}: manual {target!r} for {duration_s:g} s by {issued_by}: {reason}")
+
+
+def _carry(old: ZoneRunner, new: ZoneRunner) -> None:
+    """What a zone keeps across a reload of its settings: the last judgements and decisions (a command
+    before the next tick acts on them), its alarm book, the units its nodes report."""
+    new.wanted, new.run_s, new.bad, new.decisions = old.wanted, old.run_s, old.bad, old.decisions
+    new.last_tick_s, new.units, new.alarm_count = old.last_tick_s, old.units, old.alarm_count
+    if new.alarms is None or old.alarms is not None:
+        new.alarms = old.alarms
 
 
 def _sun_times_or_day(site: SiteFile, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
