@@ -520,3 +520,33 @@ async def test_spool_nearly_full_becomes_an_alarm_of_every_zone(tmp_path: Path) 
             assert r.daemon.site_alarms.get("spool_nearly_full").acked
     finally:
         h.close()
+
+
+async def test_a_command_never_beats_safety_nor_acts_after_the_stop_states(tmp_path: Path) -> None:
+    """An override while the temperature probe is silent is accepted but held by safety (the ack says so,
+    the heater stays off); a command after the stop states is refused `not_running` and moves nothing."""
+    import json
+
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 2), tick_s=10, stale_s=20) as r:
+        await r.run(60)
+        heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
+        await r.run(60)
+        assert r.zone().decisions["heater"].source == "safety"
+        now = r.twin.clock.now()
+        ack = json.loads(await r.daemon.on_command("gh", command("b1", now, "override", "heater", "on",
+                                                                  duration_s=600)))
+        assert ack["ok"] and "held by safety" in ack["message"], ack
+        heater = next(a for a in r.twin.zones["gh"].actuators if a.id == "heater")
+        assert r.zone().decisions["heater"].source == "safety" and heater.state(0)[0] is False
+        heal()
+        await r.run(30)
+        assert r.zone().decisions["heater"].source == "override", "the override applies once the probe is back"
+        d = r.daemon
+        await d.stop()
+        d.stop = _noop  # type: ignore[method-assign]  # the rig's own stop
+        after = json.loads(await d.on_command("gh", command("b2", now, "override", "heater", "on", duration_s=60)))
+    assert not after["ok"] and after["error"] == "not_running" and after["id"] == "b2"
+
+
+async def _noop() -> None:
+    return None
