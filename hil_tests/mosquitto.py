@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from farmcore.link.broker import write_config
+from farmcore.link.broker import Tls, write_config
 from farmcore.site import SiteFile
 
 needs_mosquitto = pytest.mark.skipif(
@@ -29,9 +29,11 @@ def free_port() -> int:
 class Mosquitto:
     """mosquitto -c <generated conf>; `credentials` holds one password file per account."""
 
-    def __init__(self, site: SiteFile, folder: Path, port: int | None = None, *, persistence: bool = False) -> None:
+    def __init__(self, site: SiteFile, folder: Path, port: int | None = None, *, persistence: bool = False,
+                 tls: Tls | None = None) -> None:
         self.port = port or free_port()
-        self.paths = write_config(site, folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
+        self.tls = tls
+        self.paths = write_config(site, folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser(), tls=tls)
         if persistence:  # sessions and retained messages survive a restart (saved on SIGTERM)
             with self.paths["conf"].open("a") as f:
                 f.write(f"persistence true\npersistence_location {folder.resolve()}/\n")
@@ -43,11 +45,17 @@ class Mosquitto:
 
     def url(self, account: str) -> str:
         """The broker URL of an account, password from its credentials file (as a daemon would be set up)."""
-        return f"mqtt://{account}@127.0.0.1:{self.port}?password_file={self.credentials / account}"
+        url = f"mqtt://{account}@127.0.0.1:{self.port}?password_file={self.credentials / account}"
+        if self.tls is not None:
+            url = url.replace("mqtt://", "mqtts://") + (f"&ca={self.tls.cafile}" if self.tls.cafile else "")
+        return url
 
     def auth(self, account: str) -> list[str]:
         """mosquitto_pub/sub arguments for an account."""
-        return ["-h", "127.0.0.1", "-p", str(self.port), "-u", account, "-P", self.password(account)]
+        args = ["-h", "127.0.0.1", "-p", str(self.port), "-u", account, "-P", self.password(account)]
+        if self.tls is not None and self.tls.cafile is not None:
+            args += ["--cafile", str(self.tls.cafile)]
+        return args
 
     def start(self) -> Mosquitto:
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.paths["conf"])], stdout=subprocess.DEVNULL,

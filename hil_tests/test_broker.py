@@ -4,6 +4,7 @@ commands reach the zone's daemon account."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from farmcore.link.broker import accounts, write_config
+from farmcore.link.broker import Tls, accounts, write_config
 from farmcore.site import load_site
 from hil_tests.mosquitto import Mosquitto, needs_mosquitto
 
@@ -75,3 +76,52 @@ def test_credentials_are_kept_private_and_reused(tmp_path: Path) -> None:
     write_config(site, tmp_path / "b", listen="1883")
     assert first == {a: (paths["credentials"] / a).read_text() for a in accounts(site)}
     assert "password" not in SITE.read_text().lower()
+
+
+def _certificates(folder: Path) -> Tls:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl)."""
+    folder.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=farm test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "server.pem", "-days", "2", "-extfile", "ext")
+    return Tls(folder / "server.pem", folder / "server.key", folder / "ca.pem")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+async def test_tls_listener_carries_a_zone_link_and_refuses_plain_clients(tmp_path: Path) -> None:
+    """`broker config --tls-*`: mosquitto serves TLS only; the daemon's link connects with `mqtts://...&ca=`
+    (certificate checked against the CA and the host), mosquitto_sub with --cafile reads what it publishes,
+    and a plain-text client is refused."""
+    import asyncio
+
+    from farmcore.link.client import ZoneLink, parse_broker_url
+
+    mosq = Mosquitto(load_site(SITE), tmp_path / "broker", tls=_certificates(tmp_path / "tls")).start()
+    try:
+        assert "certfile" in mosq.paths["conf"].read_text()
+        reader = subprocess.Popen(["mosquitto_sub", *mosq.auth("technician"), "-t", "farm/gyeongbuk-demo/gh1/status",
+                                   "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
+
+        async def answer(zone: str, payload: bytes) -> bytes:
+            return b"{}"
+
+        link = ZoneLink(parse_broker_url(mosq.url("farmctl-gyeongbuk-demo")), "gyeongbuk-demo", "gh1",
+                        client_id="farmctl-gyeongbuk-demo-gh1", on_command=answer)
+        task = asyncio.create_task(link.run())
+        out, _ = await asyncio.to_thread(reader.communicate, timeout=15)
+        link.close()
+        await asyncio.wait_for(task, 5)
+        plain = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosq.port), "-u", "portal", "-P",
+                                mosq.password("portal"), "-t", "farm/gyeongbuk-demo/gh1/cmd", "-m", "{}"],
+                               capture_output=True, text=True, timeout=10)
+    finally:
+        mosq.stop()
+    assert link.connects == 1 and out.strip() == "online"
+    assert plain.returncode != 0, "a plain-text client got through the TLS listener"
