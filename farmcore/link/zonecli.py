@@ -317,6 +317,8 @@ async def collect_status(broker: BrokerUrl, site: str, zones: Sequence[str] = ()
     for entry in out.values():
         taken = state_time(entry["state"]) if entry["state"] is not None else None
         entry["state_age_s"] = None if taken is None else round((now - taken).total_seconds(), 1)
+        if entry["state_age_s"] is not None and entry["state_age_s"] < -5:  # a twin at 60x, or a wrong clock
+            entry["notes"].append(f"the zone's clock is {-entry['state_age_s']:.0f} s ahead of this machine's")
     return dict(sorted(out.items()))
 
 
