@@ -68,6 +68,12 @@ class Mosquitto:
                 raise AssertionError(f"mosquitto did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
             time.sleep(0.05)
 
+    def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

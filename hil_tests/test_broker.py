@@ -22,11 +22,8 @@ pytestmark = needs_mosquitto
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    mosq = Mosquitto(load_site(SITE), tmp_path / "broker").start()
-    try:
+    with Mosquitto(load_site(SITE), tmp_path / "broker") as mosq:
         yield mosq
-    finally:
-        mosq.stop()
 
 
 def _pub(auth: list[str], topic: str, message: str) -> subprocess.CompletedProcess[str]:

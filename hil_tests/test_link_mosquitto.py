@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from farmcore.link.client import ZoneLink, parse_broker_url
 from farmcore.site import load_site
@@ -14,6 +17,12 @@ from hil_tests.mosquitto import Mosquitto, needs_mosquitto
 pytestmark = needs_mosquitto
 DEMO = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
 SITE, ZONE = "gyeongbuk-demo", "gh1"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(load_site(DEMO), tmp_path / "broker") as mosq:
+        yield mosq
 
 
 async def _collect(client, n: int, timeout_s: float = 8) -> list[bytes]:
@@ -29,65 +38,57 @@ async def _collect(client, n: int, timeout_s: float = 8) -> list[bytes]:
     return got
 
 
-async def test_commands_in_flight_when_the_link_drops_are_all_answered(tmp_path: Path) -> None:
-    broker = Mosquitto(load_site(DEMO), tmp_path / "broker").start()
-    try:
-        handled: list[bytes] = []
+async def test_commands_in_flight_when_the_link_drops_are_all_answered(broker: Mosquitto) -> None:
+    handled: list[bytes] = []
 
-        async def slow(zone: str, payload: bytes) -> bytes:
-            handled.append(payload)
-            await asyncio.sleep(0.4)
-            return b"ack:" + payload
+    async def slow(zone: str, payload: bytes) -> bytes:
+        handled.append(payload)
+        await asyncio.sleep(0.4)
+        return b"ack:" + payload
 
-        link = ZoneLink(parse_broker_url(broker.url(f"farmctl-{SITE}")), SITE, ZONE, client_id=f"farmctl-{SITE}-{ZONE}",
-                        on_command=slow, backoff=(0.1, 0.5))
-        task = asyncio.create_task(link.run())
-        async with parse_broker_url(broker.url("technician")).client("tech") as tech:
-            await tech.subscribe(f"farm/{SITE}/{ZONE}/ack", qos=1)
-            while not link.connected:
-                await asyncio.sleep(0.02)
-            for p in (b"c1", b"c2", b"c3"):
-                await tech.publish(f"farm/{SITE}/{ZONE}/cmd", p, qos=1)
-            await asyncio.sleep(0.15)
-            link._paho.socket().shutdown(socket.SHUT_RDWR)  # the network drops while c1 is being handled
-            acks = await _collect(tech, 4)
-        link.close()
-        await asyncio.wait_for(task, 5)
-    finally:
-        broker.stop()
+    link = ZoneLink(parse_broker_url(broker.url(f"farmctl-{SITE}")), SITE, ZONE, client_id=f"farmctl-{SITE}-{ZONE}",
+                    on_command=slow, backoff=(0.1, 0.5))
+    task = asyncio.create_task(link.run())
+    async with parse_broker_url(broker.url("technician")).client("tech") as tech:
+        await tech.subscribe(f"farm/{SITE}/{ZONE}/ack", qos=1)
+        while not link.connected:
+            await asyncio.sleep(0.02)
+        for p in (b"c1", b"c2", b"c3"):
+            await tech.publish(f"farm/{SITE}/{ZONE}/cmd", p, qos=1)
+        await asyncio.sleep(0.15)
+        link._paho.socket().shutdown(socket.SHUT_RDWR)  # the network drops while c1 is being handled
+        acks = await _collect(tech, 4)
+    link.close()
+    await asyncio.wait_for(task, 5)
     assert link.connects == 2
     assert set(handled) == {b"c1", b"c2", b"c3"}, "a command the broker delivered was lost"
     assert {b"ack:c1", b"ack:c2", b"ack:c3"} <= set(acks)
     assert acks.count(b"ack:c2") == 1 and acks.count(b"ack:c3") == 1  # only the one in flight may repeat
 
 
-async def test_a_stop_lets_the_command_being_applied_finish_and_ack(tmp_path: Path) -> None:
-    broker = Mosquitto(load_site(DEMO), tmp_path / "broker").start()
-    try:
-        steps: list[str] = []
+async def test_a_stop_lets_the_command_being_applied_finish_and_ack(broker: Mosquitto) -> None:
+    steps: list[str] = []
 
-        async def slow(zone: str, payload: bytes) -> bytes:
-            steps.append("start")
-            await asyncio.sleep(0.5)
-            steps.append("done")
-            return b"ack:" + payload
+    async def slow(zone: str, payload: bytes) -> bytes:
+        steps.append("start")
+        await asyncio.sleep(0.5)
+        steps.append("done")
+        return b"ack:" + payload
 
-        link = ZoneLink(parse_broker_url(broker.url(f"farmctl-{SITE}")), SITE, ZONE, client_id=f"farmctl-{SITE}-{ZONE}",
-                        on_command=slow)
-        task = asyncio.create_task(link.run())
-        async with parse_broker_url(broker.url("technician")).client("tech") as tech:
-            await tech.subscribe(f"farm/{SITE}/{ZONE}/ack", qos=1)
-            await tech.subscribe(f"farm/{SITE}/{ZONE}/status", qos=1)
-            while not link.connected:
-                await asyncio.sleep(0.02)
-            await _collect(tech, 1, 2)  # the retained `online`
-            await tech.publish(f"farm/{SITE}/{ZONE}/cmd", b"c1", qos=1)
-            while steps != ["start"]:
-                await asyncio.sleep(0.01)
-            link.close()  # while the command is being applied
-            got = await _collect(tech, 2)
-        await asyncio.wait_for(task, 5)
-    finally:
-        broker.stop()
+    link = ZoneLink(parse_broker_url(broker.url(f"farmctl-{SITE}")), SITE, ZONE, client_id=f"farmctl-{SITE}-{ZONE}",
+                    on_command=slow)
+    task = asyncio.create_task(link.run())
+    async with parse_broker_url(broker.url("technician")).client("tech") as tech:
+        await tech.subscribe(f"farm/{SITE}/{ZONE}/ack", qos=1)
+        await tech.subscribe(f"farm/{SITE}/{ZONE}/status", qos=1)
+        while not link.connected:
+            await asyncio.sleep(0.02)
+        await _collect(tech, 1, 2)  # the retained `online`
+        await tech.publish(f"farm/{SITE}/{ZONE}/cmd", b"c1", qos=1)
+        while steps != ["start"]:
+            await asyncio.sleep(0.01)
+        link.close()  # while the command is being applied
+        got = await _collect(tech, 2)
+    await asyncio.wait_for(task, 5)
     assert steps == ["start", "done"], "the stop cancelled the command halfway"
     assert got == [b"ack:c1", b"offline"]

@@ -83,11 +83,8 @@ class FakeDaemon:
 
 @pytest.fixture
 def mosq(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(load_site(DEMO), tmp_path / "broker").start()
-    try:
+    with Mosquitto(load_site(DEMO), tmp_path / "broker") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -145,7 +145,6 @@ class ZoneLink:
         self.connected = False
         self.connects = 0  # successful connections, all time (the first one included)
         self.last_error: str | None = None
-        self.commands = 0
         self._state: bytes | None = None
         self._state_dirty = False
         self._state_at = float("-inf")  # the earliest time of the next state
@@ -155,26 +154,20 @@ class ZoneLink:
         self._closing = False
         self._closed = asyncio.Event()  # set by close(): ends a backoff wait at once
         self._handling: set[asyncio.Task[None]] = set()  # commands being applied
-        self._client: aiomqtt.Client | None = None
         self._paho: Any = None  # the paho client under the live aiomqtt one (aiomqtt pinned: <2.6)
 
     # ----------------------------------------------------------------- from the control loop
 
-    def state_due(self, at: float | None = None) -> bool:
-        """Whether a state published at `at` (monotonic s, default now) keeps the rate. The slots are a grid
-        one interval apart with 10 % slack, so a 1 s tick that starts a millisecond early still publishes:
-        over any stretch of time the rate is at most one per interval, and two states are never closer
-        than 0.8 interval."""
-        return (self.monotonic() if at is None else at) >= self._state_at - 0.1 * self.state_min_interval_s
-
     def offer_state(self, build: Callable[[], Any], at: float | None = None) -> bool:
-        """The zone's state, built by `build()` only when due (at most once per interval); True if taken.
-        `at`: when the tick that made it started (monotonic s). Zones are ticked one after the other, so
-        their offers drift within a tick; the tick's start is on the grid."""
+        """The zone's state, built by `build()` only when due; True if taken. `at`: when the tick that made it
+        started (monotonic s, default now): zones are ticked one after the other, so their offers drift
+        within a tick, while the tick's start is on the grid. The slots are a grid one interval apart with
+        10 % slack, so a 1 s tick that starts a millisecond early still publishes: over any stretch of time
+        the rate is at most one per interval, and two states are never closer than 0.8 interval."""
         now = self.monotonic() if at is None else at
-        if not self.state_due(now):
-            return False
         interval = self.state_min_interval_s
+        if now < self._state_at - 0.1 * interval:
+            return False
         self._state_at = max(self._state_at + interval, now + 0.9 * interval)  # the next slot
         self._state = _json(build())
         paho = self._paho
@@ -229,7 +222,7 @@ class ZoneLink:
             client._client.manual_ack_set(True)
             try:
                 async with client:
-                    self._client, self._paho = client, client._client
+                    self._paho = client._client
                     await self._serve(client)
                     return  # closed on purpose
             except aiomqtt.MqttError as exc:
@@ -240,7 +233,7 @@ class ZoneLink:
                 log.exception("mqtt: zone %s link failed", self.zone)
                 self._lost(f"{type(exc).__name__}: {exc}")
             finally:
-                self._client, self._paho, self.connected = None, None, False
+                self._paho, self.connected = None, False
             if self.connects > connects:
                 delay = self.backoff[0]  # it was up: a new outage starts from the shortest wait
             with contextlib.suppress(TimeoutError):
@@ -285,7 +278,6 @@ class ZoneLink:
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
-            self.commands += 1
             task = asyncio.create_task(self._handle(bytes(payload), message.mid if message.qos else None))
             self._handling.add(task)
             task.add_done_callback(self._handling.discard)

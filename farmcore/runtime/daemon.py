@@ -194,7 +194,7 @@ class SiteDaemon:
 
     # ------------------------------------------------------------------ set-up
 
-    def _make_runner(self, zone: ZoneDef, old: ZoneRunner | None = None) -> ZoneRunner:
+    def _make_runner(self, zone: ZoneDef) -> ZoneRunner:
         recipe = self._load_zone_recipe(zone) if zone.recipe else None
         kinds = {a.id: actuator_kind(self.site, zone, a) for a in zone.actuators}
         runner = ZoneRunner(zone, self.controllers[zone.kind](zone), recipe, kinds)
@@ -225,9 +225,6 @@ class SiteDaemon:
         saved_controller = self.state.get(zone.id, "controller")
         if isinstance(saved_controller, dict):
             runner.controller.restore(saved_controller)
-        if old is not None:
-            runner.tracks, runner.overrides, runner.tenant = old.tracks, old.overrides, old.tenant
-            _carry(old, runner)
         return runner
 
     def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
@@ -257,7 +254,7 @@ class SiteDaemon:
         DAEMONS[self.site.site.id] = self
         if self.historian is not None and hasattr(self.historian, "on_alarm"):
             self.historian.on_alarm = self._spool_alarm
-        self._prune_commands(self.clock.now())
+        self._prune_commands()
         self._start_backups()
         self.scheduler.start(self.site.runtime.recipe_check_s)
         self._plan_meals(self.clock.now())
@@ -631,8 +628,7 @@ class SiteDaemon:
                 backup = self.backups.get(runner.zone.id)
                 events += book.observe(rule.id, bool(backup is not None and backup.engaged), now_s)
         for ev in events:
-            self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}",
-                       detail={"alarm": ev.alarm.to_dict()})
+            self._alarm_event(runner, ev)
         if events:
             self._publish_alarms(runner)
 
@@ -656,11 +652,16 @@ class SiteDaemon:
         for rule in self.site_alarms.rules:
             raised, detail = self._spool.get(rule.id, (False, ""))
             events += self.site_alarms.observe(rule.id, raised, now_s, detail or None)
-        for ev in events:
-            for runner in self.zones.values():
-                self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): "
-                           f"{ev.alarm.message_en}", detail={"alarm": ev.alarm.to_dict()})
-                self._publish_alarms(runner)
+        if not events:
+            return
+        for runner in self.zones.values():
+            for ev in events:
+                self._alarm_event(runner, ev)
+            self._publish_alarms(runner)
+
+    def _alarm_event(self, runner: ZoneRunner, ev: AlarmEvent) -> None:
+        self.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): {ev.alarm.message_en}",
+                   detail={"alarm": ev.alarm.to_dict()})
 
     def state_payload(self, runner: ZoneRunner, now: datetime) -> dict[str, Any]:
         """The retained `state` of a zone (DESIGN.md § MQTT): readings with unit and quality, setpoints with
@@ -862,7 +863,7 @@ class SiteDaemon:
             return
         if kind == "daily":
             self._plan_meals(now)
-            self._prune_commands(now)
+            self._prune_commands()
         for runner in list(self.zones.values()):
             zone_id = runner.zone.id
             if kind == "recipe":
@@ -956,8 +957,6 @@ class SiteDaemon:
             new.stale_after = {track_key(s): s.stale_after_s or zone.stale_after_s for s in zone.sensors}
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
             _carry(runner, new)
-            if new.alarms is not None:
-                new.alarms.set_rules(standard_rules(zone))
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
                 new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
             zones[zone.id] = new
@@ -1038,7 +1037,7 @@ class SiteDaemon:
             notes.append("the write did not go out (node unreachable?); retried every tick")  # _send undid it
         return replace(ack, message=f"{ack.message}; {'; '.join(notes)}"[:500]) if notes else ack
 
-    def _prune_commands(self, now: datetime) -> None:
+    def _prune_commands(self) -> None:
         """Forget handled command ids older than any command can live: a redelivery of one is `expired`."""
         horizon = iso(self.command_clock.now() - MAX_LIFETIME - timedelta(seconds=2 * SKEW_S))
         old = [cid for cid, record in self.state.items("_commands")
@@ -1070,8 +1069,7 @@ class SiteDaemon:
             value = None if action.value is None else float(action.value)  # type: ignore[arg-type]
             self.request(zone_id, Request("feed_now", value, action.issued_by))
         elif action.kind == "ack_alarm" and runner.alarms is not None:
-            book = self.site_alarms if runner.alarms.get(target) is None and self.site_alarms.get(target) else \
-                runner.alarms
+            book = runner.alarms if runner.alarms.get(target) is not None else self.site_alarms  # the spool's
             event, why = book.ack(target, action.issued_by, now.timestamp())
             if event is not None:
                 self.event(runner, "alarm_acked", f"{target} acknowledged by {action.issued_by}")
@@ -1117,8 +1115,9 @@ def _carry(old: ZoneRunner, new: ZoneRunner) -> None:
     before the next tick acts on them), its alarm book, the units its nodes report."""
     new.wanted, new.run_s, new.bad, new.decisions = old.wanted, old.run_s, old.bad, old.decisions
     new.last_tick_s, new.units, new.alarm_count = old.last_tick_s, old.units, old.alarm_count
-    if new.alarms is None or old.alarms is not None:
-        new.alarms = old.alarms
+    new.alarms = old.alarms
+    if new.alarms is not None:
+        new.alarms.set_rules(standard_rules(new.zone))
 
 
 def _sun_times_or_day(site: SiteFile, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
