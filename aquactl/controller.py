@@ -3,14 +3,15 @@
 Strategies (aquactl/strategies/), in the order a tick runs them:
 
 - weighings (`biomass`): a `weighing` request resets the estimate's mean weight;
-- oxygen (`oxygen`) -> aerator, o2_valve: staged aerators toward the DO target (raised at night), at least one
-  always on, pure O2 near and below the target and always below the critical DO, aerator failure by current,
+- oxygen (`oxygen`) -> aerator, o2_valve: staged aerators toward the DO target (raised at night), at least
+  `min_aerators_on` (1; biofloc 2) always on, pure O2 near and below the target and always below the critical DO, aerator failure by current,
   feedback or missing DO response, with a standby started in place of a failed one;
 - temperature (`temperature`) -> heater, chiller: hysteresis toward the setpoint from each side, minimum
   on/off times, never both;
 - feeding (`feeding`) -> feeder: meal and feed-now rations from biomass and the feeding table, held at low DO
   or out-of-range temperature, feed given per day booked into the biomass estimate;
-- water (`water`) -> exchange_pump: on, except below the minimum level or on a dry run.
+- water (`water`) -> exchange_pump: on, except when its source sump is low or it shows no flow (a dry run); a
+  low tank level is an event and keeps the inflow on.
 
 Readings are keyed as the runtime gives them: by the sensor's `source` when the site names one (aerator
 currents: `aerator_<k>_current`, k the aerator's place among the zone's aerators), else by quantity. A

@@ -125,7 +125,8 @@ def test_oxygen_heat_tan_and_feed_balances_close():
 
     assert s.feed_given_kg == pytest.approx(1.3)
     assert s.feed_eaten_kg + s.feed_wasted_kg + tank.inputs.pending_feed_kg == pytest.approx(1.3)
-    assert s.feed_eaten_kg == pytest.approx(s.gut_feed_kg + s.growth_kg * OLIVE_FLOUNDER.fcr)
+    assert s.feed_eaten_kg == pytest.approx(s.gut_feed_kg + s.growth_optimal_kg * OLIVE_FLOUNDER.fcr)
+    assert s.growth_kg < s.growth_optimal_kg  # the hypoxic phase cost growth
 
     # consumables: O2 gas at capacity x valve, water at flow x pump, blower energy at power x time
     assert s.o2_gas_used_g == pytest.approx(200.0 * (3 * 0.5 + 3 * 1.0))
@@ -218,6 +219,38 @@ def test_fish_do_not_eat_in_low_do():
     tank.advance(2 * 3600, room_temperature_c=20.0)
     assert tank.state.feed_eaten_kg < 0.05
     assert tank.state.feed_wasted_kg > 0.9
+
+
+@pytest.mark.parametrize("species", list(SPECIES.values()), ids=lambda s: s.key)
+def test_growth_factor_is_full_at_the_growth_do_and_nothing_at_the_lethal_do(species):
+    assert species.growth_factor(species.do_growth_mg_l) == 1.0
+    assert species.growth_factor(species.do_growth_mg_l + 3) == 1.0
+    assert species.growth_factor(species.do_lethal_mg_l) == 0.0
+    mid = (species.do_growth_mg_l + species.do_lethal_mg_l) / 2
+    assert species.growth_factor(mid) == pytest.approx(0.5)  # linear between (Cuenco et al. 1985 form)
+
+
+def _fed_flounder(do_mg_l: float) -> Tank:
+    """1.3 kg fed to the flounder tank at 20 degC with DO held near `do_mg_l` by the O2 valve, 6 h."""
+    tank = Tank(PARAMS["flounder-10m3"])
+    tank.state.do_mg_l = do_mg_l
+    tank.inputs.pending_feed_kg = 1.3
+    for _ in range(6 * 360):  # a bang-bang valve on the model's own DO: a stand-in for the controller
+        tank.inputs.o2_valve = 1.0 if tank.state.do_mg_l < do_mg_l else 0.0
+        tank.inputs.aerators = [1.0 if tank.state.do_mg_l < do_mg_l - 0.3 else 0.0] * 2
+        tank.step(10.0, room_temperature_c=20.0)
+    return tank
+
+
+def test_growth_falls_below_the_flounder_growth_optimum_and_is_counted_against_optimal():
+    """oak.go.kr 17565: flounder grew best at 6-7 mg/L. The same meal grows less fish at 5 than at 6.5."""
+    good, low = _fed_flounder(6.5), _fed_flounder(5.0)
+    assert abs(good.state.do_mg_l - 6.5) < 0.3 and abs(low.state.do_mg_l - 5.0) < 0.3
+    assert good.state.feed_eaten_kg == pytest.approx(low.state.feed_eaten_kg, rel=0.01)  # both ate (DO > 4)
+    assert good.state.growth_kg == pytest.approx(good.state.growth_optimal_kg)  # not limited at 6.5
+    share = low.state.growth_kg / low.state.growth_optimal_kg
+    assert share == pytest.approx(OLIVE_FLOUNDER.growth_factor(5.0), abs=0.03)  # ~0.79
+    assert low.state.growth_kg < 0.85 * good.state.growth_kg
 
 
 def test_outputs_vocabulary_and_units():

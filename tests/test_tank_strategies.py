@@ -21,17 +21,27 @@ KST = ZoneInfo("Asia/Seoul")
 DAY = datetime(2026, 11, 20, 12, 0, tzinfo=KST)
 SITE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
 
-FLOUNDER_TABLE = [  # agronomy.md §2.2, 21-24 °C column taken as 22 °C, plus 370 g at 13 °C
+FLOUNDER_TABLE = [  # a grid after agronomy.md §2.2: the 21-24 °C column taken as 22 °C, a 13 °C column
     {"weight_g": 5, "temperature": 22, "pct_bw": 5.35}, {"weight_g": 50, "temperature": 22, "pct_bw": 2.43},
-    {"weight_g": 317, "temperature": 22, "pct_bw": 0.99},
-    {"weight_g": 5, "temperature": 13, "pct_bw": 3.0}, {"weight_g": 370, "temperature": 13, "pct_bw": 0.6},
+    {"weight_g": 317, "temperature": 22, "pct_bw": 0.99}, {"weight_g": 370, "temperature": 22, "pct_bw": 0.99},
+    {"weight_g": 5, "temperature": 13, "pct_bw": 3.0}, {"weight_g": 50, "temperature": 13, "pct_bw": 1.5},
+    {"weight_g": 317, "temperature": 13, "pct_bw": 0.62}, {"weight_g": 370, "temperature": 13, "pct_bw": 0.6},
+]
+# The first rockfish recipe's scattered table (oak.go.kr 13728): grouped by exact temperature, 113 g fish at
+# 18 °C got 2.99 %BW/d where the source gives 1.2-1.5 (issue 14 item 12).
+SPARSE_ROCKFISH = [
+    {"weight_g": 5, "temperature": 17, "pct_bw": 4.48}, {"weight_g": 5, "temperature": 20, "pct_bw": 4.83},
+    {"weight_g": 16, "temperature": 16, "pct_bw": 3.41}, {"weight_g": 16, "temperature": 20, "pct_bw": 3.75},
+    {"weight_g": 16, "temperature": 24, "pct_bw": 3.34}, {"weight_g": 113, "temperature": 15, "pct_bw": 1.2},
+    {"weight_g": 113, "temperature": 19, "pct_bw": 1.5},
 ]
 STRATEGY = {
     "oxygen": {"minimum_mg_l": 5.0, "critical_mg_l": 3.0, "night_raise_mg_l": 0.5, "stage_band_mg_l": 0.5,
                "response_check_min": 10, "min_current_a": 0.5},
     "feeding": {"meals": ["08:00", "16:00"], "table": FLOUNDER_TABLE, "fcr": 1.1, "min_temperature": 10,
                 "max_temperature": 28},
-    "water": {"heater_band_k": 0.5, "min_cycle_min": 10, "min_level_pct": 40, "min_flow_l_min": 20},
+    "water": {"heater_band_k": 0.5, "min_cycle_min": 10, "low_level_pct": 80, "min_sump_level_pct": 40,
+              "min_flow_l_min": 20},
 }
 SETPOINTS = {"dissolved_oxygen": 6.0, "water_temperature": 21.0}
 
@@ -114,6 +124,33 @@ def test_aerators_stage_with_hysteresis(do, on_before, expected):
     on = [i for i in ("aerator_1", "aerator_2", "aerator_3") if out.decisions[i].target]
     assert len(on) == expected and out.trace["aerators_on"] == expected
     assert on == [f"aerator_{k}" for k in range(1, expected + 1)]  # added in site order, later ones off first
+
+
+def test_min_aerators_on_keeps_a_biofloc_tank_mixed_at_high_do():
+    """Biofloc must stay suspended: with `min_aerators_on = 2` two aerators run however high the DO."""
+    strat = {**STRATEGY, "oxygen": {**STRATEGY["oxygen"], "min_aerators_on": 2}}
+    for before in (1, 3):
+        acts = actuators(**{f"aerator_{k}": True for k in range(1, before + 1)})
+        out = TankController().tick(tick_input(DAY, good(8.5), acts=acts, strategy=strat))
+        on = [i for i in ("aerator_1", "aerator_2", "aerator_3") if out.decisions[i].target]
+        assert on == ["aerator_1", "aerator_2"] and "2 kept on always" in out.decisions["aerator_1"].reason
+    single = TankController().tick(tick_input(DAY, good(8.5), acts=actuators(1), strategy=strat))
+    assert single.decisions["aerator_1"].target is True  # one aerator: all there is
+    assert single.trace["aerators_on"] == 1
+
+
+def test_min_aerators_on_is_a_typed_recipe_key_and_set_for_biofloc():
+    from farmcore.errors import ConfigError
+    from farmcore.recipe.load import load_recipe, parse_recipe
+    path = Path(__file__).resolve().parents[1] / "recipes" / "fish" / "whiteleg-shrimp.toml"
+    shrimp = load_recipe(path)
+    assert all(shrimp.strategy_for(i)["oxygen"]["min_aerators_on"] >= 2 for i in range(len(shrimp.stages)))
+    text = path.read_text("utf-8")
+    for bad, why in (("0", "greater than or equal to 1"), ('"two"', "valid integer"), ("1.5", "valid integer")):
+        with pytest.raises(ConfigError) as info:
+            parse_recipe(text.replace("\nmin_aerators_on = 2", f"\nmin_aerators_on = {bad}", 1), "shrimp.toml")
+        assert info.value.field == "strategy.oxygen.min_aerators_on" and why in info.value.message
+        assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
@@ -352,8 +389,29 @@ def test_pct_bw_temperature_interpolation_and_clamping():
     assert feeding.pct_bw(FLOUNDER_TABLE, 300, 5) == pytest.approx(cold)
     assert feeding.pct_bw(FLOUNDER_TABLE, 2, 22) == pytest.approx(5.35)  # below the lightest point
     assert feeding.pct_bw(FLOUNDER_TABLE, 2000, 22) == pytest.approx(0.99)
+    assert feeding.pct_bw(FLOUNDER_TABLE, 2000, 13) == pytest.approx(0.6)
     with pytest.raises(ValueError, match="empty"):
         feeding.pct_bw([], 100, 20)
+
+
+def test_pct_bw_is_bilinear_between_the_four_grid_points():
+    w, t = math.sqrt(50 * 317), 17.5  # half-way in log weight and in temperature
+    corners = (2.43, 0.99, 1.5, 0.62)
+    assert feeding.pct_bw(FLOUNDER_TABLE, w, t) == pytest.approx(sum(corners) / 4)
+
+
+def test_pct_bw_refuses_a_scattered_table_where_weight_would_drop_out():
+    with pytest.raises(ValueError, match=r"not a full weight x temperature grid: no rate at 5 g, 15 °C"):
+        feeding.pct_bw(SPARSE_ROCKFISH, 113, 18)
+    with pytest.raises(ValueError, match="two rates at 5 g, 22 °C"):
+        feeding.pct_bw([*FLOUNDER_TABLE, {"weight_g": 5, "temperature": 22, "pct_bw": 5.0}], 100, 20)
+
+
+def test_a_scattered_table_holds_the_meal_with_the_reason_instead_of_overfeeding():
+    strat = {**STRATEGY, "feeding": {**STRATEGY["feeding"], "table": SPARSE_ROCKFISH}}
+    out = TankController(demo_zone()).tick(tick_input(DAY, good(6.5, 18), strategy=strat, requests=[Request("meal")]))
+    assert out.decisions["feeder"].target is False and "ration_kg_today" not in out.trace
+    assert any(e.startswith("meal held: the feeding table is not a full weight x temperature grid") for e in out.events)
 
 
 def test_pct_bw_takes_recipe_models():
@@ -492,14 +550,29 @@ def run_water(ex, acts, readings, minutes, bad=None):
     return out
 
 
-def test_exchange_pump_on_by_default_and_off_at_low_level():
+def test_low_tank_level_keeps_the_inflow_on_and_says_so_once():
+    """In a flow-through tank the inflow is the oxygen supply: a falling tank level must never stop it."""
     ex, acts = water.Exchange(), actuators()
     assert run_water(ex, acts, {}, 0).decisions["exchange_pump"].target is True
     low = run_water(ex, acts, {"water_level": 35}, 1)
-    assert low.decisions["exchange_pump"].target is False and "water level 35 % < 40 %" in low.events[0]
-    assert run_water(ex, acts, {"water_level": 41}, 2).decisions["exchange_pump"].target is False  # band
-    back = run_water(ex, acts, {"water_level": 43}, 3)
-    assert back.decisions["exchange_pump"].target is True and "exchange resumed" in back.events[0]
+    assert low.decisions["exchange_pump"].target is True
+    assert "tank level LOW, inflow kept on" in low.decisions["exchange_pump"].reason
+    assert low.events == ["tank level low: 35 % < 80 %; exchange kept on (water is leaving: check the drain and "
+                          "the tank for a leak)"]
+    assert run_water(ex, acts, {"water_level": 30}, 2).events == []  # said once
+    assert run_water(ex, acts, {"water_level": 81}, 3).events == []  # inside the band
+    back = run_water(ex, acts, {"water_level": 83}, 4)
+    assert back.decisions["exchange_pump"].target is True and back.events == ["tank level back: 83 %"]
+
+
+def test_exchange_pump_off_at_low_sump_level_and_back_above_the_band():
+    ex, acts = water.Exchange(), actuators(exchange_pump=True)
+    low = run_water(ex, acts, {"sump_level": 35, "water_level": 95}, 0)
+    assert low.decisions["exchange_pump"].target is False
+    assert low.events == ["exchange stopped: sump level 35 % < 40 % (pump would run dry)"]
+    assert run_water(ex, acts, {"sump_level": 41}, 1).decisions["exchange_pump"].target is False  # band
+    back = run_water(ex, acts, {"sump_level": 43}, 2)
+    assert back.decisions["exchange_pump"].target is True and back.events == ["exchange resumed: sump level 43 %"]
 
 
 def test_exchange_pump_dry_run_trips_after_a_minute_and_retries():
@@ -513,9 +586,20 @@ def test_exchange_pump_dry_run_trips_after_a_minute_and_retries():
     assert run_water(ex, acts, {"flow": 100.0}, 40).decisions["exchange_pump"].target is True
 
 
-def test_exchange_pump_no_decision_when_its_guard_sensor_is_bad():
+def test_exchange_pump_no_decision_when_its_guard_sensor_is_bad_but_a_bad_tank_level_changes_nothing():
     ex, acts = water.Exchange(), actuators(exchange_pump=True)
-    assert run_water(ex, acts, {}, 0, bad={"water_level": "comm_error"}).decisions == {}
+    assert run_water(ex, acts, {}, 0, bad={"sump_level": "comm_error"}).decisions == {}
+    assert run_water(ex, acts, {}, 1, bad={"flow": "stale"}).decisions == {}
+    assert run_water(ex, acts, {}, 2, bad={"water_level": "comm_error"}).decisions["exchange_pump"].target is True
+
+
+def test_exchange_latches_survive_a_restart():
+    ex, acts = water.Exchange(), actuators(exchange_pump=True)
+    run_water(ex, acts, {"sump_level": 10, "water_level": 50}, 0)
+    again = water.Exchange()
+    again.restore(json.loads(json.dumps(ex.state())))
+    assert again.sump_low and again.tank_low
+    assert run_water(again, acts, {"sump_level": 41, "water_level": 50}, 1).events == []  # nothing said twice
 
 
 # ---------------------------------------------------------------------------------------- controller

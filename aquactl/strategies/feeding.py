@@ -12,11 +12,14 @@ or, for a ration by table, without a stocking record or a table. A held meal is 
 meal time comes. A meal running when DO or temperature goes out of range is stopped and only what was
 delivered is booked.
 
-Table interpolation (`pct_bw`): the table's points are grouped in rows by temperature; within a row the rate
-is piecewise linear in log(weight) (feeding rates fall roughly as a power of body weight, so log spacing
-fits the 5 g .. 317 g tables of agronomy.md §2.2 better than linear); between the two rows around the water
-temperature it is linear in temperature. Beyond the first or last point (weight or temperature) the end
-value holds (clamped): no extrapolation of a biological table.
+Table interpolation (`pct_bw`): the table is a full weight x temperature grid (the recipe schema refuses
+anything else, `farmcore.recipe.schema.grid_gap`; grouping scattered points by exact temperature let weight
+drop out and overfed rockfish 2-3x, issue 14 item 12). The rate is bilinear between the four grid points
+around the fish: piecewise linear in log(weight) (feeding rates fall roughly as a power of body weight, so log
+spacing fits the 5 g .. 317 g tables of agronomy.md §2.2 better than linear) and linear in temperature. So
+every ration lies between rates the recipe wrote down. Beyond the first or last weight or temperature the end
+value holds (clamped): no extrapolation of a biological table. A table that is not a grid (a hand-made
+strategy dict) holds the meal, with the reason, instead of guessing.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from aquactl.biomass import Biomass
 from farmcore.control.arbitration import Decision
+from farmcore.recipe.schema import grid_gap
 from farmcore.runtime.controller import ActuatorView, Request, TickInput, TickOutput
 
 FEED_KG_PER_MIN = 0.2  # feeder delivery when the site gives none [engineering choice]; the demo site's figure
@@ -58,19 +62,21 @@ def _interp(xs: list[float], ys: list[float], x: float) -> float:
 
 
 def pct_bw(table: Iterable[Any], weight_g: float, temperature: float) -> float:
-    """Daily ration in % of body weight for this mean weight and water temperature (module docstring)."""
-    rows: dict[float, dict[float, float]] = {}
-    for w, t, pct in _points(table):
-        rows.setdefault(t, {})[w] = pct
-    if not rows:
+    """Daily ration in % of body weight for this mean weight and water temperature (module docstring);
+    ValueError for an empty table or one that is not a full weight x temperature grid."""
+    points = _points(table)
+    if not points:
         raise ValueError("the feeding table is empty")
-    temps = sorted(rows)
-    by_row = []
-    for t in temps:
-        weights = sorted(rows[t])
-        by_row.append(_interp([math.log(w) for w in weights], [rows[t][w] for w in weights],
-                              math.log(max(weight_g, 1e-6))))
-    return _interp(temps, by_row, temperature)
+    gap = grid_gap([(w, t) for w, t, _ in points])
+    if gap is not None:
+        raise ValueError(f"the feeding table has {gap}" if gap.startswith("two") else f"the feeding table is {gap}")
+    rate = {(w, t): pct for w, t, pct in points}
+    weights = sorted({w for w, _, _ in points})
+    temps = sorted({t for _, t, _ in points})
+    log_w = [math.log(w) for w in weights]
+    x = math.log(max(weight_g, 1e-6))
+    at_weight = [_interp(log_w, [rate[(w, t)] for w in weights], x) for t in temps]
+    return _interp(temps, at_weight, temperature)
 
 
 def _hold_reason(inp: TickInput, min_do: float, t_min: float | None, t_max: float | None) -> str | None:
@@ -115,7 +121,10 @@ class Feeding:
             return None, "no feeding table"
         if t is None:
             return None, "no water temperature"
-        pct = pct_bw(table, biomass.mean_weight_g, t)
+        try:
+            pct = pct_bw(table, biomass.mean_weight_g, t)
+        except ValueError as exc:
+            return None, str(exc)
         return biomass.biomass_kg * pct / 100, (f"{biomass.biomass_kg:.1f} kg x {pct:.3g} %BW/d "
                                                 f"({biomass.mean_weight_g:.0f} g, {t:.1f} °C)")
 

@@ -7,10 +7,11 @@ Aerators (`Staging` with hysteresis, `band` = `stage_band_mg_l`): of n working a
 k-th comes on when DO falls to `target - (k-1) * step`, `step = band / (2 (n-1))`, and goes off again when DO
 rises `band` above that point; so the first goes off only above `target + band`, and all are on by
 `target - band/2`, where pure oxygen starts: aeration (electricity) before bought oxygen. At least
-MIN_AERATORS_ON always run: the site's stocking record is optional, so an empty tank cannot be told from a
-stocked one, and a stocked 10 m3 flounder tank with no aeration reaches hypoxia within the hour (twin
-`flounder-10m3`); a probe reading high (a fouled membrane) must not be able to stop all aeration; and only a
-running aerator can show by its current that it works.
+`min_aerators_on` (default MIN_AERATORS_ON) always run: the site's stocking record is optional, so an empty
+tank cannot be told from a stocked one, and a stocked 10 m3 flounder tank with no aeration reaches hypoxia
+within the hour (twin `flounder-10m3`); a probe reading high (a fouled membrane) must not be able to stop all
+aeration; and only a running aerator can show by its current that it works. A biofloc tank sets it higher:
+its aerators also keep the floc suspended, whatever the DO (issue 14 item 12).
 
 Pure oxygen (`o2_valve`, a switch): on below `target - band/2`, or below the target once every working aerator
 runs; off at the target; a minimum on/off time against valve chatter; forced on below `critical_mg_l`.
@@ -156,6 +157,7 @@ class Oxygen:
         table = inp.strategy.get("oxygen", {})
         band = float(table.get("stage_band_mg_l", STAGE_BAND_MG_L))
         critical = float(table.get("critical_mg_l", CRITICAL_MG_L))
+        floor = int(table.get("min_aerators_on", MIN_AERATORS_ON))
         goal, goal_why = target(inp)
         out.trace["do_target"] = goal
 
@@ -171,8 +173,8 @@ class Oxygen:
             if newly and stages < min(present, n):
                 # like for like first: a trip is no time to re-judge demand with one aerator fewer
                 stages, why = min(present, n), f"{why}; kept {min(present, n)} running after a failure"
-            if stages < MIN_AERATORS_ON:
-                stages, why = min(MIN_AERATORS_ON, n), f"{why}; {MIN_AERATORS_ON} kept on always"
+            if stages < floor:
+                stages, why = min(floor, n), f"{why}; {floor} kept on always"
         if len(running) >= stages:
             chosen = running[:stages]  # switch off the later ones first
         else:

@@ -1,12 +1,22 @@
-"""Water exchange: the exchange pump runs, except when it would run dry.
+"""Water exchange: the exchange pump always supplies the tank, except when the pump itself would run dry.
 
 A flow-through tank lives on its exchange water (oxygen, heat, flushing of ammonia: twin `flounder-10m3`
 turns the tank over 14 times a day), so the pump is on by default, as its failsafe is [engineering choice: no
-duty cycle toward `exchange_pct_per_day` yet, which would need the pump's flow]. Pumps never run dry
-(anchors.md: reef-pi ATO dry run): the pump is off while a water level reading is below `min_level_pct` (on
-again LEVEL_BAND_PCT above it), and off for DRY_RETRY_MIN when it has run for FLOW_CHECK_S and a flow
-reading shows less than `min_flow_l_min`; then it is tried again. Without a level or flow sensor that check is
-skipped; a level or flow sensor that is there but bad gives no decision (the runtime's failsafe applies).
+duty cycle toward `exchange_pct_per_day` yet, which would need the pump's flow].
+
+The dry-run guard (anchors.md: reef-pi ATO dry run) watches what the pump draws from, never the tank it feeds:
+a low tank level means water is leaving (a leak, a blocked or open drain, evaporation) and stopping the inflow
+then would cut the fish's oxygen supply and drain the tank further (issue 14 item 12). So:
+
+- the source sump (reading `sump_level`, a site sensor with `source = "sump_level"`): the pump is off while
+  it is below `min_sump_level_pct` (on again LEVEL_BAND_PCT above it);
+- the pump's own flow (reading `flow`): off for DRY_RETRY_MIN when it has run for FLOW_CHECK_S and shows less
+  than `min_flow_l_min` (a pump that moves no water supplies nothing, and burns if left on); then tried again;
+- the tank's own level (reading `water_level`) below `low_level_pct`: an event once (and back), the pump
+  kept on; the site's `hard_limits.water_level` turns it into an alarm.
+
+Without a sump or flow sensor that check is skipped; a sump or flow sensor that is there but bad gives no
+decision (the runtime's failsafe, on, applies). A bad tank-level reading changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +26,9 @@ from typing import Any
 from farmcore.control.arbitration import Decision
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
-MIN_LEVEL_PCT = 30.0  # [engineering choice] the suction must stay covered
+SUMP_KEY = "sump_level"  # the reading of the source sump (a site sensor's `source`)
+MIN_SUMP_LEVEL_PCT = 30.0  # [engineering choice] the pump's suction must stay covered
+LOW_LEVEL_PCT = 80.0  # tank level worth an event [engineering choice]; the fish recipes say the same
 LEVEL_BAND_PCT = 2.0  # back on this far above the minimum, against chatter on ripples [engineering choice]
 MIN_FLOW_L_MIN = 1.0  # [engineering choice] a running pump showing less is dry or blocked
 FLOW_CHECK_S = 60.0  # a started pump has this long to show its flow (the brief; priming) [engineering choice]
@@ -24,32 +36,49 @@ DRY_RETRY_MIN = 30.0  # off this long after a dry-run trip, then tried again [en
 
 
 class Exchange:
-    """When each pump was seen to start, the low-level latch and dry-run trips (UTC epoch seconds)."""
+    """When each pump was seen to start, the sump latch, the tank-low flag and dry-run trips (UTC epoch s)."""
 
     def __init__(self) -> None:
         self.on_since: dict[str, float] = {}
-        self.low_level = False
+        self.sump_low = False
+        self.tank_low = False
         self.dry_until: dict[str, float] = {}
+
+    def _tank_level(self, inp: TickInput, out: TickOutput) -> None:
+        """An event when the tank's level falls below `low_level_pct` and when it is back: the inflow stays."""
+        level = inp.readings.get("water_level")
+        if level is None:
+            return
+        low = float(inp.strategy.get("water", {}).get("low_level_pct", LOW_LEVEL_PCT))
+        if level < low and not self.tank_low:
+            self.tank_low = True
+            out.events.append(f"tank level low: {level:.0f} % < {low:g} %; exchange kept on (water is leaving: "
+                              f"check the drain and the tank for a leak)")
+        elif level >= low + LEVEL_BAND_PCT and self.tank_low:
+            self.tank_low = False
+            out.events.append(f"tank level back: {level:.0f} %")
 
     def decide(self, inp: TickInput, pumps: list[ActuatorView], out: TickOutput) -> None:
         if not pumps:
             return
+        self._tank_level(inp, out)
         table = inp.strategy.get("water", {})
-        min_level = float(table.get("min_level_pct", MIN_LEVEL_PCT))
+        min_sump = float(table.get("min_sump_level_pct", MIN_SUMP_LEVEL_PCT))
         min_flow = float(table.get("min_flow_l_min", MIN_FLOW_L_MIN))
-        level, flow = inp.readings.get("water_level"), inp.readings.get("flow")
-        for q in ("water_level", "flow"):
+        sump, flow = inp.readings.get(SUMP_KEY), inp.readings.get("flow")
+        for q in (SUMP_KEY, "flow"):
             if q in inp.bad:
                 return  # a sensor that should guard the pump cannot: the runtime's failsafe decides
-        if level is not None:
-            if level < min_level and not self.low_level:
-                out.events.append(f"exchange stopped: water level {level:.0f} % < {min_level:g} %")
-            elif level >= min_level + LEVEL_BAND_PCT and self.low_level:
-                out.events.append(f"exchange resumed: water level {level:.0f} %")
-            self.low_level = level < min_level or (self.low_level and level < min_level + LEVEL_BAND_PCT)
+        if sump is not None:
+            if sump < min_sump and not self.sump_low:
+                out.events.append(f"exchange stopped: sump level {sump:.0f} % < {min_sump:g} % (pump would run dry)")
+            elif sump >= min_sump + LEVEL_BAND_PCT and self.sump_low:
+                out.events.append(f"exchange resumed: sump level {sump:.0f} %")
+            self.sump_low = sump < min_sump or (self.sump_low and sump < min_sump + LEVEL_BAND_PCT)
         else:
-            self.low_level = False
+            self.sump_low = False
         now = inp.now_s
+        level = inp.readings.get("water_level")
         for view in pumps:
             if view.target is True:
                 self.on_since.setdefault(view.id, now)
@@ -60,8 +89,8 @@ class Exchange:
                 del self.dry_until[view.id]
                 until = None
             running_s = now - self.on_since[view.id] if view.id in self.on_since else 0.0
-            if self.low_level:
-                on, reason = False, (f"exchange off: water level {level:.0f} % below {min_level:g} % "
+            if self.sump_low:
+                on, reason = False, (f"exchange off: sump level {sump:.0f} % below {min_sump:g} % "
                                      f"(+{LEVEL_BAND_PCT:g} to resume)")
             elif until is not None:
                 on, reason = False, f"exchange off after a dry run: retry in {(until - now) / 60:.0f} min"
@@ -72,14 +101,18 @@ class Exchange:
                                   f"retry in {DRY_RETRY_MIN:g} min")
             else:
                 on, reason = True, "exchange on: flow-through water" + (
-                    f", level {level:.0f} %" if level is not None else "") + (
+                    ", tank level LOW, inflow kept on" if self.tank_low else "") + (
+                    f", tank level {level:.0f} %" if level is not None else "") + (
+                    f", sump {sump:.0f} %" if sump is not None else "") + (
                     f", flow {flow:.0f} L/min" if flow is not None else "")
             out.decisions[view.id] = Decision(on, "recipe", reason)
 
     def state(self) -> dict[str, Any]:
-        return {"pump_on_since": dict(self.on_since), "low_level": self.low_level, "dry_until": dict(self.dry_until)}
+        return {"pump_on_since": dict(self.on_since), "sump_low": self.sump_low, "tank_low": self.tank_low,
+                "dry_until": dict(self.dry_until)}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.on_since = {k: float(v) for k, v in state.get("pump_on_since", {}).items()}
-        self.low_level = bool(state.get("low_level", False))
+        self.sump_low = bool(state.get("sump_low", False))
+        self.tank_low = bool(state.get("tank_low", False))
         self.dry_until = {k: float(v) for k, v in state.get("dry_until", {}).items()}

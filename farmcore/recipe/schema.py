@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from farmcore.datafile import Strict
 
@@ -178,6 +178,7 @@ class Oxygen(_Table):
     stage_band_mg_l: float | None = Field(default=None, gt=0, le=5)  # aerator staging hysteresis
     response_check_min: float | None = Field(default=None, gt=0, le=120)  # aerator on, DO must respond within
     min_current_a: float | None = Field(default=None, ge=0, le=100)  # a running aerator draws at least this
+    min_aerators_on: int | None = Field(default=None, ge=1, le=20)  # never fewer running (biofloc keeps mixed)
 
 
 class FeedRate(Strict):
@@ -188,19 +189,53 @@ class FeedRate(Strict):
     pct_bw: float = Field(ge=0, le=30)
 
 
+def grid_gap(points: list[tuple[float, float]]) -> str | None:
+    """Why (weight_g, temperature) points are not a full weight x temperature grid, or None when they are.
+
+    A feeding table is a grid, as feed makers print them (weight classes x water-temperature columns): every
+    weight has a rate at every temperature, so interpolation between the four corners around a fish uses
+    only rates someone wrote down, and no point of the table can drop out (issue 14 item 12)."""
+    seen: set[tuple[float, float]] = set()
+    for point in points:
+        if point in seen:
+            return f"two rates at {point[0]:g} g, {point[1]:g} °C"
+        seen.add(point)
+    weights = sorted({w for w, _ in points})
+    temps = sorted({t for _, t in points})
+    for w in weights:
+        for t in temps:
+            if (w, t) not in seen:
+                return (f"not a full weight x temperature grid: no rate at {w:g} g, {t:g} °C (every weight "
+                        f"{', '.join(f'{x:g}' for x in weights)} g needs a rate at every temperature "
+                        f"{', '.join(f'{x:g}' for x in temps)} °C)")
+    return None
+
+
 class Feeding(_Table):
     meals: list[str] | None = None  # meal times, same syntax as a period start ("07:00", "sunrise+01:00")
-    table: list[FeedRate] | None = None  # interpolated in weight (log) and temperature
+    table: list[FeedRate] | None = None  # a full weight x temperature grid (grid_gap), bilinear in log weight, T
     fcr: float | None = Field(default=None, gt=0, le=5)  # feed conversion ratio (kg feed per kg growth)
     min_temperature: float | None = Field(default=None, ge=0, le=40)  # no feeding below (e.g. eel 13 degC)
     max_temperature: float | None = Field(default=None, ge=0, le=40)  # no feeding above
     min_do_mg_l: float | None = Field(default=None, gt=0, le=20)  # no feeding below this DO
 
+    @field_validator("table")
+    @classmethod
+    def _grid(cls, table: list[FeedRate] | None) -> list[FeedRate] | None:
+        if table is not None:
+            if not table:
+                raise ValueError("an empty feeding table; leave `table` out when the ration is set by hand")
+            gap = grid_gap([(p.weight_g, p.temperature) for p in table])
+            if gap is not None:
+                raise ValueError(gap)
+        return table
+
 
 class Water(_Table):
     heater_band_k: float | None = Field(default=None, gt=0, le=10)
     min_cycle_min: float | None = Field(default=None, ge=0, le=120)  # heater/chiller minimum on and off time
-    min_level_pct: float | None = Field(default=None, ge=0, le=100)  # pumps stop below this water level
+    low_level_pct: float | None = Field(default=None, ge=0, le=100)  # tank level below: event, inflow kept on
+    min_sump_level_pct: float | None = Field(default=None, ge=0, le=100)  # pump stops below this sump level
     min_flow_l_min: float | None = Field(default=None, ge=0)  # a running pump must show at least this flow
     exchange_pct_per_day: float | None = Field(default=None, ge=0, le=2000)  # water exchange
 

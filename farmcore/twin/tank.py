@@ -6,8 +6,11 @@ agronomy.md §2. One compartment per tank (B.1), four balances per step:
 
 * water temperature (B.5): heater, chiller, make-up/exchange water, heat loss to the room;
 * feed: a feeder drops pellets into `inputs.pending_feed_kg`; fish eat them within ~15 min (slower or not at
-  all when DO or temperature is out of range; what is not eaten is wasted) and digest them over hours;
-  digestion raises the oxygen demand (specific dynamic action), excretes TAN and grows biomass (feed / FCR);
+  all when DO or temperature is out of range; what is not eaten is wasted) and digest them over hours; what
+  oxygen allows of the digested feed (`Species.growth_factor`: all of it at or above the species' growth-
+  limiting DO, linearly less down to the lethal DO) raises the oxygen demand (specific dynamic action),
+  excretes TAN and grows biomass (feed / FCR); `growth_optimal_kg` counts what the same feed would have grown
+  with oxygen never limiting, so growth lost to low DO is measurable;
 * TAN (B.6): excretion from digested feed and routine metabolism, nitrification placeholder, flushing by exchange water;
 * DO (B.7): KLa aeration towards C*(T, S, P), pure-O2 injection, exchange water, fish respiration
   (allometric, Q10, optional diel rhythm, oxyconforming below a critical DO), nitrification (4.57 g O2 per g
@@ -130,6 +133,7 @@ class Species:
     do_lethal_mg_l: float  # fish die below this (see mortality in Tank.step)
     do_crit_mg_l: float  # below this OCR falls in proportion to DO (oxyconformer) [unverified for all]
     do_feed_min_mg_l: float  # appetite falls to 0 at this DO, full 1 mg/L above
+    do_growth_mg_l: float  # growth is not limited by oxygen at or above this DO (see growth_factor)
     feeding_table: tuple[tuple[float, float], ...] = ()  # (weight g, %BW/d) at optimum temperature
     # Endogenous TAN excretion between meals, g N per g O2 of routine respiration: a nitrogen quotient of
     # 0.05 mol N / mol O2 (rainbow trout at rest: 0.04-0.08, J. Exp. Biol. 201(22):3123 [secondary, abstract]).
@@ -141,6 +145,20 @@ class Species:
         w = max(weight_g, 0.01)
         return (self.ocr_ref_mg_kg_h * (w / self.weight_ref_g) ** (self.mass_exponent - 1.0)
                 * self.q10 ** ((t_c - self.t_ref_c) / 10.0))
+
+    def growth_factor(self, do_mg_l: float) -> float:
+        """0..1: the share of digested feed that oxygen lets become fish (and SDA, TAN) at this DO.
+
+        The limiting-DO form of fish bioenergetics models of aquaculture ponds (Cuenco, Stickney & Grant 1985,
+        Ecol. Model. 27:191, and the pond models built on it [secondary]): food use is not limited at or above a
+        critical DO and falls linearly to nothing at a minimum DO. Here the critical DO is `do_growth_mg_l` (the
+        species' growth optimum or no-impairment level) and the minimum is `do_lethal_mg_l` (no growth where
+        the fish die) [engineering choice]. Applied to digestion, not to the meal, so hypoxia in the hours
+        after a meal costs growth too."""
+        span = self.do_growth_mg_l - self.do_lethal_mg_l
+        if span <= 0:
+            return 1.0 if do_mg_l >= self.do_growth_mg_l else 0.0
+        return _clamp01((do_mg_l - self.do_lethal_mg_l) / span)
 
     def feed_rate_pct_bw(self, weight_g: float) -> float | None:
         """Daily ration (%BW/d) for this weight, interpolated in the feeding table; None without a table."""
@@ -179,6 +197,8 @@ OLIVE_FLOUNDER = Species(
     do_lethal_mg_l=1.13,  # Kawana et al. 2012, 20 degC (agronomy.md 2.4) [secondary]
     do_crit_mg_l=2.5,  # [unverified]; ventilation rises below 4 mg/L (Kono 2016)
     do_feed_min_mg_l=4.0,  # suggested warning level, agronomy.md 2.4 [unverified]
+    # growth optimum 6-7 mg/L, worse at 2-3 (187 g fish; oak.go.kr article_seq=17565, abstract) [secondary]
+    do_growth_mg_l=6.0,
     # agronomy.md 2.2, 21-24 degC (Okorie 2014 review; oak.go.kr 14926) [secondary]
     feeding_table=((5.0, 5.35), (9.0, 4.54), (20.0, 3.49), (30.0, 3.19), (40.0, 2.81), (50.0, 2.43),
                    (317.0, 0.99)),
@@ -194,6 +214,7 @@ STARRY_FLOUNDER = Species(
     t_opt_c=(13.0, 18.0),  # no source in agronomy.md (cold-water flatfish) [unverified]
     t_feed_min_c=5.0, t_lethal_low_c=1.0, t_lethal_high_c=26.0,  # [unverified]
     do_lethal_mg_l=1.5, do_crit_mg_l=2.5, do_feed_min_mg_l=4.0,  # no sourced figure (agronomy.md 2.4) [unverified]
+    do_growth_mg_l=6.0,  # olive flounder's optimum (oak.go.kr 17565) borrowed [unverified]
     feeding_table=(),  # Animals 2024, 14:3127 exists, numbers not extracted (agronomy.md 3)
 )
 
@@ -206,6 +227,7 @@ KOREAN_ROCKFISH = Species(
     t_opt_c=(12.0, 21.0),  # agronomy.md 2.1 [secondary]
     t_feed_min_c=8.0, t_lethal_low_c=2.0, t_lethal_high_c=27.0,  # [unverified]
     do_lethal_mg_l=1.5, do_crit_mg_l=2.5, do_feed_min_mg_l=4.0,  # [unverified]
+    do_growth_mg_l=6.0,  # olive flounder's optimum (oak.go.kr 17565) borrowed [unverified]
     # agronomy.md 2.2, 19-20 degC column (oak.go.kr 13728; Mizanur 2014) [secondary]; 93-133 g as 113 g
     feeding_table=((5.0, 4.83), (16.0, 3.75), (113.0, 1.5)),
 )
@@ -223,6 +245,8 @@ RAINBOW_TROUT = Species(
     t_lethal_high_c=26.0,  # mortality at 26-27 degC (agronomy.md 2.1) [secondary]
     do_lethal_mg_l=3.0, do_crit_mg_l=5.0,  # "intolerant of low O2", no number [unverified]
     do_feed_min_mg_l=6.0,  # [unverified]
+    # salmonids: no production impairment at 8 mg/L, slight at 6 (US EPA 1986, EPA 440/5-86-003) [secondary]
+    do_growth_mg_l=8.0,
     feeding_table=(),  # none in agronomy.md
 )
 
@@ -239,6 +263,7 @@ WHITELEG_SHRIMP = Species(
     t_lethal_high_c=38.0,  # CTMax 35.9-42.2 depending on acclimation [secondary]; 38 chosen
     do_lethal_mg_l=1.0, do_crit_mg_l=2.5,  # [unverified]
     do_feed_min_mg_l=3.0,  # pond aeration triggers 2.5-4.5 made no difference (WAS 2024) [secondary]
+    do_growth_mg_l=4.8,  # marine growth criterion, fish and crustaceans (US EPA 2000, EPA-822-R-00-012) [secondary]
     feeding_table=(),  # no size table found (agronomy.md 3)
 )
 
@@ -252,6 +277,7 @@ JAPANESE_EEL = Species(
     t_feed_min_c=13.0,  # no feeding < 12-13 degC (FAO) [secondary]
     t_lethal_low_c=3.0, t_lethal_high_c=35.0,  # [unverified]
     do_lethal_mg_l=1.0, do_crit_mg_l=2.0, do_feed_min_mg_l=3.0,  # [unverified]
+    do_growth_mg_l=6.0,  # warm-water fish: no production impairment at 6 mg/L (US EPA 1986) [secondary]
     feeding_table=(),  # formulated feed 1.0-3.5 %BW/d, no size split (FAO) [secondary]
 )
 
@@ -360,6 +386,7 @@ class TankState:
     feed_eaten_kg: float = 0.0
     feed_wasted_kg: float = 0.0
     growth_kg: float = 0.0
+    growth_optimal_kg: float = 0.0  # what the digested feed would have grown with oxygen never limiting
     deaths: float = 0.0
     tan_excreted_g: float = 0.0
     tan_nitrified_g: float = 0.0
@@ -513,11 +540,14 @@ class Tank:
             digested = (s.gut_feed_kg * -math.expm1(-dt / tau) + eaten * -math.expm1(-0.5 * dt / tau))
             s.gut_feed_kg += eaten - digested
 
+        # oxygen lets only part of the digested feed become fish (Species.growth_factor); the rest leaves undigested
+        used = digested * sp.growth_factor(do0) if fish else 0.0
+
         # ---- TAN (B.6): excretion - nitrification - flushing ----
         nit_do = do0 / (p.k_o2_mg_l + do0) if do0 > 0.0 else 0.0
         k_nit = p.nitrification_k_h / 3600.0 * nit_do
         routine_o2_g = self.fish_ocr_g_h(t_m, hour) * dt / 3600.0 if fish else 0.0
-        excreted_g = (digested * sp.feed_protein * TAN_PER_PROTEIN * 1000.0
+        excreted_g = (used * sp.feed_protein * TAN_PER_PROTEIN * 1000.0
                       + routine_o2_g * sp.routine_tan_g_per_g_o2)
         tan0 = s.tan_mg_l
         tan1, tan_int = _linear_step(
@@ -535,7 +565,7 @@ class Tank:
         inj_dissolved = inj * p.o2_transfer_efficiency / vol  # g/m3/s
         fish_g_s = 0.0
         if fish:
-            fish_g_s = (routine_o2_g + digested * sp.sda_o2_g_per_kg_feed) / dt
+            fish_g_s = (routine_o2_g + used * sp.sda_o2_g_per_kg_feed) / dt
         bio_g_s = O2_PER_N_NITRIFIED * nitrified_g / dt + p.heterotrophic_o2_mg_l_h / 3600.0 * nit_do * vol
         q_v = q / vol
         fish_rate = fish_g_s / vol  # g/m3/s at or above do_crit
@@ -572,8 +602,9 @@ class Tank:
 
         # ---- fish: growth from digested feed, mortality in hypoxia or outside temperature limits ----
         if fish:
-            growth = digested / sp.fcr
+            growth = used / sp.fcr
             s.growth_kg += growth
+            s.growth_optimal_kg += digested / sp.fcr
             s.mean_weight_g += growth * 1000.0 / s.fish_count
             if do1 < sp.do_lethal_mg_l or not sp.t_lethal_low_c <= t1 <= sp.t_lethal_high_c:
                 dead = s.fish_count * -math.expm1(-p.hypoxia_mortality_h * dt / 3600.0)
