@@ -7,16 +7,21 @@ always agree on the wiring. Validation errors name the file and the field.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, model_validator
 
-from farmcore.datafile import Strict, parse_checked, read_text
+from farmcore.datafile import StrictFile, parse_checked, read_text
 from farmcore.errors import BadInput, ConfigError
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.url import parse_bus_url
+from farmcore.gpio import FACTORIES
+from farmcore.recipe.schema import QUANTITIES
 
 ZoneKind = Literal["greenhouse", "tank"]
 
@@ -38,7 +43,7 @@ SENSOR_CODES: dict[str, int] = {
 }
 
 
-class SiteHead(Strict):
+class SiteHead(StrictFile):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = ""
     latitude: float = Field(ge=-90, le=90)
@@ -46,19 +51,19 @@ class SiteHead(Strict):
     timezone: str = "Asia/Seoul"
 
 
-class BusDef(Strict):
+class BusDef(StrictFile):
     id: str = Field(min_length=1)
     url: str
 
 
-class NodeDef(Strict):
+class NodeDef(StrictFile):
     bus: str
     unit: int = Field(ge=1, le=247)
     profile: str
     name: str = ""
 
 
-class Range(Strict):
+class Range(StrictFile):
     min: float
     max: float
 
@@ -69,7 +74,7 @@ class Range(Strict):
         return self
 
 
-class SensorDef(Strict):
+class SensorDef(StrictFile):
     quantity: str = Field(min_length=1)
     unit: int = Field(ge=1, le=247)
     slot: int = Field(ge=1, le=200)
@@ -95,7 +100,7 @@ SWITCH_STATES = frozenset({"on", "off", "hold"})
 RETRACTABLE_STATES = frozenset({"open", "close", "stop", "hold"})
 
 
-class ActuatorDef(Strict):
+class ActuatorDef(StrictFile):
     id: str = Field(min_length=1)
     role: str
     unit: int = Field(ge=1, le=247)
@@ -114,12 +119,12 @@ class ActuatorDef(Strict):
         return failsafe, self.start_state or failsafe, self.stop_state or failsafe
 
 
-class ZoneTwin(Strict):
+class ZoneTwin(StrictFile):
     model: str  # a parameter set of the greenhouse or tank model
     start: dict[str, float] = Field(default_factory=dict)  # initial state overrides
 
 
-class Stocking(Strict):
+class Stocking(StrictFile):
     """A tank's stock as counted in: the start of the biomass estimate (sample weighings correct it)."""
 
     count: int = Field(gt=0)
@@ -127,7 +132,7 @@ class Stocking(Strict):
     volume_m3: float | None = Field(default=None, gt=0)  # water volume (density figures)
 
 
-class OxygenBackupDef(Strict):
+class OxygenBackupDef(StrictFile):
     """A GPIO relay for a backup blower or an emergency O2 solenoid, independent of Modbus."""
 
     pin: int = Field(ge=0, le=40)  # BCM pin number
@@ -136,7 +141,7 @@ class OxygenBackupDef(Strict):
     release_after_s: float = Field(default=300.0, ge=0, le=7200)  # DO good this long before release
 
 
-class ZoneDef(Strict):
+class ZoneDef(StrictFile):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: ZoneKind
     name: str = ""
@@ -152,14 +157,14 @@ class ZoneDef(Strict):
     oxygen_backup: OxygenBackupDef | None = None  # tanks: the GPIO backup path
 
 
-class WeatherDef(Strict):
+class WeatherDef(StrictFile):
     source: str = "synthetic"  # "synthetic", "synthetic:SEED" or a CSV path relative to the site file
     bus: str | None = None
     unit: int | None = Field(default=None, ge=1, le=247)
     sensors: dict[str, int] = Field(default_factory=dict)  # quantity -> slot on the weather-station node
 
 
-class FaultDef(Strict):
+class FaultDef(StrictFile):
     """A fault the twin injects on its own schedule (hours after the start), for reproducible scenarios."""
 
     at_h: float = Field(ge=0)
@@ -174,7 +179,7 @@ class FaultDef(Strict):
     value: float | None = None  # delay seconds, exception code, drift per hour
 
 
-class RuntimeDef(Strict):
+class RuntimeDef(StrictFile):
     """How the site's daemon runs (all optional; defaults suit a controller box)."""
 
     tick_s: float = Field(default=10.0, ge=0.1, le=300)  # one read-decide-write round of every zone
@@ -188,7 +193,7 @@ class RuntimeDef(Strict):
     state_interval_s: float = Field(default=1.0, ge=1, le=3600)  # retained state per zone at most this often
 
 
-class SiteFile(Strict):
+class SiteFile(StrictFile):
     site: SiteHead
     buses: list[BusDef] = Field(min_length=1)
     nodes: list[NodeDef] = Field(default_factory=list)
@@ -223,6 +228,7 @@ def _check_references(site: SiteFile, file: str) -> None:
                             f"{', '.join(sorted(builtin_profiles()))}")
         nodes[(node.bus, node.unit)] = node
     zones = set()
+    owners: dict[tuple[str, int, int], str] = {}  # an output's (bus, unit, slot) -> the actuator driving it
     for z, zone in enumerate(site.zones):
         where = f"zones[{z}]"
         if zone.id in zones:
@@ -230,6 +236,8 @@ def _check_references(site: SiteFile, file: str) -> None:
         zones.add(zone.id)
         if zone.bus not in buses:
             raise fail(f"{where}.bus", f"no bus {zone.bus!r}; buses: {', '.join(sorted(buses))}")
+        _check_limits(zone, where, fail)
+        _check_owners(zone, where, owners, fail)
         used: set[tuple[int, int]] = set()
         for kind, entries in (("sensors", zone.sensors), ("actuators", zone.actuators)):
             for e, entry in enumerate(entries):
@@ -269,11 +277,98 @@ def _check_references(site: SiteFile, file: str) -> None:
                     raise fail(f"{where}.actuators[{a}].{name}",
                                f"{state!r} is not a {kind} state; allowed: {', '.join(sorted(allowed))}")
     weather = site.weather
-    if weather.unit is not None and (weather.bus is None or (weather.bus, weather.unit) not in nodes):
-        raise fail("weather.unit", "the weather station needs `bus` and a node with that unit")
+    if weather.bus is not None and weather.bus not in buses:
+        raise fail("weather.bus", f"no bus {weather.bus!r}; buses: {', '.join(sorted(buses))}")
+    if weather.unit is not None and weather.bus is None:
+        raise fail("weather.bus", f"the weather station at unit {weather.unit} needs its `bus`; buses: "
+                                  f"{', '.join(sorted(buses))}")
+    if weather.unit is not None and (weather.bus, weather.unit) not in nodes:
+        raise fail("weather.unit", f"no node with unit {weather.unit} on bus {weather.bus!r} under [[nodes]]")
+    if weather.sensors and weather.unit is None:
+        raise fail("weather.sensors", "the station's sensors need its `bus` and `unit`")
     for f, fault in enumerate(site.faults):
         if fault.zone is not None and fault.zone not in zones:
-            raise fail(f"faults[{f}].zone", f"no zone {fault.zone!r}")
+            raise fail(f"faults[{f}].zone", f"no zone {fault.zone!r}; zones: {', '.join(sorted(zones)) or 'none'}")
+        if fault.bus is not None and fault.bus not in buses:
+            raise fail(f"faults[{f}].bus", f"no bus {fault.bus!r}; buses: {', '.join(sorted(buses))}")
+    _check_runtime(site, fail)
+
+
+def _check_limits(zone: ZoneDef, where: str, fail: Callable[[str, str], ConfigError]) -> None:
+    """A hard limit on a name the zone neither measures nor sets is no limit at all (a typo such as
+    `air_temprature` would leave the zone unguarded), so every name must be one of those."""
+    allowed = sorted({q for q, spec in QUANTITIES.items() if zone.kind in spec.kinds}
+                     | {s.quantity for s in zone.sensors})
+    for quantity in zone.hard_limits:
+        if quantity not in allowed:
+            raise fail(f"{where}.hard_limits.{quantity}",
+                       f"not a quantity this {zone.kind} zone measures or has a setpoint for; allowed: "
+                       f"{', '.join(allowed)}")
+
+
+def _check_owners(zone: ZoneDef, where: str, owners: dict[tuple[str, int, int], str],
+                  fail: Callable[[str, str], ConfigError]) -> None:
+    """Actuator ids are unique in a zone (commands, alarms and history name them), and an output has exactly one
+    owner on the whole site: two zones driving one relay would fight over it, each undoing the other's safety."""
+    ids: set[str] = set()
+    for a, act in enumerate(zone.actuators):
+        if act.id in ids:
+            raise fail(f"{where}.actuators[{a}].id", f"{act.id!r} is used by another actuator of zone {zone.id!r}; "
+                                                     "actuator ids are unique in a zone")
+        ids.add(act.id)
+        key = (zone.bus, act.unit, act.slot)
+        if key in owners:
+            raise fail(f"{where}.actuators[{a}].slot",
+                       f"bus {zone.bus!r} unit {act.unit} slot {act.slot} is already driven by {owners[key]}; an "
+                       "output has one owner (one zone, one actuator)")
+        owners[key] = f"actuator {act.id!r} of zone {zone.id!r}"
+
+
+def _check_runtime(site: SiteFile, fail: Callable[[str, str], ConfigError]) -> None:
+    """What the daemon needs at start: a real time zone, a known GPIO pin factory, one relay per GPIO pin."""
+    problem = timezone_problem(site.site.timezone)
+    if problem is not None:
+        raise fail("site.timezone", problem)
+    rt = site.runtime
+    if rt.gpio_factory is not None and rt.gpio_factory.strip().lower() not in FACTORIES:
+        raise fail("runtime.gpio_factory", f"unknown GPIO pin factory {rt.gpio_factory!r}; allowed: "
+                                           f"{', '.join(FACTORIES)}")
+    pins: dict[int, str] = {} if rt.watchdog_pin is None else {rt.watchdog_pin: "runtime.watchdog_pin"}
+    for z, zone in enumerate(site.zones):
+        if zone.oxygen_backup is None:
+            continue
+        pin, field = zone.oxygen_backup.pin, f"zones[{z}].oxygen_backup.pin"
+        if pin in pins:
+            raise fail(field, f"GPIO{pin} is already {pins[pin]}; each relay needs its own pin")
+        pins[pin] = field
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why `name` is not a time zone this machine knows (None when it is), with the closest known name."""
+    try:
+        ZoneInfo(name)
+        return None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        close = difflib.get_close_matches(name, available_timezones(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown time zone {name!r}: an IANA name such as 'Asia/Seoul'{hint}"
+
+
+def shared_sensors(site: SiteFile) -> list[str]:
+    """Sensor slots read by more than one zone (or a zone and the weather station). Allowed, since one probe can
+    serve two zones (a shared nutrient tank, a shared sump), but usually a copy-and-paste slip: `site check`
+    names them."""
+    readers: dict[tuple[str, int, int], list[str]] = {}
+    weather = site.weather
+    if weather.bus is not None and weather.unit is not None:
+        for quantity, slot in weather.sensors.items():
+            readers.setdefault((weather.bus, weather.unit, slot), []).append(f"the weather station ({quantity})")
+    for zone in site.zones:
+        for sensor in zone.sensors:
+            readers.setdefault((zone.bus, sensor.unit, sensor.slot), []).append(
+                f"zone {zone.id!r} ({sensor.quantity})")
+    return [f"bus {bus!r} unit {unit} slot {slot} is read by {' and '.join(who)}"
+            for (bus, unit, slot), who in readers.items() if len(who) > 1]
 
 
 def actuator_kind(site: SiteFile, zone: ZoneDef, act: ActuatorDef) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 import farmcore.twin
 from farmcore.errors import ConfigError
-from farmcore.site import load_site, parse_site, sensor_code
+from farmcore.site import load_site, parse_site, sensor_code, shared_sensors
 
 EXAMPLE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"
 
@@ -100,3 +100,76 @@ def test_wiring_mistakes_name_file_and_field(text, field, words):
     message = str(info.value)
     assert message.startswith(f"farm/site.toml: {field}: ")
     assert words in message and "\n" not in message
+
+
+# ------------------------------------------------------------------ safety gaps (issue 14 item 2)
+
+GH2 = ZONE.replace('id = "gh1"', 'id = "gh2"').replace("slot = 1 }]\nactuators", "slot = 2 }]\nactuators")
+TANK = """
+[[zones]]
+id = "tank1"
+kind = "tank"
+bus = "b"
+oxygen_backup = { pin = 22 }
+"""
+
+
+@pytest.mark.parametrize(("text", "field", "words"), [
+    # a misspelt quantity is no limit at all: the zone would run unguarded
+    (BASE + ZONE + "hard_limits = { air_temprature = { min = 5, max = 32 } }\n",
+     "zones[0].hard_limits.air_temprature", "allowed: air_temperature, co2"),
+    (BASE + ZONE + "hard_limits = { water_temperature = { min = 5, max = 32 } }\n",
+     "zones[0].hard_limits.water_temperature", "not a quantity this greenhouse zone measures"),
+    # numbers are numbers, and finite
+    (BASE + ZONE + "hard_limits = { air_temperature = { min = 5, max = inf } }\n",
+     "zones[0].hard_limits.air_temperature.max", "finite number"),
+    (BASE + ZONE + "hard_limits = { air_temperature = { min = -inf, max = 32 } }\n",
+     "zones[0].hard_limits.air_temperature.min", "finite number"),
+    (BASE + ZONE + 'hard_limits = { air_temperature = { min = "5", max = 32 } }\n',
+     "zones[0].hard_limits.air_temperature.min", "valid number; got '5'"),
+    (BASE + ZONE + "stale_after_s = nan\n", "zones[0].stale_after_s", "finite number"),
+    # one relay, two controllers: gh2's heater at gh1's unit 12 slot 1
+    (BASE + ZONE + GH2, "zones[1].actuators[0].slot",
+     "bus 'b' unit 12 slot 1 is already driven by actuator 'heater' of zone 'gh1'"),
+    (BASE + ZONE.replace('actuators = [{ id = "heater", role = "heater", unit = 12, slot = 1 }]',
+                         'actuators = [{ id = "heater", role = "heater", unit = 12, slot = 1 },\n'
+                         '             { id = "heater", role = "circulation_fan", unit = 12, slot = 2 }]'),
+     "zones[0].actuators[1].id", "'heater' is used by another actuator of zone 'gh1'"),
+    (BASE.replace('longitude = 128.6', 'longitude = 128.6\ntimezone = "Mars/Olympus"'), "site.timezone",
+     "unknown time zone 'Mars/Olympus': an IANA name such as 'Asia/Seoul'"),
+    (BASE.replace('longitude = 128.6', 'longitude = 128.6\ntimezone = "Asia/Seol"'), "site.timezone",
+     "did you mean 'Asia/Seoul'?"),
+    (BASE + '[runtime]\ngpio_factory = "nuclear"\n', "runtime.gpio_factory",
+     "unknown GPIO pin factory 'nuclear'; allowed: mock, lgpio, rpigpio, native"),
+    (BASE + "[runtime]\nwatchdog_pin = 22\n" + TANK, "zones[0].oxygen_backup.pin",
+     "GPIO22 is already runtime.watchdog_pin"),
+    (BASE + TANK + TANK.replace('"tank1"', '"tank2"'), "zones[1].oxygen_backup.pin",
+     "GPIO22 is already zones[0].oxygen_backup.pin"),
+    (BASE + '[weather]\nbus = "field"\nunit = 11\n', "weather.bus", "no bus 'field'; buses: b"),
+    (BASE + "[weather]\nunit = 11\n", "weather.bus", "needs its `bus`; buses: b"),
+    (BASE + '[weather]\nbus = "b"\nunit = 5\n', "weather.unit", "no node with unit 5 on bus 'b'"),
+])
+def test_safety_gaps_are_one_line_errors(text, field, words):
+    with pytest.raises(ConfigError) as info:
+        parse_site(text, "farm/site.toml")
+    message = str(info.value)
+    assert message.startswith(f"farm/site.toml: {field}: ")
+    assert words in message and "\n" not in message
+    assert info.value.exit_code == 2
+
+
+def test_hard_limits_on_a_measured_quantity_and_known_timezones_pass():
+    text = BASE.replace('longitude = 128.6', 'longitude = 128.6\ntimezone = "UTC"') + ZONE.replace(
+        "sensors = [", 'sensors = [{ quantity = "current", unit = 11, slot = 3, code = 22 }, ')
+    text += "hard_limits = { current = { min = 0, max = 10 }, co2 = { min = 0, max = 1500 } }\n"
+    text += '[runtime]\ngpio_factory = "LGPIO"\nwatchdog_pin = 4\n'  # gpiozero takes the name in any case
+    site = parse_site(text, "s.toml")
+    assert set(site.zones[0].hard_limits) == {"current", "co2"}
+
+
+def test_a_sensor_read_by_two_zones_is_allowed_but_named():
+    site = parse_site(BASE + ZONE + GH2.replace("unit = 12, slot = 1", "unit = 12, slot = 2")
+                      .replace("slot = 2 }]\nactuators", "slot = 1 }]\nactuators"), "s.toml")
+    assert shared_sensors(site) == ["bus 'b' unit 11 slot 1 is read by zone 'gh1' (air_temperature) and zone 'gh2' "
+                                    "(air_temperature)"]
+    assert shared_sensors(load_site(EXAMPLE)) == []
