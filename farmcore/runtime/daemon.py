@@ -40,6 +40,7 @@ from farmcore.link.broker import ACCOUNT_PREFIX
 from farmcore.link.client import BrokerUrl, SiteLink, parse_broker_url
 from farmcore.link.commands import MAX_LIFETIME, SKEW_S, Action, CommandDesk, ZoneContext
 from farmcore.link.messages import Ack, ErrorCode, iso, readable_id_of
+from farmcore.recipe import zonerecipe
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
@@ -58,7 +59,7 @@ log = logging.getLogger("farmcore.daemon")
 ControllerFactory = Callable[[ZoneDef], ZoneController]
 Driver = SwitchDriver | SupplyDriver | RetractableDriver
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES_DIR = zonerecipe.RECIPES_DIR
 SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often buys nothing
 STATE_SAVE_S = 60.0
 SETPOINT_LOG_S = 300.0  # a setpoint is logged on change and at least this often
@@ -78,12 +79,8 @@ def track_key(sensor: SensorDef) -> str:
 
 
 def resolve_recipe_path(spec: str, site_file: Path) -> Path:
-    """A zone's recipe: relative to the site file, else to the shipped recipes/ folder (`crops/tomato`)."""
-    for base in (site_file.parent, RECIPES_DIR):
-        for candidate in (base / spec, base / f"{spec}.toml"):
-            if candidate.is_file():
-                return candidate
-    raise BadInput(f"{site_file}: recipe {spec!r} not found next to the site file or in {RECIPES_DIR}")
+    """A zone's recipe file (found as `site check` finds it: farmcore/recipe/zonerecipe.py)."""
+    return zonerecipe.resolve_recipe_path(spec, site_file)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -228,13 +225,9 @@ class SiteDaemon:
         return runner
 
     def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
-        assert zone.recipe is not None
-        path = resolve_recipe_path(zone.recipe, self.site_path)
-        recipe = load_recipe(path)
-        if recipe.recipe.kind != zone.kind:
-            raise BadInput(f"{path}: recipe.kind {recipe.recipe.kind!r} does not fit {zone.kind} zone {zone.id!r}")
-        if zone.planted is None:
-            raise BadInput(f"{self.site_path}: zones.{zone.id}.planted: a zone with a recipe needs its planting date")
+        """The zone's recipe, by the same rules as `site check` (a zone keeps its place in the file on reload)."""
+        index = next(i for i, z in enumerate(self.site.zones) if z.id == zone.id)
+        recipe, path = zonerecipe.load_zone_recipe(self.site_path, f"zones[{index}]", zone)
         return ZoneRecipe(recipe, path, _stamp(path))
 
     def _node_key_units(self) -> set[tuple[str, int]]:
