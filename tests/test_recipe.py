@@ -271,13 +271,17 @@ def test_cli_check_bad_file(tmp_path: Path):
     bad.write_text(BASE.replace("air_temperature = 24", "air_temperature = 35"), "utf-8")
     good = tmp_path / "good.toml"
     good.write_text(BASE, "utf-8")
-    res = CliRunner().invoke(recipe_group, ["check", str(good), str(bad), str(tmp_path / "missing.toml")])
+    from farmctl.cli import cli
+
+    res = CliRunner().invoke(cli, ["recipe", "check", str(good), str(bad), str(tmp_path / "missing.toml")],
+                             env={"FARMCTL_LANG": "en"})
     assert res.exit_code == 2
     assert res.stdout == f"ok {good} test-crop@2\n"
     errors = res.stderr.splitlines()
-    assert len(errors) == 2
-    assert errors[0] == f"{bad}: stages[1].periods[0].air_temperature: 35 is outside the envelope 10..30"
-    assert errors[1].startswith(f"{tmp_path / 'missing.toml'}: cannot read")
+    assert len(errors) == 2  # one line per bad file, each with the tool's prefix (a missing file too)
+    assert errors[0] == (f"farmctl: error: {bad}: stages[1].periods[0].air_temperature: 35 is outside the envelope "
+                         "10..30")
+    assert errors[1].startswith(f"farmctl: error: {tmp_path / 'missing.toml'}: cannot read")
 
 
 def test_cli_show_json_and_table():
@@ -309,3 +313,58 @@ def test_cli_show_bad_input(capsys):
             main(["recipe", "show", tomato, "--at", at, "--site", str(SITE), "--planted", "2025-12-01"])
         err = capsys.readouterr().err
         assert info.value.code == 2 and words in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ strategy tables: exactly what is read (issue 14)
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    # a misspelt key would leave the strategy on its default without a word
+    ("[strategy.irrigation]", "[strategy.ventilation]\np_bnad_k = 40\n[strategy.irrigation]",
+     "strategy.ventilation.p_bnad_k", "unknown field (check the spelling); allowed: offset_k, p_band_k"),
+    # heating is on/off: its band is band_k (p_band_k was accepted and never read)
+    ("[strategy.irrigation]", "[strategy.heating]\np_band_k = 2\n[strategy.irrigation]",
+     "strategy.heating.p_band_k", "allowed: band_k"),
+    ("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\nradiaton_sum = 100",
+     "strategy.irrigation.radiaton_sum", "allowed: radiation_sum_j_cm2, max_off_min, min_off_min, dose_s"),
+    ("radiation_sum_j_cm2 = 150", 'radiation_sum_j_cm2 = "150"', "strategy.irrigation.radiation_sum_j_cm2",
+     "valid number; got '150'"),
+    ("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = inf", "strategy.irrigation.radiation_sum_j_cm2",
+     "finite number"),
+    ("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\ndose_s = 0", "strategy.irrigation.dose_s",
+     "greater than 0"),
+    ("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\nmin_off_min = 90\nmax_off_min = 60",
+     "strategy.irrigation", "min_off_min (90) must not be above max_off_min (60)"),
+    ("[strategy.irrigation]", "[strategy.ventilation]\nwindward_close_ms = 14\nclose_all_ms = 12\n"
+     "[strategy.irrigation]", "strategy.ventilation", "windward_close_ms (14 m/s) must not be above close_all_ms"),
+    ("air_temperature = 24", 'air_temperature = "24"', "stages[1].periods[0].air_temperature", "valid number"),
+])
+def test_strategy_tables_take_only_the_keys_the_strategies_read(old, new, field, words):
+    with pytest.raises(ConfigError) as info:
+        parse_recipe(BASE.replace(old, new, 1), "t.toml")
+    assert str(info.value).startswith(f"t.toml: {field}: ") and words in str(info.value)
+
+
+def test_every_key_a_strategy_reads_is_declared():
+    text = BASE.replace("[strategy.irrigation]", "[strategy.heating]\nband_k = 1.5\n[strategy.ventilation]\n"
+                        "windward_taper_ms = 4\nwindward_close_ms = 8\nclose_all_ms = 12\n"
+                        "min_outside_temperature = 5\n[strategy.irrigation]\ndose_s = 90")
+    tables = parse_recipe(text, "t.toml").strategy_for(0)
+    assert tables["heating"] == {"band_k": 1.5} and tables["irrigation"]["dose_s"] == 90
+    assert tables["ventilation"]["close_all_ms"] == 12
+
+
+def test_recipe_check_names_keys_no_strategy_acts_on(tmp_path: Path):
+    from farmctl.cli import cli
+
+    path = tmp_path / "r.toml"
+    path.write_text(BASE.replace("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\ntarget_drain_pct = 25"))
+    res = CliRunner().invoke(cli, ["recipe", "check", str(path)], env={"FARMCTL_LANG": "en"})
+    assert res.exit_code == 0 and res.stdout == f"ok {path} test-crop@2\n"
+    assert res.stderr == (f"warning: {path}: strategy.irrigation.target_drain_pct: kept with the recipe, but no "
+                          "strategy acts on it yet\n")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*/*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_recipe_loads(path: Path):
+    assert load_recipe(path).recipe.version >= 1

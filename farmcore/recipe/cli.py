@@ -19,8 +19,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from farmcore import i18n
+from farmcore.cliapp import error_line
 from farmcore.errors import BadInput, FarmError
 from farmcore.recipe.load import load_recipe
+from farmcore.recipe.schema import unused_keys
 from farmcore.recipe.timeline import setpoints_at, stage_at
 from farmcore.site import load_site
 from farmcore.textui import table
@@ -41,8 +44,11 @@ def check(files: tuple[str, ...]) -> None:
             r = load_recipe(file)
         except FarmError as exc:
             bad += 1
-            click.echo(str(exc), err=True)
+            click.echo(error_line(str(exc)), err=True)
             continue
+        for key in unused_keys(r):
+            click.echo(f"{i18n.t('warning')}: {file}: {key}: kept with the recipe, but no strategy acts on it yet",
+                       err=True)
         click.echo(f"ok {file} {r.label}")
     if bad:
         sys.exit(2)

@@ -11,7 +11,7 @@ crop = "tomato"
 [envelope]                  # the range inside which a tenant may move each setpoint
 air_temperature = { min = 10, max = 30 }
 
-[strategy.ventilation]      # strategy parameters; known keys are typed, other keys pass through
+[strategy.ventilation]      # strategy parameters: every key typed and range-checked, unknown keys are errors
 offset_k = 5
 
 [[stages]]                  # by days since planting/stocking; first from_day 0, strictly increasing
@@ -34,12 +34,13 @@ day) gave it, so a stage-wide value such as `ec` is written once.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from farmcore.datafile import Strict
+from farmcore.datafile import Strict, StrictFile
 
 ZoneKind = Literal["greenhouse", "tank"]
 
@@ -77,12 +78,12 @@ QUANTITIES: dict[str, Quantity] = {
 HUMIDITY_QUANTITIES = ("relative_humidity", "vpd", "humidity_deficit")  # a recipe uses one of them
 
 
-class Bound(Strict):
+class Bound(StrictFile):
     min: float
     max: float
 
 
-class Period(Strict):
+class Period(StrictFile):
     name: str = ""
     start: str  # "HH:MM" | "sunrise±HH:MM" | "sunset±HH:MM" (checked in load.py, resolved in timeline.py)
     ramp_min: float = Field(default=0, ge=0, le=720)
@@ -116,55 +117,86 @@ class _Table(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-class Ventilation(_Table):
+class _Strategy(StrictFile):
+    """A strategy table: exactly the keys its strategy reads (farmctl/strategies, aquactl/strategies), typed and
+    range-checked; any other key is an error, since a misspelt key (`p_bnad_k`) would silently leave the
+    strategy on its default. `UNUSED` names keys kept with a recipe as agronomic data that no strategy acts
+    on yet (`recipe check` and `site check` say so)."""
+
+    UNUSED: ClassVar[frozenset[str]] = frozenset()
+
+
+class Ventilation(_Strategy):
     offset_k: float | None = Field(default=None, ge=0, le=15)  # vents open at air_temperature + offset_k
     p_band_k: float | None = Field(default=None, gt=0, le=20)  # opening goes 0 -> 100 % over this band
     humidity_p_band: float | None = Field(default=None, gt=0, le=100)  # %RH band above relative_humidity
-    min_outside_temperature: float | None = None  # keep vents closed below this outside temperature
+    min_outside_temperature: float | None = Field(default=None, ge=-30, le=40)  # no humidity venting below, degC
+    windward_taper_ms: float | None = Field(default=None, ge=0, le=40)  # windward vents start closing, m/s
+    windward_close_ms: float | None = Field(default=None, gt=0, le=40)  # windward vents closed
+    close_all_ms: float | None = Field(default=None, gt=0, le=40)  # every vent closed
+
+    @model_validator(mode="after")
+    def _wind_order(self) -> Ventilation:
+        given = [(k, v) for k in ("windward_taper_ms", "windward_close_ms", "close_all_ms")
+                 if (v := getattr(self, k)) is not None]
+        for (k1, v1), (k2, v2) in itertools.pairwise(given):
+            if v1 > v2:
+                raise ValueError(f"{k1} ({v1:g} m/s) must not be above {k2} ({v2:g} m/s)")
+        return self
 
 
-class Heating(_Table):
-    p_band_k: float | None = Field(default=None, gt=0, le=20)
-    max_pipe_temperature: float | None = Field(default=None, gt=0, le=95)
+class Heating(_Strategy):
+    band_k: float | None = Field(default=None, gt=0, le=10)  # on/off hysteresis around the heating setpoint
 
 
-class Screens(_Table):
-    close_below_outside_day: float | None = None  # thermal screen closes below this outside T (day), degC
-    close_below_outside_night: float | None = None  # ... at night
-    shade_above_radiation: float | None = Field(default=None, gt=0)  # W/m2 outside
+class Screens(_Strategy):
+    close_below_outside_day: float | None = Field(default=None, ge=-30, le=40)  # thermal screen closes below
+    close_below_outside_night: float | None = Field(default=None, ge=-30, le=40)  # ... at night, degC outside
+    shade_above_radiation: float | None = Field(default=None, gt=0, le=1500)  # W/m2 outside
 
 
-class Co2(_Table):
+class Co2(_Strategy):
     dose_in_dark: bool | None = None
     max_vent_opening_pct: float | None = Field(default=None, ge=0, le=100)  # stop dosing beyond this opening
 
 
-class Humidity(_Table):
+class Humidity(_Strategy):
+    UNUSED = frozenset({"humidify_below_rh"})  # the greenhouse roles have no humidifier
     humidify_below_rh: float | None = Field(default=None, ge=0, le=100)
 
 
-class Irrigation(_Table):
+class Irrigation(_Strategy):
+    UNUSED = frozenset({"dose_ml_per_plant", "target_drain_pct"})  # need the emitter flow, a drain sensor
     radiation_sum_j_cm2: float | None = Field(default=None, gt=0, le=2000)  # irrigate every N J/cm2 outside
     max_off_min: float | None = Field(default=None, gt=0, le=1440)  # safety net: irrigate at least this often
     min_off_min: float | None = Field(default=None, ge=0, le=1440)
+    dose_s: float | None = Field(default=None, gt=0, le=3600)  # one event runs the pump this long
     dose_ml_per_plant: float | None = Field(default=None, gt=0, le=5000)
     target_drain_pct: float | None = Field(default=None, ge=0, le=100)
     start: str | None = None  # first allowed event, same syntax as a period start
     stop: str | None = None  # last allowed event
 
+    @model_validator(mode="after")
+    def _off_order(self) -> Irrigation:
+        if self.min_off_min is not None and self.max_off_min is not None and self.min_off_min > self.max_off_min:
+            raise ValueError(f"min_off_min ({self.min_off_min:g}) must not be above max_off_min "
+                             f"({self.max_off_min:g})")
+        return self
 
-class Fertigation(_Table):
+
+class Fertigation(_Strategy):
+    UNUSED = frozenset({"drain_ec_max", "correction_interval_days"})  # need a drain EC sensor
     drain_ec_max: float | None = Field(default=None, gt=0, le=20)
     correction_interval_days: float | None = Field(default=None, gt=0, le=60)
 
 
-class Lighting(_Table):
+class Lighting(_Strategy):
     on: str | None = None  # same syntax as a period start
     off: str | None = None
-    off_above_radiation: float | None = Field(default=None, gt=0)  # W/m2 outside
+    off_above_radiation: float | None = Field(default=None, gt=0, le=1500)  # W/m2 outside
 
 
-class TemperatureIntegration(_Table):
+class TemperatureIntegration(_Strategy):
     window_h: float | None = Field(default=None, gt=0, le=168)
     max_deviation_k: float | None = Field(default=None, ge=0, le=10)
 
@@ -240,7 +272,7 @@ class Water(_Table):
     exchange_pct_per_day: float | None = Field(default=None, ge=0, le=2000)  # water exchange
 
 
-class Strategy(Strict):
+class Strategy(StrictFile):
     ventilation: Ventilation | None = None
     heating: Heating | None = None
     screens: Screens | None = None
@@ -269,7 +301,7 @@ class Strategy(Strict):
 # ------------------------------------------------------------------------------------------------ file
 
 
-class RecipeHead(Strict):
+class RecipeHead(StrictFile):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     version: int = Field(ge=1)
     parent: int | None = Field(default=None, ge=1)
@@ -284,7 +316,7 @@ class RecipeHead(Strict):
     notes: str = ""
 
 
-class Stage(Strict):
+class Stage(StrictFile):
     name: str = Field(min_length=1)
     from_day: int = Field(ge=0)
     notes: str = ""
@@ -292,7 +324,7 @@ class Stage(Strict):
     periods: list[Period] = Field(min_length=1)
 
 
-class Recipe(Strict):
+class Recipe(StrictFile):
     recipe: RecipeHead
     envelope: dict[str, Bound] = Field(default_factory=dict)
     strategy: Strategy = Strategy()
@@ -309,3 +341,17 @@ class Recipe(Strict):
         for name, table in (override.tables() if override else {}).items():
             merged[name] = {**merged.get(name, {}), **table}
         return merged
+
+
+def unused_keys(recipe: Recipe) -> list[str]:
+    """The keys a recipe gives that no strategy acts on yet (`_Strategy.UNUSED`), as `strategy.TABLE.KEY`."""
+    found = []
+    for where, strategy in [("strategy", recipe.strategy)] + [
+            (f"stages[{i}].strategy", stage.strategy) for i, stage in enumerate(recipe.stages)]:
+        if strategy is None:
+            continue
+        for name in type(strategy).model_fields:
+            table = getattr(strategy, name)
+            unused = getattr(table, "UNUSED", frozenset())
+            found += [f"{where}.{name}.{key}" for key in sorted(unused & table.model_fields_set)] if table else []
+    return found
