@@ -1,20 +1,53 @@
-"""`aquactl`: the aquaculture tank controller's command line."""
+"""`aquactl`: the aquaculture tank controller's command line (each command is imported when it runs)."""
 
 from __future__ import annotations
 
-from aquactl.controller import TankController
-from farmcore import techcli
-from farmcore.runtime.cli import make_run_command
-from farmcore.runtime.daemon import ControllerFactory
+from typing import TYPE_CHECKING, Any
 
-CONTROLLERS: dict[str, ControllerFactory] = {"tank": TankController}
+import click
 
-cli = techcli.make_group("aquactl", "Land-based smart fish-farm controller: field bus, twin and daemons.")
-cli.add_command(make_run_command(CONTROLLERS, "tank"))
+from farmcore import cliapp
+
+if TYPE_CHECKING:
+    from farmcore.runtime.daemon import ControllerFactory
+
+KINDS = ("tank",)
+
+
+def controllers() -> dict[str, ControllerFactory]:
+    """Zone kind -> controller factory, imported when a daemon starts (`aquactl --version` stays fast)."""
+    from aquactl.controller import TankController
+
+    return {"tank": TankController}
+
+
+def _run() -> click.Command:
+    from farmcore.runtime.cli import make_run_command
+
+    return make_run_command(controllers(), "tank")
+
+
+def _site() -> click.Command:
+    from farmcore.sitecheck import make_site_group
+
+    return make_site_group(KINDS)
+
+
+cli = cliapp.make_group("aquactl", "Land-based smart fish-farm controller: field bus, twin and daemons.", {
+    "run": (_run, "Run the daemon of the site's tank zones until stopped (SIGTERM: stop states, then exit)."),
+    "site": (_site, "Check a site file the way the daemon does at start."),
+})
+
+
+def __getattr__(name: str) -> Any:
+    """`CONTROLLERS`, as tests and benchmarks import it, made on first use."""
+    if name == "CONTROLLERS":
+        return controllers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    techcli.run_cli(cli, argv)
+    cliapp.run_cli(cli, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The technician's commands shared by farmctl and aquactl: bus scan, read, actuate, frames.
+"""The technician's field-bus commands shared by farmctl and aquactl: bus scan, read, actuate, frames.
 
 Contract (DESIGN.md): readable tables by default, one JSON document on stdout with --json, errors
 as one line on stderr, exit 0 on success, 1 on a device or protocol error, 2 on bad usage or input.
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from farmcore import __version__, i18n
+from farmcore import i18n
 from farmcore.errors import BadInput, CommError, FarmError, ModbusExceptionReply
 from farmcore.fieldbus.bus import Bus, open_bus
 from farmcore.fieldbus.framelog import FrameLog
@@ -24,12 +24,7 @@ from farmcore.fieldbus.node import KsNode, read_node_info
 from farmcore.fieldbus.opid import default_state_dir
 from farmcore.fieldbus.profile import find_profile
 from farmcore.fieldbus.vendor import VendorNode
-from farmcore.historian.cli import history
-from farmcore.link.cli import broker
-from farmcore.link.zonecli import zone
-from farmcore.recipe.cli import recipe
 from farmcore.textui import table
-from farmcore.twin.cli import twin
 
 T = TypeVar("T")
 FRAME_HISTORY = 500
@@ -290,45 +285,3 @@ def frames(bus_url: str, unit: int | None, last: int, as_json: bool) -> None:
     records = [json.loads(line) for line in lines[-last:] if line.strip()]
     text = "\n".join(f"{r['time_utc']} {r['direction']} {r['hex']}" for r in records) or i18n.t("no frames")
     _emit(as_json, {"bus": label, "frames": records}, text)
-
-
-COMMANDS = (bus_group, read, actuate, frames)
-
-
-def run_cli(group: click.Group, argv: list[str] | None = None) -> None:
-    """Run a click group with the house error policy: one line on stderr, exit 1 or 2, no traceback."""
-    debug = "--debug" in (argv if argv is not None else sys.argv)
-    try:
-        group.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo(i18n.t("aborted"), err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except FarmError as exc:
-        click.echo(f"{group.name}: {i18n.t('error')}: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo(i18n.t("aborted"), err=True)
-        sys.exit(130)
-    except Exception as exc:  # an unexpected fault still gets one line, unless --debug asks for more
-        if debug:
-            raise
-        name = type(exc).__name__
-        click.echo(f"{group.name}: {i18n.t('internal error')}: {name}: {exc} (--debug for details)", err=True)
-        sys.exit(1)
-
-
-def make_group(name: str, summary: str) -> click.Group:
-    """A top-level command group with the shared technician commands mounted."""
-
-    @click.group(name, help=summary, context_settings={"help_option_names": ["-h", "--help"]})
-    @click.version_option(__version__, prog_name=name)
-    @click.option("--debug", is_flag=True, hidden=True, help="show tracebacks of unexpected errors")
-    def group(debug: bool) -> None:
-        pass
-
-    for command in (*COMMANDS, twin, history, recipe, broker, zone):
-        group.add_command(command)
-    return group

@@ -24,12 +24,12 @@ from click.testing import CliRunner
 from historian_contract import *  # noqa: F403
 from historian_contract import expected_windows, pairs, sensor
 
+from farmcore.cliapp import run_cli
 from farmcore.errors import BadInput
 from farmcore.historian.base import Point, Sample
 from farmcore.historian.cli import history, parse_every, parse_time
 from farmcore.historian.config import InfluxUrl, SqliteUrl, open_historian, parse_historian_url
 from farmcore.historian.sqlite import SqliteHistorian
-from farmcore.techcli import run_cli
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ header: `time_utc` (ISO 8601, Z), `time_local` (ISO 8601 with the offset of `--t
 series, named `kind:name[.field] [unit]`. Without `--every` the rows are the raw sample times (a cell is
 empty where a series has no sample at that time); with `--every` there is one row per window of every
 length, aligned to UTC multiples, for the whole range, empty where no data was kept (gaps show).
-Errors are one line (`BadInput`, exit 2); the house runner (`techcli.run_cli`) prints them.
+Errors are one line (`BadInput`, exit 2); the house runner (`cliapp.run_cli`) prints them.
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ def stats(url: str | None, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m farmcore.historian.cli`: the group on its own, with the house error policy."""
-    from farmcore.techcli import run_cli
+    from farmcore.cliapp import run_cli
 
     run_cli(history, argv)
 
