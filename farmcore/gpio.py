@@ -14,7 +14,9 @@ naming the pin and the factory; no raw traceback reaches a technician.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -114,6 +116,11 @@ def _load_factory(name: str) -> Factory:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             made = eps[0].load()()
+    # gpiozero guards its pin reservations with a plain Lock, and a device that is garbage-collected without
+    # close() releases its pins from __del__. If the collector runs inside release_pins (any allocation under
+    # the lock can trigger it), that __del__ waits on the lock its own thread holds: a silent deadlock (seen in
+    # our test run). A re-entrant lock makes that nested release safe; our own code closes every device anyway.
+    made._res_lock = threading.RLock()  # type: ignore[attr-defined]
     _factories[name] = made
     return made
 
@@ -151,9 +158,18 @@ def mock_pin(pin: int) -> MockPin:
 
 
 def reset_mock() -> None:
-    """Forget every mock pin and reservation, so one test's open pins do not leak into the next."""
-    if "mock" in _factories:
-        _mock_factory().reset()
+    """Close every device still open on the mock factory and forget its pins, so one test's open pins do not
+    leak into the next. Devices dropped without close() are collected first, outside gpiozero's pin lock."""
+    if "mock" not in _factories:
+        return
+    factory = _mock_factory()
+    gc.collect()
+    with factory._res_lock:  # type: ignore[attr-defined]
+        devices = {dev for refs in factory._reservations.values() for r in refs if (dev := r()) is not None}
+    for dev in devices:
+        with contextlib.suppress(Exception):
+            dev.close()
+    factory.reset()
 
 
 def _check_pin(pin: int) -> None:
@@ -295,6 +311,13 @@ class Watchdog:
         self.stopped = True
         self._level = False
         self.out.off()
+
+    def close(self) -> None:
+        """Stop (pin off), then release the pin."""
+        try:
+            self.stop()
+        finally:
+            self.out.close()
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,29 @@ async def test_night_at_high_biomass_keeps_do_above_the_minimum(tmp_path: Path) 
     assert len(aerators_on) >= 1 and min(aerators_on) >= 1
 
 
+async def test_stop_releases_the_backup_and_watchdog_pins(tmp_path: Path) -> None:
+    """Every GPIO device the daemon opened is closed on stop (none is left to the garbage collector, whose
+    implicit close inside gpiozero's pin lock once hung the test run)."""
+    gpio.reset_mock()
+    path = tmp_path / "site.toml"
+    path.write_text(site_text())
+    twin = Twin(load_site(path), site_file=path, start=kst(2026, 8, 10, 20))
+    async with twin.serve({"tanks": "tcp://127.0.0.1:0?line=ethernet&timeout=0.5"}) as bound:
+        clock = TwinClock(twin.clock, 1.0)
+        follow_clock(clock)
+        daemon = SiteDaemon(path, controllers=CONTROLLERS, clock=clock, state_dir=tmp_path / "state", bus_urls=bound,
+                            watchdog=gpio.Watchdog(gpio.open_output(17, factory="mock")))
+        await daemon.start()
+        for _ in range(3):
+            twin.advance(30)
+            await daemon.tick()
+        assert not gpio.mock_pin(PIN).state
+        await daemon.stop()
+    for pin in (PIN, 17):
+        gpio.open_output(pin, factory="mock").close()  # free again: the daemon released it
+    gpio.reset_mock()
+
+
 async def test_aerator_trip_at_three_starts_the_standby_and_do_recovers(tmp_path: Path) -> None:
     async with rig(tmp_path, kst(2026, 8, 11, 1)) as r:
         await r.run(2 * 3600)  # settle to 03:00

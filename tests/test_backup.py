@@ -58,4 +58,21 @@ def test_guard_engages_by_itself_when_the_daemon_stops_feeding_it():
         assert out.value
     finally:
         guard.stop()
-    assert not out.value
+    assert not gpio.mock_pin(23).state and not guard.engaged
+
+
+def test_stop_releases_the_pin_unless_an_emergency_keeps_the_relay_engaged():
+    """Closed deterministically on stop: a device left to the garbage collector can deadlock gpiozero."""
+    out = gpio.open_output(24, factory="mock")
+    guard = OxygenBackup("tank1", out, BackupRule(), hang_after_s=60)
+    guard.start()
+    guard.feed(0, 7.0, True)
+    guard.stop()
+    gpio.open_output(24, factory="mock").close()  # the pin is free again
+
+    out = gpio.open_output(25, factory="mock")
+    guard = OxygenBackup("tank1", out, BackupRule(), hang_after_s=60)
+    guard.start()
+    guard.feed(0, 1.0, True)  # below critical: engaged
+    guard.stop(leave_engaged=True)
+    assert out.value and gpio.mock_pin(25).state, "an emergency outlives the daemon's stop"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from farmcore import gpio
 from farmcore.errors import BadInput, DeviceError
 from farmcore.gpio import (
     ENV_VAR,
@@ -219,3 +221,36 @@ def test_safe_outputs_open_failure_closes_what_was_opened() -> None:
         SafeOutputs.open({"a": OutputSpec(17), "b": OutputSpec(23)}, factory="mock")
     held.close()
     open_output(17, factory="mock").close()  # 17 was released again
+
+
+def test_watchdog_close_leaves_the_pin_low_and_released() -> None:
+    dog = Watchdog(open_output(18, factory="mock"))
+    dog.beat()
+    assert mock_pin(18).state is True
+    dog.close()
+    assert mock_pin(18).state is False
+    open_output(18, factory="mock").close()  # released: it opens again
+
+
+def _finishes(fn: Callable[[], None], within_s: float = 5.0) -> bool:
+    """Run `fn` in a daemon thread; False if it is still blocked after `within_s` (a deadlock)."""
+    worker = threading.Thread(target=fn, daemon=True)
+    worker.start()
+    worker.join(within_s)
+    return not worker.is_alive()
+
+
+def test_a_device_closed_while_the_pin_lock_is_held_does_not_deadlock() -> None:
+    """What the garbage collector does: a dropped device's __del__ closes it (release_pins) while another
+    release_pins in the same thread holds gpiozero's reservation lock. With gpiozero's plain Lock that waits
+    for ever (the hang seen in `tests/test_backup.py`); the factories we load use a re-entrant lock."""
+    out = open_output(19, factory="mock")
+    factory = gpio._mock_factory()
+
+    def nested_release() -> None:
+        with factory._res_lock:
+            out.close()
+
+    assert _finishes(nested_release), "closing a device inside another pin release deadlocked"
+    open_output(19, factory="mock").close()
+

@@ -67,12 +67,13 @@ class OxygenBackup:
         self._lock = threading.Lock()
         self._fed_at = time.monotonic()
         self._hung = False
+        self._engaged = bool(out.value)  # what the relay was last driven to (readable after the pin is released)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name=f"o2-backup-{zone}", daemon=True)
 
     @property
     def engaged(self) -> bool:
-        return bool(self.out.value)
+        return self._engaged
 
     def start(self) -> None:
         self._fed_at = time.monotonic()
@@ -93,9 +94,11 @@ class OxygenBackup:
         self.why = why
         if engaged and not was:
             self.out.on()
+            self._engaged = True
             self.events.append(("backup_engaged", f"oxygen backup ON: {why}"))
         elif not engaged and was:
             self.out.off()
+            self._engaged = False
             self.events.append(("backup_released", f"oxygen backup off: {why}"))
 
     def _watch(self) -> None:
@@ -108,10 +111,15 @@ class OxygenBackup:
                     self._set(True, f"daemon silent for {silent:.0f} s (hung?)")
 
     def stop(self, *, leave_engaged: bool = False) -> None:
-        """Stop watching; the relay stays as it is if `leave_engaged` (a stop during an emergency)."""
+        """Stop watching and release the pin, relay off; with `leave_engaged` (a stop during an emergency)
+        the relay stays energised and the pin stays held for as long as this process lives (releasing a
+        GPIO line returns it to an input: the relay would drop). Past the process's end only the wiring
+        can keep the backup running: see the README (fail-safe wiring of the backup relay)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2)
-        if not leave_engaged:
-            with self._lock:
-                self._set(False, "daemon stopped")
+        if leave_engaged:
+            return
+        with self._lock:
+            self._set(False, "daemon stopped")
+        self.out.close()

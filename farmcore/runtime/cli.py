@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from farmcore import i18n
+from farmcore.gpio import Watchdog, open_output
 from farmcore.historian.base import Historian
 from farmcore.historian.config import open_historian, sqlite_url
 from farmcore.runtime.daemon import ControllerFactory, SiteDaemon
@@ -54,12 +55,11 @@ def setup_logging(level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def open_watchdog(daemon: SiteDaemon) -> object | None:
+def open_watchdog(daemon: SiteDaemon) -> Watchdog | None:
+    """The hardware watchdog's heartbeat output; the daemon closes it on stop."""
     rt = daemon.site.runtime
     if rt.watchdog_pin is None:
         return None
-    from farmcore.gpio import Watchdog, open_output
-
     return Watchdog(open_output(rt.watchdog_pin, factory=rt.gpio_factory))
 
 

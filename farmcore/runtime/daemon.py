@@ -35,6 +35,7 @@ from farmcore.fieldbus.node import KsNode, Reading
 from farmcore.fieldbus.opid import OpidStore, default_state_dir
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.vendor import VendorNode
+from farmcore.gpio import Watchdog
 from farmcore.historian.base import Historian, Point
 from farmcore.link.broker import ACCOUNT_PREFIX
 from farmcore.link.client import BrokerUrl, SiteLink, parse_broker_url
@@ -138,7 +139,7 @@ class SiteDaemon:
     def __init__(self, site_path: str | Path, *, controllers: dict[str, ControllerFactory],
                  historian: Historian | None = None, clock: Clock | None = None,
                  state_dir: str | Path | None = None, bus_urls: dict[str, str] | None = None,
-                 watchdog: Any = None, mqtt: str | BrokerUrl | None = None,
+                 watchdog: Watchdog | None = None, mqtt: str | BrokerUrl | None = None,
                  link_options: dict[str, Any] | None = None, command_clock: Clock | None = None) -> None:
         """`mqtt`: the broker (URL or parsed); default the site's `[runtime] mqtt`, else $FARMCTL_MQTT, else none
         (the daemon runs alone: MQTT is for watching and steering, never needed to control)."""
@@ -281,7 +282,7 @@ class SiteDaemon:
         self._drain_backup_events()
         self.scheduler.shutdown()
         if self.watchdog is not None:
-            self.watchdog.stop()
+            self.watchdog.close()  # pin low, then released
         self.event(None, "daemon_stopped", "daemon stopped")
         if self.historian is not None:
             self.historian.flush(timeout=5)
