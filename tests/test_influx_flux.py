@@ -91,7 +91,11 @@ def test_flux_aggregate_functions(agg):
     flux = flux_query(bucket="b", site="s", zone="z", names=["x"], start=UTC0, end=UTC0 + timedelta(days=1),
                       every=timedelta(minutes=5), agg=agg)
     assert f"aggregateWindow(every: 5m, fn: {agg}, createEmpty: false" in flux
-    assert "_measurement ==" not in flux  # kind None: every kind, chosen per name afterwards
+    if agg == "mean":  # kind None: every kind, measurements by the mean and an actuator's states by the last
+        assert 'data |> filter(fn: (r) => r._measurement == "actuator") |> aggregateWindow(every: 5m, fn: last' in flux
+        assert 'data |> filter(fn: (r) => not (r._measurement == "actuator")) |> aggregateWindow(' in flux
+    else:
+        assert "_measurement ==" not in flux  # kind None: every kind, chosen per name afterwards
 
 
 def test_flux_raw_query_and_escaped_names():

@@ -17,6 +17,11 @@ Kind = Literal["sensor", "setpoint", "actuator", "event"]
 KINDS: tuple[str, ...] = ("sensor", "setpoint", "actuator", "event")
 Aggregate = Literal["mean", "min", "max", "last"]
 AGGREGATES: tuple[str, ...] = ("mean", "min", "max", "last")
+# Series that hold states, not measurements: an actuator's target (on/off as 1/0, a position) and its feedback
+# (a KS X 3267 status code: 0 READY, 201 ON, 301 OPENING). A mean of states is a state that never was (0.5 "on",
+# 100.5 as a status), so a window of one takes its last state when the mean is asked; min, max and last as asked.
+STATE_KINDS = frozenset({"actuator"})
+STATE_FIELDS = frozenset({"feedback", "status"})
 FieldValue = float | int | str | bool
 
 
@@ -52,6 +57,14 @@ def query_names(names: Sequence[str] | str, agg: str, kind: str | None) -> list[
     return list(dict.fromkeys([names] if isinstance(names, str) else names))
 
 
+def window_agg(kind: str | None, field: str, agg: str) -> Aggregate:
+    """The aggregate a window of the series (`kind`, `field`) gets when `agg` is asked: `last` for the mean of a
+    state series (STATE_KINDS, STATE_FIELDS), else `agg`. Every back-end answers a query through this."""
+    if agg == "mean" and (kind in STATE_KINDS or field in STATE_FIELDS):
+        return "last"
+    return agg  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Sample:
     time: datetime  # UTC; for a downsampled series, the start of the window
@@ -77,7 +90,8 @@ class Historian(Protocol):
     def query(self, *, site: str, zone: str, names: Sequence[str], start: datetime, end: datetime,
               every: timedelta | None = None, agg: Aggregate = "mean", field: str = "value",
               kind: Kind | None = None) -> dict[str, list[Sample]]:
-        """Series by name over [start, end); with `every`, one sample per window aggregated by `agg`."""
+        """Series by name over [start, end); with `every`, one sample per window aggregated by `agg` (by
+        `window_agg`: the mean of an actuator's states is its last state)."""
 
     def latest(self, *, site: str, zone: str, names: Sequence[str] | None = None) -> dict[str, Latest]:
         """The newest point of each name (all names of the zone when None)."""

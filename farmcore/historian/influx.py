@@ -46,7 +46,18 @@ from influxdb_client.rest import ApiException
 
 from farmcore.errors import BadInput, FarmError
 from farmcore.historian import lineproto
-from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names
+from farmcore.historian.base import (
+    KINDS,
+    STATE_KINDS,
+    Aggregate,
+    FieldValue,
+    Kind,
+    Latest,
+    Point,
+    Sample,
+    query_names,
+    window_agg,
+)
 from farmcore.historian.lineproto import INT_FIELDS_TAG
 from farmcore.historian.spool import TIER_CHAR, Spool, SpoolAlarm, SpoolError, SpoolInUse
 
@@ -121,10 +132,19 @@ def flux_query(*, bucket: str, site: str, zone: str, names: Sequence[str], start
         '  |> group(columns: ["_measurement", "name"])',
         '  |> sort(columns: ["_time"])',
     ]
-    if every is not None:
-        lines.append(f"  |> aggregateWindow(every: {flux_duration(every)}, fn: {agg}, createEmpty: false, "
-                     'timeSrc: "_start")')
-    return "\n".join(lines) + "\n"
+    if every is None:
+        return "\n".join(lines) + "\n"
+
+    def window(fn: str) -> str:
+        return f'aggregateWindow(every: {flux_duration(every)}, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+
+    fn, state_fn = window_agg(kind, field, agg), window_agg(next(iter(STATE_KINDS)), field, agg)
+    if kind is not None or fn == state_fn:
+        return "\n".join([*lines, f"  |> {window(fn)}"]) + "\n"
+    states = _any_of("_measurement", sorted(STATE_KINDS))  # every kind asked: states by `last`, as window_agg says
+    return "\n".join(["data = " + lines[0], *lines[1:], "union(tables: [",
+                      f"  data |> filter(fn: (r) => not ({states})) |> {window(fn)},",
+                      f"  data |> filter(fn: (r) => {states}) |> {window(state_fn)}", "])"]) + "\n"
 
 
 def flux_latest(*, bucket: str, site: str, zone: str, names: Sequence[str] | None = None) -> str:

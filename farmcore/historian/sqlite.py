@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from farmcore.errors import BadInput
-from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names
+from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names, window_agg
 
 log = logging.getLogger(__name__)
 
@@ -880,7 +880,8 @@ class SqliteHistorian:
                     if step is None:
                         out[name] = self._raw(conn, sid, lo, hi, inbox.get(sid, ()))
                     else:
-                        out[name] = self._windows(conn, sid, lo, hi, step, agg, inbox.get(sid, ()))
+                        series = conn.execute("SELECT kind, field FROM series WHERE id = ?", (sid,)).fetchone()
+                        out[name] = self._windows(conn, sid, lo, hi, step, window_agg(*series, agg), inbox.get(sid, ()))
                     if out[name]:
                         break
 
