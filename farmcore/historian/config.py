@@ -85,7 +85,10 @@ def parse_historian_url(url: str) -> SqliteUrl | InfluxUrl:
             raise BadInput(f"historian URL {shown!r}: {key} given twice")
         params[key] = value
     if scheme == "sqlite":
-        return _sqlite(shown, parts.netloc, unquote(parts.path), params)
+        path = unquote(parts.path)
+        if path.startswith("//"):  # sqlite:////abs (SQLAlchemy's four slashes) is /abs; a POSIX Path keeps "//abs"
+            path = "/" + path.lstrip("/")
+        return _sqlite(shown, parts.netloc, path, params)
     if scheme == "influxdb":
         return _influx(shown, parts, params)
     raise BadInput(f"historian URL {shown!r}: {_EXPECTED}")
