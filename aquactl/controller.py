@@ -4,8 +4,9 @@ Strategies (aquactl/strategies/), in the order a tick runs them:
 
 - weighings (`biomass`): a `weighing` request resets the estimate's mean weight;
 - oxygen (`oxygen`) -> aerator, o2_valve: staged aerators toward the DO target (raised at night), at least
-  `min_aerators_on` (1; biofloc 2) always on, pure O2 near and below the target and always below the critical DO, aerator failure by current,
-  feedback or missing DO response, with a standby started in place of a failed one;
+  `min_aerators_on` (1; biofloc 2) always on, pure O2 near and below the target and always below the
+  critical DO, aerator failure by current, feedback or missing DO response, with a standby started in place
+  of a failed one;
 - temperature (`temperature`) -> heater, chiller: hysteresis toward the setpoint from each side, minimum
   on/off times, never both;
 - feeding (`feeding`) -> feeder: meal and feed-now rations from biomass and the feeding table, held at low DO
