@@ -274,3 +274,18 @@ def test_rainbow_trout_oxygen_is_salmonid():
     ox = load("rainbow-trout").strategy_for(0)["oxygen"]
     assert ox["critical_mg_l"] >= 5 and ox["minimum_mg_l"] >= 6
     assert load("rainbow-trout").stages[0].periods[0].dissolved_oxygen >= 8
+
+
+@pytest.mark.parametrize(("key", "typo", "field"), [
+    ("min_aerators_on = 2", "min_aerator_on = 2", "strategy.oxygen.min_aerator_on"),
+    ("low_level_pct = 80", "min_level_pct = 80", "strategy.water.min_level_pct"),
+    ("fcr = 1.4", "fcr = 1.4\nfeed_ratio = 2", "strategy.feeding.feed_ratio"),
+])
+def test_a_misspelt_tank_strategy_key_is_an_error_naming_the_allowed_ones(key, typo, field):
+    """The tank tables take exactly the keys the tank strategies read: a typo no longer passes through."""
+    text = (FISH_DIR / "whiteleg-shrimp.toml").read_text("utf-8")
+    assert f"\n{key}" in text
+    with pytest.raises(ConfigError) as info:
+        parse_recipe(text.replace(f"\n{key}", f"\n{typo}", 1), "recipes/fish/bad.toml")
+    assert info.value.field == field
+    assert info.value.message.startswith("unknown field (check the spelling); allowed: ")

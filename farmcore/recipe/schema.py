@@ -38,9 +38,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from farmcore.datafile import Strict, StrictFile
+from farmcore.datafile import StrictFile
 
 ZoneKind = Literal["greenhouse", "tank"]
 
@@ -109,12 +109,6 @@ class Period(StrictFile):
 
 
 # ------------------------------------------------------------------------------------------- strategies
-
-
-class _Table(BaseModel):
-    """A strategy table: the keys below are typed; other keys pass through to the strategy as they are."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class _Strategy(StrictFile):
@@ -201,7 +195,7 @@ class TemperatureIntegration(_Strategy):
     max_deviation_k: float | None = Field(default=None, ge=0, le=10)
 
 
-class Oxygen(_Table):
+class Oxygen(_Strategy):
     """Tank oxygen: the target is the `dissolved_oxygen` setpoint; these are the limits around it."""
 
     minimum_mg_l: float | None = Field(default=None, gt=0, le=20)  # species minimum: alarm, feed hold
@@ -213,7 +207,7 @@ class Oxygen(_Table):
     min_aerators_on: int | None = Field(default=None, ge=1, le=20)  # never fewer running (biofloc keeps mixed)
 
 
-class FeedRate(Strict):
+class FeedRate(StrictFile):
     """One point of a feeding table: % of body weight a day at a fish weight and water temperature."""
 
     weight_g: float = Field(gt=0, le=100000)
@@ -243,7 +237,7 @@ def grid_gap(points: list[tuple[float, float]]) -> str | None:
     return None
 
 
-class Feeding(_Table):
+class Feeding(_Strategy):
     meals: list[str] | None = None  # meal times, same syntax as a period start ("07:00", "sunrise+01:00")
     table: list[FeedRate] | None = None  # a full weight x temperature grid (grid_gap), bilinear in log weight, T
     fcr: float | None = Field(default=None, gt=0, le=5)  # feed conversion ratio (kg feed per kg growth)
@@ -263,7 +257,8 @@ class Feeding(_Table):
         return table
 
 
-class Water(_Table):
+class Water(_Strategy):
+    UNUSED = frozenset({"exchange_pct_per_day"})  # the pump runs always: a duty cycle needs its flow
     heater_band_k: float | None = Field(default=None, gt=0, le=10)
     min_cycle_min: float | None = Field(default=None, ge=0, le=120)  # heater/chiller minimum on and off time
     low_level_pct: float | None = Field(default=None, ge=0, le=100)  # tank level below: event, inflow kept on
