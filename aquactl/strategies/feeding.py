@@ -36,7 +36,7 @@ from farmcore.recipe.schema import grid_gap
 from farmcore.runtime.controller import ActuatorView, Request, TickInput, TickOutput
 
 FEED_KG_PER_MIN = 0.2  # feeder delivery when the site gives none [engineering choice]; the demo site's figure
-MIN_DO_MG_L = 4.0  # no feeding below: olive flounder warning level, agronomy.md §2.4 [unverified]
+MIN_DO_MG_L = 5.0  # no feeding below: the marine growth criterion 4.8 rounded up (US EPA 2000) [secondary]
 MIN_MEAL_SHARE = 0.05  # a rest under 5 % of a meal is not worth a run (growth booked raises the ration) [eng. choice]
 MEALS_PER_DAY = 2  # when the recipe lists no meal times [engineering choice]; grow-out 1-2 a day, agronomy.md §2.1
 

@@ -34,9 +34,10 @@ from farmcore.control.arbitration import Decision
 from farmcore.control.switching import MinOnOff, Staging
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
-TARGET_MG_L = 6.0  # without a setpoint [engineering choice]: twin flounder-10m3 holds ~6.4 with two blowers
-MINIMUM_MG_L = 4.0  # olive flounder warning level, agronomy.md §2.4 [unverified]
-CRITICAL_MG_L = 2.0  # olive flounder critical level (backup aeration, emergency O2), agronomy.md §2.4 [unverified]
+# Without recipe values, the olive-flounder levels of recipes/fish/olive-flounder.toml, whose sources say why:
+TARGET_MG_L = 6.5  # middle of the flounder growth optimum 6-7 mg/L (oak.go.kr article_seq=17565) [secondary]
+MINIMUM_MG_L = 5.0  # marine growth criterion 4.8 mg/L rounded up (US EPA 2000, EPA-822-R-00-012) [secondary]
+CRITICAL_MG_L = 3.0  # top of the 2-3 mg/L that cut flounder growth (17565); marine survival 2.3 (EPA 2000)
 NIGHT_RAISE_MG_L = 0.5  # [engineering choice]
 STAGE_BAND_MG_L = 0.5  # [engineering choice]: ~ the probe's accuracy (+-0.1-0.2 mg/L) times a few
 # Without aeration a 39 kg/m3 flounder tank loses ~0.15 mg/L a minute (twin: ~92 g O2/h in 10 m3), so ten
