@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,42 @@ def test_status_json(mosq: Mosquitto, daemon: FakeDaemon) -> None:
 
 
 @needs_mosquitto
+def test_status_of_zones_whose_clock_runs_ahead_warns_once_with_sensible_ages(mosq: Mosquitto,
+                                                                             daemon: FakeDaemon) -> None:
+    """The fast demo's twin stamps states hours ahead: six zones gave six warnings and negative ages."""
+    ahead = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    for zone in ("gh2", "gh3"):
+        daemon.publish(f"{zone}/status", "online")
+        daemon.publish(f"{zone}/state", json.dumps({**STATE, "time": ahead}))
+    stop = threading.Event()
+
+    def live() -> None:  # gh3's daemon keeps publishing, as a running one does (not retained)
+        while not stop.is_set():
+            daemon.publish("gh3/state", json.dumps({**STATE, "time": ahead}), retain=False)
+            time.sleep(0.1)
+
+    publisher = threading.Thread(target=live)
+    publisher.start()
+    try:
+        started = time.monotonic()
+        text = farmctl("status", "--site", SITE, "--broker", mosq.url("technician"))
+        elapsed = time.monotonic() - started
+        doc = farmctl("status", "--site", SITE, "--broker", mosq.url("technician"), "--json")
+    finally:
+        stop.set()
+        publisher.join()
+    assert text.returncode == 0, text.stderr
+    warnings = [line for line in text.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: gh2, gh3: state times up to 107")
+    rows = {line.split()[0]: line.split() for line in text.stdout.splitlines()[3:] if line.strip()}
+    assert rows["gh2"][5] == "-" and rows["gh3"][5] == "0"  # no live state from gh2; gh3's arrived just now
+    assert elapsed < 8  # live states never stop coming: only retained ones extend the wait (it took --timeout)
+    zones = json.loads(doc.stdout)["zones"]
+    assert zones["gh2"]["clock_ahead_s"] > 10700 and zones["gh2"]["state_age_s"] is None
+    assert 0 <= zones["gh3"]["state_age_s"] < 5 and zones["gh1"]["clock_ahead_s"] is None
+
+
+@needs_mosquitto
 def test_status_of_one_zone_by_site_id(mosq: Mosquitto, daemon: FakeDaemon) -> None:
     only = farmctl("status", "--site", SITE, "--zone", "gh1", "--broker", mosq.url("technician"), "--json")
     assert only.returncode == 0, only.stderr
@@ -173,12 +210,38 @@ def test_cmd_rejected_exits_1(mosq: Mosquitto, daemon: FakeDaemon) -> None:
 
 
 @needs_mosquitto
-def test_cmd_without_an_ack_times_out(mosq: Mosquitto) -> None:
-    result = farmctl("cmd", "--site", SITE, "--zone", "gh2", "--broker", mosq.url("technician"), "release",
+def test_cmd_without_an_ack_times_out(mosq: Mosquitto, daemon: FakeDaemon) -> None:
+    daemon.answer = "silent"
+    result = farmctl("cmd", "--site", SITE, "--zone", "gh1", "--broker", mosq.url("technician"), "release",
                      "heater", "--timeout", "1", "--json")
     assert result.returncode == 1 and result.stdout == ""
     line = one_line(result.stderr)
-    assert "no ack" in line and "gh2" in line and "within 1 s" in line and "zone status: unknown" in line
+    assert "no ack" in line and "gh1" in line and "within 1 s" in line and "zone status: online" in line
+
+
+@needs_mosquitto
+def test_cmd_to_a_zone_the_broker_has_never_seen_fails_at_once(mosq: Mosquitto, daemon: FakeDaemon) -> None:
+    """It waited the whole --timeout (10 s): the retained statuses already say which zones exist."""
+    url = mosq.url("technician")
+    started = time.monotonic()
+    unknown = farmctl("cmd", "--site", SITE, "--zone", "gh9", "--broker", url, "release", "heater")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert one_line(unknown.stderr).endswith(f"--zone 'gh9': site {SITE} has no such zone on broker "
+                                             f"mqtt://technician@127.0.0.1:{mosq.port}; zones: gh1")
+    # in the site file, but its daemon has never connected: nothing would receive the command
+    silent = farmctl("cmd", "--site", str(DEMO), "--zone", "tank2", "--broker", url, "feed_now")
+    assert silent.returncode == 1 and "zone tank2 has no retained status" in one_line(silent.stderr)
+    assert time.monotonic() - started < 8  # both together, well inside one default --timeout
+    time.sleep(0.3)
+    assert daemon.commands == []  # nothing was published
+
+
+@needs_mosquitto
+def test_cmd_when_no_zone_of_the_site_was_ever_seen_says_so(mosq: Mosquitto) -> None:
+    result = farmctl("cmd", "--site", "other-site", "--zone", "gh1", "--broker", mosq.url("technician"),
+                     "release", "heater")
+    assert result.returncode == 1
+    assert "no zone of site 'other-site' has a retained status on broker" in one_line(result.stderr)
 
 
 @needs_mosquitto

@@ -40,19 +40,27 @@ from farmcore.link.messages import (
     KINDS,
     MAX_DURATION_S,
     CommandError,
+    command_topic,
     iso,
     parse_topic,
     topic,
     validate_command,
     zones_filter,
 )
+from farmcore.link.zonecheck import QUIET_S, STATUS_WAIT_S, check_zone_seen, retained_statuses
 from farmcore.site import load_site
 from farmcore.textui import table
 
 BROKER_ENV = "FARMCTL_MQTT"
 DEFAULT_TZ = "Asia/Seoul"
 DEFAULT_TIMEOUT_S = 10.0
-QUIET_S = 0.5  # retained messages come right after the SUBACK; this long without one means we have them all
+AHEAD_S = 5.0  # a state stamped further ahead of this machine's clock: a fast twin or a wrong clock
+CLOCK_AHEAD = {
+    "en": "{zones}: state times up to {seconds} s ahead of this machine's clock (a twin running faster than real "
+          "time, or a wrong clock); ages count from when a state arrived, - when none arrived live",
+    "ko": "{zones}: 상태 시각이 이 컴퓨터 시계보다 최대 {seconds}초 앞섭니다 (실제보다 빠르게 도는 트윈이거나 시계 "
+          "오류). 경과 시간은 상태를 실시간으로 받은 때부터 세며, 받지 못했으면 - 로 표시합니다",
+}
 CLIP = 120
 STATUS_LEAVES = ("status", "state", "alarms")
 WATCH_LEAVES = ("status", "state", "alarms", "events", "cmd", "ack")
@@ -267,7 +275,8 @@ def summary(leaf: str, payload: Any, is_json: bool) -> str:
 
 
 def _blank() -> dict[str, Any]:
-    return {"status": "unknown", "state": None, "alarms": [], "state_age_s": None, "notes": []}
+    return {"status": "unknown", "state": None, "alarms": [], "state_age_s": None, "clock_ahead_s": None,
+            "notes": []}
 
 
 def absorb(zones: dict[str, dict[str, Any]], leaf: str, zone: str, payload: Any) -> None:
@@ -300,25 +309,34 @@ async def collect_status(broker: BrokerUrl, site: str, zones: Sequence[str] = ()
     filters = ([topic(site, z, leaf) for z in zones for leaf in STATUS_LEAVES] if zones
                else [zones_filter(site, leaf) for leaf in STATUS_LEAVES])
     out = {z: _blank() for z in (zones or known)}
+    live: dict[str, datetime] = {}  # zone -> when a state arrived as it was published (not a retained copy)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    quiet_until = loop.time() + quiet
     async with connected(broker, timeout) as client:
         await client.subscribe([(f, 1) for f in filters])
-        while (left := min(quiet, deadline - loop.time())) > 0:
+        # Live states of a running site never stop coming; only retained copies extend the wait.
+        while (left := min(quiet_until, deadline) - loop.time()) > 0:
             try:
                 message = await asyncio.wait_for(anext(client.messages), left)
             except TimeoutError:
                 break
+            if message.retain:
+                quiet_until = loop.time() + quiet
             with contextlib.suppress(ValueError):
                 parts = parse_topic(str(message.topic))
                 if parts.site == site and parts.leaf in STATUS_LEAVES:
                     absorb(out, parts.leaf, parts.zone, message.payload)
+                    if parts.leaf == "state" and not message.retain:
+                        live[parts.zone] = datetime.now(UTC)
     now = datetime.now(UTC)
-    for entry in out.values():
+    for zone, entry in out.items():
         taken = state_time(entry["state"]) if entry["state"] is not None else None
-        entry["state_age_s"] = None if taken is None else round((now - taken).total_seconds(), 1)
-        if entry["state_age_s"] is not None and entry["state_age_s"] < -5:  # a twin at 60x, or a wrong clock
-            entry["notes"].append(f"the zone's clock is {-entry['state_age_s']:.0f} s ahead of this machine's")
+        ahead = None if taken is None else (taken - now).total_seconds()
+        if ahead is not None and ahead > AHEAD_S:  # a twin faster than real time, or a wrong clock
+            entry["clock_ahead_s"] = round(ahead, 1)
+            taken = live.get(zone)  # its own time says nothing about its age here; when it arrived does
+        entry["state_age_s"] = None if taken is None else max(0.0, round((now - taken).total_seconds(), 1))
     return dict(sorted(out.items()))
 
 
@@ -334,6 +352,10 @@ def status_text(site: str, broker: BrokerUrl, zones: dict[str, dict[str, Any]]) 
                      "-" if age is None else f"{age:.0f}", active_alarms(e["alarms"]), readings_text(state)])
     headers = [i18n.t(h) for h in ("zone", "status", "mode", "recipe", "state age s", "alarms", "readings")]
     notes = [f"{i18n.t('warning')}: {zone}: {n}" for zone, e in zones.items() for n in e["notes"]]
+    ahead = {zone: e["clock_ahead_s"] for zone, e in zones.items() if e["clock_ahead_s"] is not None}
+    if ahead:  # one line for the site, not one per zone
+        notes.append(f"{i18n.t('warning')}: " + CLOCK_AHEAD[i18n.language()].format(
+            zones=", ".join(ahead), seconds=f"{max(ahead.values()):.0f}"))
     return "\n".join([head, table(headers, rows), *notes])
 
 
@@ -352,6 +374,11 @@ def parse_value(text: str) -> bool | float | str:
     if not math.isfinite(number):
         raise BadInput(f"value {text!r}: not a finite number")
     return number
+
+
+def account_of(broker: BrokerUrl) -> str:
+    """The broker account we publish as: commands go to its own branch, `.../cmd/ACCOUNT`."""
+    return broker.username or "anonymous"
 
 
 def login() -> str:
@@ -425,18 +452,21 @@ class Reply:
 
 
 async def send_command(broker: BrokerUrl, site: str, zone: str, command: dict[str, Any], *,
-                       timeout: float = DEFAULT_TIMEOUT_S) -> Reply:
-    """Subscribe to the zone's ack (and status) first, publish the command (QoS 1), wait for the ack with our id."""
-    status = "unknown"
+                       timeout: float = DEFAULT_TIMEOUT_S, known: Sequence[str] = ()) -> Reply:
+    """Check from the retained statuses that the zone exists and has connected (`check_zone_seen`), subscribe to
+    its ack, publish the command (QoS 1), wait for the ack with our id."""
     async with connected(broker, timeout) as client:
-        await client.subscribe([(topic(site, zone, "ack"), 1), (topic(site, zone, "status"), 1)])
+        statuses = await retained_statuses(client, site, wait=min(timeout, STATUS_WAIT_S))
+        check_zone_seen(broker, site, zone, statuses, known)
+        status = statuses[zone]
+        await client.subscribe([(topic(site, zone, "ack"), 1)])
         payload = json.dumps(command, ensure_ascii=False, separators=(",", ":")).encode()
-        await client.publish(topic(site, zone, "cmd"), payload, qos=1)
+        await client.publish(command_topic(site, zone, account_of(broker)), payload, qos=1)
         try:
             async with asyncio.timeout(timeout):
                 async for message in client.messages:
                     value, is_json = decode(message.payload)
-                    if str(message.topic).endswith("/status"):
+                    if str(message.topic) == topic(site, zone, "status"):
                         word = str(value).strip().lower()
                         status = word if not is_json and word in ("online", "offline") else "unknown"
                     elif is_json and isinstance(value, dict) and value.get("id") == command["id"]:
@@ -562,7 +592,8 @@ def status_cmd(broker_url: str | None, site_ref: str, timeout: float, zones: tup
 @click.option("--for", "duration_s", type=click.FloatRange(min=1, max=MAX_DURATION_S), metavar="SECONDS",
               help="how long an override lasts")
 @click.option("--reason", default="", help="why (kept in the audit trail)")
-@click.option("--by", "issued_by", metavar="WHO", help="issued_by (default technician:<login>)")
+@click.option("--by", "issued_by", metavar="WHO", help="issued_by: ACCOUNT or ACCOUNT:NAME, the broker account you "
+              "connect as (default ACCOUNT:<login>)")
 @click.option("--expires-in", type=click.FloatRange(min=1, max=86400), default=60.0, show_default=True,
               metavar="SECONDS", help="the daemon ignores the command after this long")
 @click.option("--id", "command_id", metavar="ID", help="command id (default: a new uuid4)")
@@ -582,7 +613,9 @@ def cmd_cmd(broker_url: str | None, site_ref: str, timeout: float, zone_id: str,
     command = build_command(kind, args, duration_s=duration_s, reason=reason, issued_by=issued_by,
                             expires_in_s=expires_in, command_id=command_id)
     where = resolve(broker_url, site_ref, (zone_id,))
-    reply = _run(send_command(where.broker, where.site, zone_id, command, timeout=timeout))
+    if issued_by is None:  # a person under our own account: the daemon refuses any other name from us
+        command["issued_by"] = f"{account_of(where.broker)}:{login()}"
+    reply = _run(send_command(where.broker, where.site, zone_id, command, timeout=timeout, known=where.known))
     if reply.ack is None:
         raise FarmError(f"no ack for command {command['id']} from zone {zone_id} within {timeout:g} s "
                         f"(zone status: {reply.zone_status}; is its daemon running?)")
