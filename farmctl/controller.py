@@ -102,6 +102,7 @@ class GreenhouseController:
                 for view in roles["roof_vent"] + roles["side_vent"]:
                     decide[view.id] = self._vents.decide(inp, view, want)
             plan = heating.plan(heat_sp, heat_why, want is not None and want.humidity)
+            out.setpoints["air_temperature"] = plan.setpoint
             for view in roles["heater"]:
                 if (d := self._heaters.decide(inp, view, plan)) is not None:
                     decide[view.id] = d
@@ -126,6 +127,7 @@ class GreenhouseController:
                 decide[view.id] = self._co2_pace(view, d, inp.now_s)
             if target is not None:
                 out.trace["co2_target_ppm"] = target
+                out.setpoints["co2"] = target
 
         for view in roles["circulation_fan"]:
             if (d := humidity.fan_decision(inp, view, heating=heating_on, screened=screened, limit=limit)) is not None:
@@ -138,6 +140,7 @@ class GreenhouseController:
 
         if limit is not None:
             out.trace["rh_limit"] = limit[0]
+            out.setpoints["relative_humidity"] = limit[0]
         if rh is not None and "air_temperature" in inp.readings:
             out.trace["vpd_kpa"] = humidity.vpd_kpa(inp.readings["air_temperature"], rh)
         out.trace["dli_mol_m2"] = self._lighting.dli_mol_m2

@@ -179,15 +179,13 @@ async def _run_linked(folder: Path, speed: float, start: datetime | None, durati
         daemon = SiteDaemon(DEMO_SITE, controllers=installed(), clock=clock, state_dir=folder, bus_urls=bound,
                             historian=historian, mqtt=mqtt_url, command_clock=WallClock())
         plant = asyncio.create_task(twin.run(speed))
-        try:
-            await serve_daemon(daemon, live=live, duration_s=duration_s)
+        try:  # the last screen either way (the live one, or the only one with --no-live), then the stop check
+            await serve_daemon(daemon, live=live, duration_s=duration_s, final_view=True)
         finally:
             plant.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await plant
             historian.close()
-        if not live:
-            click.echo(daemon.last_view)
     return began, twin.clock.now()
 
 

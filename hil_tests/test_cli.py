@@ -270,9 +270,11 @@ def test_the_readme_demo_runs(env: dict[str, str], tmp_path: Path) -> None:
                  "--start", "2026-01-15T10:00", timeout=90)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    for zone in ("[gh1]", "[gh2]", "[gh3]"):
-        assert zone in result.stdout
+    for zone in ("gh1", "gh2", "gh3"):
+        assert f"] {zone} " in result.stdout
     assert "tomato-gb@1" in result.stdout and "history: farmctl history export" in result.stdout
+    assert max(len(row) for row in result.stdout.split("\nhistory:")[0].splitlines()) <= 80  # the plain screen
+    assert "gh2: all 11 actuators in their stop state" in result.stdout  # the stop check after the run
     exported = run(env, "history", "export", "--historian", f"sqlite:///{tmp_path / 'history.db'}", "--zone",
                    "gh2", "--from", "2026-01-15T00:00Z", "--to", "2026-01-16T00:00Z", "--names",
                    "air_temperature,heater.target")

@@ -1,7 +1,8 @@
 """`run --site SITE.toml`: the site daemon on the command line, with structured logs and clean stops.
 
-SIGTERM and Ctrl-C put every actuator in its stop state before the process ends; the log is one JSON
-object per line on stderr (for journald or a log shipper); `--live` redraws the live view on stdout.
+SIGTERM and Ctrl-C put every actuator in its stop state before the process ends, and each zone says whether
+all of its actuators got there; the log is one JSON object per line on stderr (for journald or a log
+shipper); `--live` shows the live view (farmcore/runtime/liveview.py) on a terminal, plain text otherwise.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def daemon_historian(daemon: SiteDaemon, url: str | None) -> Historian:
     return open_historian(url, spool_dir=daemon.state_dir / "spool")
 
 
-async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: float | None = None) -> None:
-    """Run until a signal (or `duration_s` of real time); stop states on the way out."""
+async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: float | None = None,
+                       final_view: bool = False) -> None:
+    """Run until a signal (or `duration_s` of real time); stop states on the way out, then the last screen
+    (with `live` or `final_view`) and a line per zone saying whether its actuators reached their stop states."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -88,20 +91,33 @@ async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: fl
             viewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await viewer
+        if viewer is not None or final_view:
             click.echo("\n" + (daemon.last_view or _screen(daemon)))
+    from farmcore.runtime.stopcheck import stop_report
+
+    click.echo("\n".join(stop_report(daemon)))
 
 
-def _screen(daemon: SiteDaemon) -> str:
+def _screen(daemon: SiteDaemon, *, details: bool = True) -> str:
     from farmcore.runtime.liveview import render
 
-    return render(daemon)
+    return render(daemon, details=details)
+
+
+PLAIN_EVERY_S = 10.0  # the overview into a log or a pipe: often enough to follow, rare enough to read
 
 
 async def _live(daemon: SiteDaemon) -> None:
+    """The live view: rich on a terminal; elsewhere (a pipe, a log) the plain-text overview now and then."""
+    if sys.stdout.isatty():
+        from farmcore.runtime.liveapp import run_live
+
+        await run_live(daemon)
+        return
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(PLAIN_EVERY_S)
         if daemon.ticks:
-            click.echo("\x1b[2J\x1b[H" + _screen(daemon))
+            click.echo(_screen(daemon, details=False) + "\n")
 
 
 def make_run_command(controllers: dict[str, ControllerFactory], kinds: str) -> click.Command:

@@ -70,6 +70,9 @@ class TickOutput:
     params: dict[str, dict[str, float]] = field(default_factory=dict)  # nutrient supply: {"EC":, "pH":}
     trace: dict[str, float] = field(default_factory=dict)  # internal figures worth logging (radiation sum ...)
     events: list[str] = field(default_factory=list)  # things worth an event record ("irrigation started: ...")
+    # the setpoints the strategies work to now, by quantity, where they move or derive the recipe's (temperature
+    # integration lowers the heating setpoint, a VPD becomes an RH limit): what a farmer sees as "in force"
+    setpoints: dict[str, float] = field(default_factory=dict)
 
 
 class ZoneController(Protocol):

@@ -131,6 +131,7 @@ class ZoneRunner:
     run_s: dict[str, float] = field(default_factory=dict)  # and its timed runs
     units: dict[str, str] = field(default_factory=dict)  # quantity -> unit, as the node reports it
     alarm_count: int = 0  # alarms in the zone's retained list (as last published)
+    in_force: dict[str, float] = field(default_factory=dict)  # the controller's setpoints in force (live view)
 
 
 class SiteDaemon:
@@ -531,6 +532,7 @@ class SiteDaemon:
         out = runner.controller.tick(inp)
         runner.trace, runner.bad = out.trace, bad
         runner.wanted, runner.run_s = out.decisions, out.run_s
+        runner.in_force = out.setpoints
         for act_id, driver in runner.drivers.items():
             if isinstance(driver, SupplyDriver):
                 driver.params = out.params.get(act_id) or driver.params

@@ -1,0 +1,263 @@
+"""What the live view shows, read from a running daemon and put into words: a plain, typed snapshot.
+
+Everything a person reads is decided here, once, for the terminal and the plain-text log alike: values rounded
+to the sensor's resolution with their unit, readings against the setpoint the controller actually works to
+(temperature integration lowers the heating setpoint: `ZoneRunner.in_force`), local times, on/off as words,
+every retractable as % open (vents and both screens alike), reasons whole and in the reader's language.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from farmcore import i18n
+from farmcore.runtime import reasontext
+from farmcore.runtime.actuators import RetractableDriver
+from farmcore.runtime.reasons_ko import WORDS
+
+if TYPE_CHECKING:
+    from farmcore.runtime.daemon import SiteDaemon, ZoneRunner
+
+# Display step per quantity: the resolution of the usual sensor of that kind (KS X 3267 nodes report float32
+# with no resolution register) [engineering choice]; a quantity not listed shows one decimal.
+RESOLUTION: dict[str, float] = {
+    "air_temperature": 0.1, "water_temperature": 0.1, "soil_temperature": 0.1, "relative_humidity": 1.0,
+    "co2": 1.0, "par": 1.0, "solar_radiation": 1.0, "soil_moisture": 1.0, "ec": 0.01, "ph": 0.01,
+    "dissolved_oxygen": 0.01, "dissolved_oxygen_saturation": 1.0, "water_level": 1.0, "current": 0.1,
+    "wind_speed": 0.1, "wind_direction": 1.0, "salinity": 0.1, "flow": 1.0,
+}
+UNIT_TEXT = {"degC": "°C", "%RH": "%", "deg": "°", "umol/m2/s": "umol/m2/s", "pH": ""}
+DEFAULT_UNIT = {  # before a node has said its unit (KS X 3267 Annex A.1.2 units)
+    "air_temperature": "degC", "water_temperature": "degC", "soil_temperature": "degC", "relative_humidity": "%RH",
+    "co2": "ppm", "par": "umol/m2/s", "solar_radiation": "W/m2", "soil_moisture": "%", "ec": "dS/m",
+    "dissolved_oxygen": "mg/L", "dissolved_oxygen_saturation": "%", "water_level": "%", "current": "A",
+    "wind_speed": "m/s", "wind_direction": "deg",
+}
+KEY_READINGS = {"greenhouse": ("air_temperature", "relative_humidity", "co2", "soil_moisture"),
+                "tank": ("water_temperature", "dissolved_oxygen", "dissolved_oxygen_saturation")}
+COMPASS = {"ko": ("북", "북동", "동", "남동", "남", "남서", "서", "북서"),
+           "en": ("N", "NE", "E", "SE", "S", "SW", "W", "NW")}
+ALARM_EVENT = re.compile(r"^(?P<id>\S+) \((?P<severity>\w+)\): ")
+HIDDEN_EVENTS = frozenset({"day_started"})  # the controllers' day sums as trace names: for the log, not the screen
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRow:
+    key: str
+    name: str
+    short: str  # the name in the overview
+    value: str  # rounded to the resolution; "-" when there is none
+    unit: str
+    in_force: str  # the setpoint worked to now, rounded ("" without one)
+    recipe: str  # the recipe's (tenant-adjusted) value when the one in force differs, else ""
+    quality: str  # in words
+    good: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorRow:
+    id: str
+    role: str
+    label: str  # the role in words
+    state: str  # on/off in words, "open 35 %", hold
+    on: bool | None  # a switch's target (None: hold or a retractable)
+    position: float | None  # a retractable's estimated % open
+    source: str  # recipe | override | safety
+    reason: str  # whole, in the reader's language
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneView:
+    id: str
+    name: str
+    kind: str
+    recipe: str  # the recipe's name in the reader's language, and its label
+    stage: str  # stage and period in words
+    mode: str  # auto | override | safety
+    held: int  # actuators decided by safety or an override
+    alarms: tuple[str, ...]
+    readings: tuple[ReadingRow, ...]
+    key: tuple[ReadingRow, ...]  # the few the overview shows
+    actuators: tuple[ActuatorRow, ...]
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    title: str
+    time: str
+    ticks: str
+    mqtt: str
+    watch: str  # the command that watches the site on MQTT ("" without a broker)
+    weather: str
+    zones: tuple[ZoneView, ...]
+    events: tuple[str, ...]  # newest last
+
+
+def number(value: float, quantity: str) -> str:
+    """`value` rounded to the quantity's display step, with as many decimals as the step has."""
+    step = RESOLUTION.get(quantity, 0.1)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return f"{round(value / step) * step:.{decimals}f}"
+
+
+def unit_text(unit: str | None, quantity: str) -> str:
+    raw = unit if unit is not None else DEFAULT_UNIT.get(quantity, "")
+    return UNIT_TEXT.get(raw, raw)
+
+
+def with_unit(text: str, unit: str) -> str:
+    return f"{text} {unit}" if unit else text
+
+
+def word(value: str, lang: str) -> str:
+    """A state, quality or source word in the reader's language."""
+    return WORDS.get(value, value) if lang == "ko" else value.replace("_", " ")
+
+
+def named(key: str, lang: str) -> str:
+    """A stage, period or quantity name; the name itself when the vocabulary does not know it."""
+    return i18n.t(key, lang) if key in i18n.TEXTS else key
+
+
+def _quality(runner: ZoneRunner, key: str, lang: str) -> tuple[str, bool]:
+    why = runner.bad.get(key)
+    if why is None:
+        return word("good", lang), True
+    track = runner.tracks[key]
+    quality = "stale" if why.startswith("stale") else track.quality
+    return word(quality, lang), False
+
+
+def readings(runner: ZoneRunner, lang: str) -> tuple[ReadingRow, ...]:
+    rows = []
+    for key, track in runner.tracks.items():
+        quantity = next((s.quantity for s in runner.zone.sensors if (s.source or s.quantity) == key), key)
+        unit = unit_text(runner.units.get(key), quantity)
+        value = "-" if track.value is None else number(track.value, quantity)
+        recipe_sp = runner.setpoints.get(key)
+        sp = runner.in_force.get(key, recipe_sp)
+        in_force = "" if sp is None else number(sp, quantity)
+        recipe = "" if recipe_sp is None or in_force == number(recipe_sp, quantity) else number(recipe_sp, quantity)
+        quality, good = _quality(runner, key, lang)
+        name = named(quantity, lang)
+        name = name if key == quantity else f"{key.removesuffix('_' + quantity)} {name}"  # aerator_1_current
+        short = i18n.t(f"short:{key}", lang) if f"short:{key}" in i18n.TEXTS else name
+        rows.append(ReadingRow(key, name, short, value, unit, in_force, recipe, quality, good))
+    return tuple(rows)
+
+
+def _state(target: object, position: float | None, lang: str) -> str:
+    if position is not None or (isinstance(target, int | float) and not isinstance(target, bool)):
+        shown = position if position is not None else float(target)  # type: ignore[arg-type]
+        goal = "" if position is None or not isinstance(target, int | float) or abs(float(target) - position) < 1 \
+            else f"->{float(target):.0f}"
+        return f"{i18n.t('position', lang)} {shown:.0f}{goal} %"
+    if target is None:
+        return i18n.t("hold", lang)
+    return i18n.t("on" if target else "off", lang)
+
+
+def actuators(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[ActuatorRow, ...]:
+    now = daemon.clock.now()
+    rows = []
+    for act in runner.zone.actuators:
+        decision = runner.decisions.get(act.id)
+        driver = runner.drivers.get(act.id)
+        position = driver.estimate(now.timestamp()) if isinstance(driver, RetractableDriver) else None
+        target = decision.target if decision is not None else (driver.target if driver is not None else None)
+        override = runner.overrides.get(act.id)
+        until = override.expires_at if override is not None else None
+        reason = "" if decision is None else reasontext.reason(decision.reason, lang, tz=daemon.tz, until_s=until,
+                                                                  now=now)
+        on = target if isinstance(target, bool) else None
+        rows.append(ActuatorRow(act.id, act.role, named(f"role:{act.role}", lang), _state(target, position, lang),
+                                on, position, decision.source if decision else "safety", reason))
+    return tuple(rows)
+
+
+def _stage(runner: ZoneRunner, lang: str) -> str:
+    if runner.period == "not planted":
+        return i18n.t(f"not planted {runner.zone.kind}", lang)
+    period = runner.period.rsplit(" ", 1)[-1] if "/" in runner.period else ""
+    parts = [named(p, lang) for p in period.split("/")] if period else ([named(runner.stage, lang)] if runner.stage
+                                                                         else [])
+    return " / ".join(parts)
+
+
+def _overrides(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[str, ...]:
+    now = daemon.clock.now()
+    out = []
+    for act_id, o in runner.overrides.items():
+        target = i18n.t("on" if o.target else "off", lang) if isinstance(o.target, bool) or o.target is None \
+            else f"{i18n.t('position', lang)} {float(o.target):.0f} %"
+        until = i18n.t("until", lang).format(t=reasontext.local_time(o.expires_at, daemon.tz, now))
+        by = f" ({o.issued_by})" if o.issued_by else ""
+        out.append(f"{act_id}: {target}, {until}{by}: {o.reason}")
+    return tuple(out)
+
+
+def zone_view(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> ZoneView:
+    z = runner.zone
+    acts = actuators(daemon, runner, lang)
+    sources = {a.source for a in acts}
+    mode = "safety" if "safety" in sources else "override" if runner.overrides or "override" in sources else "auto"
+    books = [b for b in (runner.alarms, daemon.site_alarms) if b is not None]
+    alarms = tuple(f"{a.severity}: {a.message_ko if lang == 'ko' else a.message_en}" for b in books
+                   for a in b.active())
+    head = runner.recipe.recipe.recipe if runner.recipe else None
+    recipe = "-" if head is None else f"{(head.name_ko if lang == 'ko' else head.name_en) or head.id} " \
+                                      f"({runner.recipe.recipe.label})"  # type: ignore[union-attr]
+    rows = readings(runner, lang)
+    wanted = KEY_READINGS.get(z.kind, ())
+    key = tuple(r for q in wanted for r in rows if r.key == q) or rows[:3]
+    return ZoneView(z.id, z.name or z.id, z.kind, recipe, _stage(runner, lang), mode,
+                    sum(a.source != "recipe" for a in acts), alarms, rows, key, acts, _overrides(daemon, runner, lang))
+
+
+def weather(daemon: SiteDaemon, lang: str) -> str:
+    w = {q: t.value for q, t in daemon.weather.items() if t.value is not None}
+    parts = []
+    for q in ("air_temperature", "relative_humidity", "solar_radiation", "wind_speed"):
+        if q in w:
+            parts.append(f"{i18n.t(f'outside:{q}', lang)} {with_unit(number(w[q], q), unit_text(None, q))}")
+    if "wind_direction" in w:
+        parts.append(COMPASS[lang][round(w["wind_direction"] / 45) % 8])
+    if "rain_detected" in w:
+        parts.append(i18n.t("rain" if w["rain_detected"] >= 0.5 else "dry", lang))
+    return f"{i18n.t('outside', lang)}: {'  '.join(parts)}" if parts else ""
+
+
+def event_line(daemon: SiteDaemon, record: dict[str, str], lang: str) -> str:
+    at = datetime.fromisoformat(record["time"]).astimezone(daemon.tz)
+    code, message = record["code"], record["message"]
+    m = ALARM_EVENT.match(message)
+    runner = daemon.zones.get(record["zone"])
+    if m is not None and code.startswith("alarm_"):
+        books = [b for b in (runner.alarms if runner else None, daemon.site_alarms) if b is not None]
+        alarm = next((a for b in books if (a := b.get(m.group("id"))) is not None), None)
+        if alarm is not None:
+            message = f"{alarm.severity}: {alarm.message_ko if lang == 'ko' else alarm.message_en}"
+    else:
+        message = reasontext.event(message, lang)
+    zone = "" if record["zone"] == "_site" else f"{record['zone']} "
+    return f"{at:%H:%M:%S} {zone}{named(f'event:{code}', lang)}: {message}"
+
+
+def snapshot(daemon: SiteDaemon, lang: str | None = None, *, events: int = 12) -> SiteView:
+    """The whole site as the view shows it, now."""
+    lang = lang or i18n.language()
+    now = daemon.clock.now().astimezone(daemon.tz)
+    site = daemon.site.site
+    broker = daemon.broker
+    mqtt = f"MQTT {broker.shown}" if broker is not None else ""
+    watch = f"farmctl zone watch --broker {broker.shown} --site {site.id}" if broker is not None else ""
+    zones = tuple(zone_view(daemon, r, lang) for r in daemon.zones.values())
+    shown = [e for e in daemon.events if e["code"] not in HIDDEN_EVENTS]
+    recent = tuple(event_line(daemon, e, lang) for e in shown[-events:])
+    return SiteView(site.name or site.id, f"{now:%Y-%m-%d %H:%M:%S %Z}",
+                    i18n.t("ticks", lang).format(n=daemon.ticks), mqtt, watch, weather(daemon, lang), zones, recent)
