@@ -114,3 +114,18 @@ def test_query_window_kinds(switching: Path):
         assert h.query(names=["air_temperature"], agg="mean", **ask)["air_temperature"][0].value == 14.5
     finally:
         h.close()
+
+
+def test_one_environment_variable_names_the_shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """FARM_SHARED_DATA (read by farmcore.twin.calibration) had a FARMCTL_-prefixed twin in a test."""
+    from farmcore.twin.calibration import shared_data_dir
+
+    monkeypatch.setenv("FARM_SHARED_DATA", str(tmp_path))
+    assert shared_data_dir() == tmp_path
+    root = Path(__file__).resolve().parents[1]
+    other = "FARMCTL_" + "SHARED_DATA"
+    users = [str(p.relative_to(root)) for folder in ("farmcore", "farmctl", "aquactl", "tests", "hil_tests",
+                                                      "benchmarks", "scripts")
+             for p in (root / folder).rglob("*") if p.suffix in (".py", ".md", ".toml", "") and p.is_file()
+             and other in p.read_text("utf-8", "replace")]
+    assert users == [] and other not in (root / "README.md").read_text("utf-8")

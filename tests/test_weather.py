@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from farmcore.errors import ConfigError
+from farmcore.twin.calibration import shared_data_dir
 from farmcore.twin.weather import (
     AGC_RAIN_MM_H,
     CsvWeather,
@@ -299,17 +298,16 @@ def test_missing_file_and_unknown_zone(tmp_path):
 
 
 # ------------------------------------------------------------------------------ AGC-2022 weather.csv
-# The shared dataset (MIT, Koidra Tech Inc. 2023) stays outside the repository: FARMCTL_SHARED_DATA names
-# the shared data folder, by default ../shared/data beside the repository.
+# The shared dataset (MIT, Koidra Tech Inc. 2023) stays outside the repository: $FARM_SHARED_DATA names the
+# shared data folder, by default ../shared/data beside the repository (the one variable; calibration reads it).
 
-SHARED_DATA = Path(os.environ.get("FARMCTL_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-AGC_WEATHER = SHARED_DATA / "agc2022-lettuce" / "weather.csv"
+AGC_WEATHER = shared_data_dir() / "agc2022-lettuce" / "weather.csv"
 
 
 @pytest.fixture(scope="module")
 def agc() -> CsvWeather:
     if not AGC_WEATHER.is_file():
-        pytest.skip(f"AGC-2022 weather.csv not found at {AGC_WEATHER} (set FARMCTL_SHARED_DATA to the shared "
+        pytest.skip(f"AGC-2022 weather.csv not found at {AGC_WEATHER} (set FARM_SHARED_DATA to the shared "
                     "data folder)")
     return CsvWeather(AGC_WEATHER)
 
