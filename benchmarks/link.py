@@ -60,8 +60,8 @@ class Broker:
     def __init__(self, site: Path, folder: Path) -> None:
         self.port = _free_ports(1)[0]
         paths = write_config(load_site(site), folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
-        self.credentials = paths["credentials"]
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(paths["conf"])], stdout=subprocess.DEVNULL,
+        self.credentials = paths.credentials
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(paths.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
@@ -92,7 +92,7 @@ class Broker:
 
 def _command(cid: str, on: bool) -> bytes:
     now = datetime.now(UTC)
-    return json.dumps({"id": cid, "issued_by": "bench", "kind": "override", "target": "heater",
+    return json.dumps({"id": cid, "issued_by": "technician:bench", "kind": "override", "target": "heater",
                        "value": "on" if on else "off", "duration_s": 60, "issued_at": now.isoformat(),
                        "expires_at": (now + timedelta(minutes=5)).isoformat()}).encode()
 
@@ -118,11 +118,11 @@ async def command_rtt(tmp: Path, commands: int) -> dict[str, Any]:
 
             handle = daemon.on_command
 
-            async def flagged(zone: str, payload: bytes) -> bytes:
+            async def flagged(zone: str, payload: bytes, account: str | None = None) -> bytes:
                 nonlocal on_command_path
                 on_command_path = True
                 try:
-                    return await handle(zone, payload)
+                    return await handle(zone, payload, account)
                 finally:
                     on_command_path = False
 
@@ -141,7 +141,7 @@ async def command_rtt(tmp: Path, commands: int) -> dict[str, Any]:
             for i in range(commands):
                 cid = f"rtt-{i}-{uuid.uuid4().hex[:6]}"
                 t0 = time.perf_counter()
-                client.publish(f"farm/{SITE_ID}/{zone}/cmd", _command(cid, on), qos=1)
+                client.publish(f"farm/{SITE_ID}/{zone}/cmd/technician", _command(cid, on), qos=1)
                 while True:
                     t1, payload = await asyncio.to_thread(acks.get, True, 10)
                     ack = json.loads(payload)

@@ -35,9 +35,9 @@ class Mosquitto:
         self.tls = tls
         self.paths = write_config(site, folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser(), tls=tls)
         if persistence:  # sessions and retained messages survive a restart (saved on SIGTERM)
-            with self.paths["conf"].open("a") as f:
+            with self.paths.conf.open("a") as f:
                 f.write(f"persistence true\npersistence_location {folder.resolve()}/\n")
-        self.credentials = self.paths["credentials"]
+        self.credentials = self.paths.credentials
         self.proc: subprocess.Popen[str] | None = None
 
     def password(self, account: str) -> str:
@@ -58,7 +58,7 @@ class Mosquitto:
         return args
 
     def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.paths["conf"])], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.paths.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while True:

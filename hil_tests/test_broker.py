@@ -4,8 +4,12 @@ commands reach the zone's daemon account."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +18,7 @@ import pytest
 
 from farmcore.link.broker import Tls, accounts, write_config
 from farmcore.site import load_site
-from hil_tests.mosquitto import Mosquitto, needs_mosquitto
+from hil_tests.mosquitto import Mosquitto, free_port, needs_mosquitto
 
 SITE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
 pytestmark = needs_mosquitto
@@ -56,22 +60,30 @@ def test_a_daemon_publishes_only_its_own_zones(broker: Mosquitto) -> None:
     assert "forged" not in out, "the broker delivered another zone's state from the wrong daemon"
 
 
-def test_portal_commands_reach_the_zone_daemon_only(broker: Mosquitto) -> None:
-    daemon = _sub(broker.auth("farmctl-gyeongbuk-demo"), "farm/gyeongbuk-demo/gh1/cmd")
-    assert _pub(broker.auth("portal"), "farm/gyeongbuk-demo/gh1/cmd", '{"id": "1"}').returncode == 0
-    assert _pub(broker.auth("aquactl-gyeongbuk-demo"), "farm/gyeongbuk-demo/gh1/cmd",
-                '{"id": "forged"}').returncode == 0  # a daemon may not command
+def test_commands_reach_the_zone_daemon_only_on_the_senders_own_branch(broker: Mosquitto) -> None:
+    """Each commanding account writes only `.../cmd/ITSELF`: the topic tells the daemon who sent a command,
+    and no account can post on another's branch (mosquitto drops such a publish without telling the client)."""
+    daemon = _sub(broker.auth("farmctl-gyeongbuk-demo"), "farm/gyeongbuk-demo/gh1/cmd/+")
+    assert _pub(broker.auth("portal"), "farm/gyeongbuk-demo/gh1/cmd/portal", '{"id": "1"}').returncode == 0
+    assert _pub(broker.auth("technician"), "farm/gyeongbuk-demo/gh1/cmd/portal",
+                '{"id": "forged-as-portal"}').returncode == 0  # dropped
+    assert _pub(broker.auth("technician"), "farm/gyeongbuk-demo/gh1/cmd", '{"id": "forged-old"}').returncode == 0
+    assert _pub(broker.auth("aquactl-gyeongbuk-demo"), "farm/gyeongbuk-demo/gh1/cmd/aquactl-gyeongbuk-demo",
+                '{"id": "forged-daemon"}').returncode == 0  # a daemon may not command
+    assert _pub(broker.auth("technician"), "farm/gyeongbuk-demo/gh1/cmd/technician", '{"id": "2"}').returncode == 0
     out, _ = daemon.communicate(timeout=10)
-    assert '{"id": "1"}' in out and "forged" not in out
+    assert 'farm/gyeongbuk-demo/gh1/cmd/portal {"id": "1"}' in out
+    assert 'farm/gyeongbuk-demo/gh1/cmd/technician {"id": "2"}' in out
+    assert "forged" not in out
 
 
 def test_credentials_are_kept_private_and_reused(tmp_path: Path) -> None:
     site = load_site(SITE)
     paths = write_config(site, tmp_path / "b", listen="1883")
-    first = {a: (paths["credentials"] / a).read_text() for a in accounts(site)}
-    assert all(oct((paths["credentials"] / a).stat().st_mode & 0o777) == "0o600" for a in first)
+    first = {a: (paths.credentials / a).read_text() for a in accounts(site)}
+    assert all(oct((paths.credentials / a).stat().st_mode & 0o777) == "0o600" for a in first)
     write_config(site, tmp_path / "b", listen="1883")
-    assert first == {a: (paths["credentials"] / a).read_text() for a in accounts(site)}
+    assert first == {a: (paths.credentials / a).read_text() for a in accounts(site)}
     assert "password" not in SITE.read_text().lower()
 
 
@@ -102,11 +114,11 @@ async def test_tls_listener_carries_a_zone_link_and_refuses_plain_clients(tmp_pa
 
     mosq = Mosquitto(load_site(SITE), tmp_path / "broker", tls=_certificates(tmp_path / "tls")).start()
     try:
-        assert "certfile" in mosq.paths["conf"].read_text()
+        assert "certfile" in mosq.paths.conf.read_text()
         reader = subprocess.Popen(["mosquitto_sub", *mosq.auth("technician"), "-t", "farm/gyeongbuk-demo/gh1/status",
                                    "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
 
-        async def answer(zone: str, payload: bytes) -> bytes:
+        async def answer(zone: str, payload: bytes, account: str | None) -> bytes:
             return b"{}"
 
         link = ZoneLink(parse_broker_url(mosq.url("farmctl-gyeongbuk-demo")), "gyeongbuk-demo", "gh1",
@@ -116,9 +128,57 @@ async def test_tls_listener_carries_a_zone_link_and_refuses_plain_clients(tmp_pa
         link.close()
         await asyncio.wait_for(task, 5)
         plain = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosq.port), "-u", "portal", "-P",
-                                mosq.password("portal"), "-t", "farm/gyeongbuk-demo/gh1/cmd", "-m", "{}"],
+                                mosq.password("portal"), "-t", "farm/gyeongbuk-demo/gh1/cmd/portal", "-m", "{}"],
                                capture_output=True, text=True, timeout=10)
     finally:
         mosq.stop()
     assert link.connects == 1 and out.strip() == "online"
     assert plain.returncode != 0, "a plain-text client got through the TLS listener"
+
+
+def _is_root_with_a_mosquitto_user() -> bool:
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        return False
+    return os.geteuid() == 0
+
+
+@pytest.mark.skipif(not _is_root_with_a_mosquitto_user(), reason="needs root and Debian's mosquitto user")
+def test_the_printed_command_works_when_run_as_root() -> None:
+    """`mosquitto -c CONF` as printed, started by root: mosquitto drops to its own user before it reads the
+    password and ACL files, so they are handed to that user (this once failed: `Unable to open pwfile`)."""
+    folder = Path(tempfile.mkdtemp(prefix="farm-broker-"))  # under /tmp (1777), reachable by any user
+    try:
+        folder.chmod(0o755)
+        port = free_port()
+        result = subprocess.run([sys.executable, "-m", "farmctl.cli", "broker", "config", "--site", str(SITE),
+                                 "--out", str(folder / "broker"), "--listen", f"127.0.0.1:{port}"],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+        command = result.stdout.strip().splitlines()[-1].removeprefix("run: ").split()
+        assert command[0] == "mosquitto"
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            password = (folder / "broker" / "credentials" / "technician").read_text().strip()
+            deadline = time.monotonic() + 10
+            while True:
+                sent = _pub(["-h", "127.0.0.1", "-p", str(port), "-u", "technician", "-P", password],
+                            "farm/gyeongbuk-demo/gh1/cmd/technician", "{}")
+                if sent.returncode == 0 or time.monotonic() > deadline or proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+        assert sent.returncode == 0, f"{sent.stderr} / mosquitto: {err}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(not _is_root_with_a_mosquitto_user(), reason="needs root and Debian's mosquitto user")
+def test_a_folder_the_broker_user_cannot_reach_is_named(tmp_path: Path) -> None:
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    files = write_config(load_site(SITE), hidden / "broker", listen="127.0.0.1:1883")
+    assert len(files.warnings) == 1 and str(hidden) in files.warnings[0] and "--out" in files.warnings[0]

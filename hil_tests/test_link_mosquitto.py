@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from farmcore.link.client import ZoneLink, parse_broker_url
+from farmcore.link.client import SiteLink, ZoneLink, parse_broker_url
 from farmcore.site import load_site
 from hil_tests.mosquitto import Mosquitto, needs_mosquitto
 
@@ -41,7 +41,7 @@ async def _collect(client, n: int, timeout_s: float = 8) -> list[bytes]:
 async def test_commands_in_flight_when_the_link_drops_are_all_answered(broker: Mosquitto) -> None:
     handled: list[bytes] = []
 
-    async def slow(zone: str, payload: bytes) -> bytes:
+    async def slow(zone: str, payload: bytes, account: str | None) -> bytes:
         handled.append(payload)
         await asyncio.sleep(0.4)
         return b"ack:" + payload
@@ -54,7 +54,7 @@ async def test_commands_in_flight_when_the_link_drops_are_all_answered(broker: M
         while not link.connected:
             await asyncio.sleep(0.02)
         for p in (b"c1", b"c2", b"c3"):
-            await tech.publish(f"farm/{SITE}/{ZONE}/cmd", p, qos=1)
+            await tech.publish(f"farm/{SITE}/{ZONE}/cmd/technician", p, qos=1)
         await asyncio.sleep(0.15)
         link._paho.socket().shutdown(socket.SHUT_RDWR)  # the network drops while c1 is being handled
         acks = await _collect(tech, 4)
@@ -69,7 +69,7 @@ async def test_commands_in_flight_when_the_link_drops_are_all_answered(broker: M
 async def test_a_stop_lets_the_command_being_applied_finish_and_ack(broker: Mosquitto) -> None:
     steps: list[str] = []
 
-    async def slow(zone: str, payload: bytes) -> bytes:
+    async def slow(zone: str, payload: bytes, account: str | None) -> bytes:
         steps.append("start")
         await asyncio.sleep(0.5)
         steps.append("done")
@@ -84,7 +84,7 @@ async def test_a_stop_lets_the_command_being_applied_finish_and_ack(broker: Mosq
         while not link.connected:
             await asyncio.sleep(0.02)
         await _collect(tech, 1, 2)  # the retained `online`
-        await tech.publish(f"farm/{SITE}/{ZONE}/cmd", b"c1", qos=1)
+        await tech.publish(f"farm/{SITE}/{ZONE}/cmd/technician", b"c1", qos=1)
         while steps != ["start"]:
             await asyncio.sleep(0.01)
         link.close()  # while the command is being applied
@@ -92,3 +92,29 @@ async def test_a_stop_lets_the_command_being_applied_finish_and_ack(broker: Mosq
     await asyncio.wait_for(task, 5)
     assert steps == ["start", "done"], "the stop cancelled the command halfway"
     assert got == [b"ack:c1", b"offline"]
+
+
+async def test_zones_are_back_soon_after_the_broker_however_long_their_backoff_has_grown(broker: Mosquitto) -> None:
+    """Down long enough for the backoff to reach 8-16 s; once the broker answers again every zone is back
+    within a few seconds (the first to connect wakes the others; a port probe ends waits while none is)."""
+
+    async def answer(zone: str, payload: bytes, account: str | None) -> bytes:
+        return b"{}"
+
+    zones = ("gh1", "gh2", "gh3")
+    link = SiteLink(parse_broker_url(broker.url(f"farmctl-{SITE}")), SITE,
+                    {z: f"farmctl-{SITE}-{z}" for z in zones}, on_command=answer, backoff=(2.0, 30.0))
+    link.start()
+    try:
+        while link.connected < len(zones):
+            await asyncio.sleep(0.05)
+        broker.stop()
+        await asyncio.sleep(7.5)  # waits of 2, 4, then 8 s (±20 %): the next try is 4-16 s away
+        assert link.connected == 0
+        broker.start()
+        back = asyncio.get_running_loop().time()
+        while link.connected < len(zones):
+            await asyncio.sleep(0.05)
+            assert asyncio.get_running_loop().time() - back < 4.0, f"{link.connected} of 3 zones back after 4 s"
+    finally:
+        await link.stop()

@@ -142,7 +142,7 @@ async def test_override_via_mosquitto_pub_moves_the_twin_within_2_s_and_ends_on_
         await asyncio.sleep(0.3)  # subscribed before the command goes out
         cmd = command(lv.twin.clock.now(), "override", "heater", "off" if was_on else "on", duration_s=4, cid="ovr-1")
         t0 = time.monotonic()
-        await asyncio.to_thread(pub, lv.broker, "farm/hil/gh/cmd", json.dumps(cmd))
+        await asyncio.to_thread(pub, lv.broker, "farm/hil/gh/cmd/technician", json.dumps(cmd))
         moved = await _until(lambda: lv.heater_on() is not was_on, 2.0, "the twin's heater follows the override")
         [(_r, _t, payload)] = await lines(acks)
         ack = json.loads(payload)
@@ -173,7 +173,7 @@ async def test_commands_from_mosquitto_pub_each_get_exactly_one_ack_with_stable_
         acks = sub(lv.broker, "farm/hil/gh/ack", len(payloads) + 1, wait_s=3)  # one more: none may come
         await asyncio.sleep(0.3)
         for p in payloads:
-            await asyncio.to_thread(pub, lv.broker, "farm/hil/gh/cmd", p)
+            await asyncio.to_thread(pub, lv.broker, "farm/hil/gh/cmd/technician", p)
         got = [json.loads(p) for _r, _t, p in await lines(acks)]
     assert [(a["id"], a["ok"], a["error"]) for a in got] == [
         ("sp-ok", True, None), ("sp-env", False, "out_of_envelope"), ("sp-ok", False, "duplicate"),

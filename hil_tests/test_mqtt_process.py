@@ -98,7 +98,7 @@ class Acks:
         time.sleep(0.3)
 
     def send(self, payload: bytes, timeout_s: float = 10) -> dict[str, Any]:
-        self.client.publish("farm/hil/gh/cmd", payload, qos=1).wait_for_publish(5)
+        self.client.publish("farm/hil/gh/cmd/technician", payload, qos=1).wait_for_publish(5)
         return json.loads(self.queue.get(timeout=timeout_s))
 
     def close(self) -> None:
@@ -119,7 +119,7 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.flo
 commands = st.fixed_dictionaries(
     {"id": st.one_of(st.uuids().map(str), st.text(max_size=70), st.integers()),
      "kind": st.one_of(st.sampled_from(KINDS), st.text(max_size=12)),
-     "issued_by": st.one_of(st.just("fuzz"), scalars)},
+     "issued_by": st.one_of(st.sampled_from(["technician:fuzz", "portal:tenant-kim"]), scalars)},
     optional={"issued_at": st.one_of(st.builds(_now), scalars),
               "expires_at": st.one_of(st.builds(_later, st.integers(-5, 90)), scalars),
               "target": st.one_of(st.sampled_from(["heater", "vent_west", "air_temperature", "co2", "nope"]), scalars),

@@ -181,8 +181,8 @@ async def test_a_given_port_is_used_and_a_busy_one_is_bad_input() -> None:
 
 
 async def test_the_daemon_zone_link_works_against_it(broker: BrokerUrl) -> None:
-    async def on_command(zone: str, payload: bytes) -> bytes:
-        return b"ack:" + payload
+    async def on_command(zone: str, payload: bytes, account: str | None) -> bytes:
+        return f"ack from {account}:".encode() + payload
 
     link = ZoneLink(broker, "demo", "z1", client_id="daemon-z1", on_command=on_command)
     async with broker.client("portal") as portal:
@@ -191,8 +191,8 @@ async def test_the_daemon_zone_link_works_against_it(broker: BrokerUrl) -> None:
         task = asyncio.create_task(link.run())
         try:
             assert await receive(portal, 1) == [("farm/demo/z1/status", b"online", False, 1)]
-            await portal.publish("farm/demo/z1/cmd", b"fan on", qos=1)
-            assert await receive(portal, 1) == [("farm/demo/z1/ack", b"ack:fan on", False, 1)]
+            await portal.publish("farm/demo/z1/cmd/portal", b"fan on", qos=1)
+            assert await receive(portal, 1) == [("farm/demo/z1/ack", b"ack from portal:fan on", False, 1)]
             link.close()
             await asyncio.wait_for(task, 3)
         finally:

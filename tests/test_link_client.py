@@ -38,7 +38,7 @@ def test_bad_broker_urls_are_one_clear_line(url: str, says: str) -> None:
     assert "\n" not in str(err.value) and ":pw@" not in str(err.value)
 
 
-async def _ack(zone: str, payload: bytes) -> bytes:
+async def _ack(zone: str, payload: bytes, account: str | None) -> bytes:
     return b"{}"
 
 

@@ -17,6 +17,8 @@ from farmcore.link.messages import (
     Ack,
     ErrorCode,
     TopicParts,
+    command_topic,
+    commands_filter,
     parse_topic,
     topic,
     zones_filter,
@@ -70,20 +72,33 @@ def accepted(payload: dict[str, Any], ctx: ZoneContext = GH):
 
 
 def test_topic_round_trip():
-    assert topic("gimje", "gh-1", "cmd") == "farm/gimje/gh-1/cmd"
+    assert topic("gimje", "gh-1", "ack") == "farm/gimje/gh-1/ack"
     assert parse_topic("farm/gimje/gh-1/ack") == TopicParts("gimje", "gh-1", "ack")
-    assert zones_filter("gimje", "cmd") == "farm/gimje/+/cmd"
+    assert command_topic("gimje", "gh-1", "portal") == "farm/gimje/gh-1/cmd/portal"
+    assert parse_topic("farm/gimje/gh-1/cmd/portal") == TopicParts("gimje", "gh-1", "cmd", "portal")
+    assert commands_filter("gimje", "gh-1") == "farm/gimje/gh-1/cmd/+"
+    assert zones_filter("gimje", "cmd") == "farm/gimje/+/cmd/+"
+    assert zones_filter("gimje", "state") == "farm/gimje/+/state"
 
 
-@pytest.mark.parametrize("args", [("Gimje", "gh1", "cmd"), ("gimje", "+", "cmd"), ("gimje", "gh/1", "cmd"),
-                                  ("gimje", "", "cmd"), ("gimje", "_gh", "cmd"), ("gimje", "gh1", "command")])
+@pytest.mark.parametrize("args", [("Gimje", "gh1", "ack"), ("gimje", "+", "ack"), ("gimje", "gh/1", "ack"),
+                                  ("gimje", "", "ack"), ("gimje", "_gh", "ack"), ("gimje", "gh1", "command"),
+                                  ("gimje", "gh1", "cmd")])  # commands have an account branch: command_topic
 def test_topic_rejects_bad_ids_and_leaves(args):
     with pytest.raises(ValueError):
         topic(*args)
 
 
-@pytest.mark.parametrize("text", ["farm/gimje/gh1", "farm/gimje/gh1/cmd/x", "farms/gimje/gh1/cmd", "farm/+/gh1/cmd",
-                                  "farm/gimje/#/cmd", "farm/gimje/gh1/bogus", "", "/farm/gimje/gh1/cmd"])
+@pytest.mark.parametrize("account", ["", "+", "#", "Portal", "a/b", "x" * 65])
+def test_command_topic_rejects_accounts_that_could_widen_an_acl(account):
+    with pytest.raises(ValueError):
+        command_topic("gimje", "gh1", account)
+
+
+@pytest.mark.parametrize("text", ["farm/gimje/gh1", "farm/gimje/gh1/cmd", "farm/gimje/gh1/ack/x",
+                                  "farms/gimje/gh1/cmd/a", "farm/+/gh1/cmd/a", "farm/gimje/#/cmd/a",
+                                  "farm/gimje/gh1/cmd/+", "farm/gimje/gh1/bogus", "", "/farm/gimje/gh1/cmd/a",
+                                  "farm/gimje/gh1/cmd/a/b"])
 def test_parse_topic_rejects(text):
     with pytest.raises(ValueError):
         parse_topic(text)
@@ -546,3 +561,55 @@ def test_a_command_living_longer_than_a_day_or_with_a_blank_id_is_invalid() -> N
     assert ack.error == ErrorCode.INVALID_COMMAND and action is None
     ack, action = desk.handle(payload("b", now, now + timedelta(minutes=5)), now, ctx)
     assert ack.ok and action is not None
+
+
+# ------------------------------------------------------------------- text that cannot be audited, who sent it
+
+
+@pytest.mark.parametrize("raw", [
+    json.dumps(cmd(kind="ack_alarm", target="hi_temp", reason="\udc80")),  # a lone low surrogate, escaped
+    json.dumps(cmd(kind="ack_alarm", target="hi_temp", id="\ud800")),  # ... as the id itself
+    json.dumps({**cmd(kind="ack_alarm", target="hi_temp"), "\ud800": 1}),  # ... in a key
+    json.dumps(cmd(kind="override", target="heater", value="\udfff", duration_s=60)),  # ... as a value
+])
+def test_unpaired_surrogates_are_an_invalid_command_that_can_still_be_answered_and_audited(raw):
+    assert "\\ud" in raw, "JSON carries the lone surrogate as an escape"
+    out = CommandDesk().process(raw.encode(), NOW, GH)
+    assert (out.ack.ok, out.ack.error, out.action) == (False, ErrorCode.INVALID_COMMAND, None)
+    assert out.ack.id in (None, "c1")
+    assert "surrogate" in out.ack.message
+    json.loads(out.ack.to_json().decode("utf-8"))  # the ack is valid UTF-8 JSON
+    json.dumps(out.audit, ensure_ascii=False).encode("utf-8")  # and so is the audit record
+
+
+def test_a_surrogate_pair_written_as_escapes_is_an_ordinary_character():
+    ack, _ = run(cmd(kind="ack_alarm", target="hi_temp", reason="\U0001F345 토마토"))
+    assert ack.ok
+
+
+def test_an_account_may_name_only_itself_or_its_own_people_and_the_portal_anyone():
+    def by(account: str, who: str):
+        return CommandDesk().process(json.dumps(cmd(kind="ack_alarm", target="hi_temp", issued_by=who)).encode(),
+                                     NOW, GH, account=account)
+
+    refused = by("technician", "portal:tenant-kim")
+    assert (refused.ack.ok, refused.ack.error) == (False, ErrorCode.NOT_PERMITTED)
+    assert refused.audit["account"] == "technician" and refused.audit["who"] == "portal:tenant-kim"
+    assert "via technician" in refused.audit["message"]
+    for account, who in (("technician", "technician"), ("technician", "technician:park"), ("portal", "tenant-kim"),
+                         ("portal", "portal:tenant-kim")):
+        out = by(account, who)
+        assert out.ack.ok, (account, who, out.ack)
+        assert (out.audit["account"], out.audit["who"]) == (account, who)
+    assert by("technician", "technicianx").ack.error is ErrorCode.NOT_PERMITTED
+    assert by("Tech/#", "x").ack.error is ErrorCode.INVALID_COMMAND
+
+
+def test_remember_false_leaves_the_id_unused_until_the_caller_remembers_it():
+    desk = CommandDesk()
+    payload = json.dumps(cmd(kind="ack_alarm", target="hi_temp")).encode()
+    first = desk.process(payload, NOW, GH, remember=False)
+    assert first.ack.ok
+    assert desk.process(payload, NOW, GH, remember=False).ack.ok, "not used up: applying may still fail"
+    desk.remember(first.ack, NOW)
+    assert desk.process(payload, NOW, GH).ack.error is ErrorCode.DUPLICATE

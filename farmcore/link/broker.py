@@ -16,16 +16,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import pwd
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from farmcore.errors import BadInput
-from farmcore.link.messages import topic
+from farmcore.link.messages import commands_filter, topic
 from farmcore.site import SiteFile
 
 DAEMON_LEAVES = ("status", "state", "alarms", "events", "ack")
 ACCOUNT_PREFIX = {"greenhouse": "farmctl", "tank": "aquactl"}
+COMMANDING_ACCOUNTS = ("portal", "technician")  # who may publish commands (messages.PERSON_NAMING_ACCOUNTS)
+DEFAULT_BROKER_USER = "mosquitto"  # the user mosquitto drops to when started as root (mosquitto.conf(5): user)
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$ (mosquitto 2.0 src/password_mosq.c)
 
 
@@ -36,6 +40,15 @@ class Tls:
     cafile: Path | None = None
 
 
+@dataclass(frozen=True)
+class BrokerFiles:
+    conf: Path
+    passwd: Path
+    acl: Path
+    credentials: Path  # one password file per account (0600)
+    warnings: tuple[str, ...] = ()  # what would stop mosquitto from reading the files, one line each
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """A mosquitto 2 `$7$` password hash."""
     salt = salt if salt is not None else os.urandom(12)
@@ -44,16 +57,21 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 
 
 def accounts(site: SiteFile) -> dict[str, list[str]]:
-    """{account: ACL lines}."""
+    """{account: ACL lines}.
+
+    Commands: each commanding account writes only its own branch `farm/SITE/+/cmd/ACCOUNT`, so the daemon
+    takes the sender from the topic, which the broker vouches for, not from the payload, which anyone can
+    write. Explicit lines per account rather than one `pattern write .../cmd/%u`: a pattern applies to every
+    account, and a daemon account has no business commanding."""
     sid = site.site.id
     out: dict[str, list[str]] = {}
     for zone in site.zones:
         account = f"{ACCOUNT_PREFIX[zone.kind]}-{sid}"
         lines = out.setdefault(account, [])
         lines += [f"topic write {topic(sid, zone.id, leaf)}" for leaf in DAEMON_LEAVES]
-        lines.append(f"topic read {topic(sid, zone.id, 'cmd')}")
-    for account in ("portal", "technician"):
-        out[account] = [f"topic write farm/{sid}/+/cmd", f"topic read farm/{sid}/#"]
+        lines.append(f"topic read {commands_filter(sid, zone.id)}")
+    for account in COMMANDING_ACCOUNTS:
+        out[account] = [f"topic write farm/{sid}/+/cmd/{account}", f"topic read farm/{sid}/#"]
     return out
 
 
@@ -70,12 +88,48 @@ def _credential(folder: Path, account: str, rotate: bool) -> str:
     return password
 
 
-def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", tls: Tls | None = None,
-                 rotate: bool = False, run_as: str | None = None) -> dict[str, Path]:
-    """Write mosquitto.conf, passwd, acl and credentials/ into `folder`; the paths written.
+def broker_user(run_as: str | None) -> str | None:
+    """The user mosquitto will run as when started by us now: as root it drops to `user` (its default
+    `mosquitto`, if that user exists); as anyone else it stays that user (None: no `user` line needed)."""
+    if os.geteuid() != 0:
+        return run_as
+    if run_as:
+        return run_as
+    try:
+        pwd.getpwnam(DEFAULT_BROKER_USER)
+    except KeyError:
+        return "root"  # no mosquitto user on this box: say so explicitly rather than let it fall to `nobody`
+    return DEFAULT_BROKER_USER
 
-    The password file is private (0600): mosquitto started as root drops to the user `mosquitto`, so either
-    chown the folder to that user or give `run_as` (the `user` setting) as the files' owner."""
+
+def _hand_over(paths: list[Path], user: str) -> list[str]:
+    """Make the broker's private files readable by `user` (we are root); warnings for what cannot work."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return [f"user {user!r} does not exist: create it or give --run-as an existing user"]
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    warnings = []
+    for parent in paths[0].resolve().parents:
+        st = parent.stat()
+        if not (st.st_mode & stat.S_IXOTH or (st.st_uid == entry.pw_uid and st.st_mode & stat.S_IXUSR)
+                or (st.st_gid == entry.pw_gid and st.st_mode & stat.S_IXGRP)):
+            warnings.append(f"{parent} (mode {stat.S_IMODE(st.st_mode):04o}) cannot be entered by user {user}, "
+                            f"which mosquitto runs as: write the files somewhere it can reach, e.g. "
+                            f"--out /etc/mosquitto/farm")
+            break
+    return warnings
+
+
+def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", tls: Tls | None = None,
+                 rotate: bool = False, run_as: str | None = None) -> BrokerFiles:
+    """Write mosquitto.conf, passwd, acl and credentials/ into `folder`; the paths written, and what would
+    stop mosquitto from reading them.
+
+    The password file is private (0600). mosquitto started as root drops to the user `mosquitto` before it
+    reads the password and ACL files, so as root these two are handed to that user (or to `run_as`) and the
+    `user` line says which; started by anyone else, mosquitto stays that user and reads its own files."""
     host, _, port_text = listen.rpartition(":")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise BadInput(f"--listen {listen!r}: expected HOST:PORT or PORT with a port 1-65535")
@@ -100,8 +154,10 @@ def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", 
         f"listener {port_text}{f' {host}' if host else ''}",
         "set_tcp_nodelay true",  # commands and acks are small and latency-bound: no Nagle delay (~40 ms)
     ]
-    if run_as:
-        conf_lines.insert(1, f"user {run_as}")
+    user = broker_user(run_as)
+    if user:
+        conf_lines.insert(1, f"user {user}")
+    warnings = _hand_over([passwd, acl], user) if user and os.geteuid() == 0 else []
     if tls is not None:
         conf_lines += [f"certfile {tls.certfile.resolve()}", f"keyfile {tls.keyfile.resolve()}"]
         if tls.cafile is not None:
@@ -109,4 +165,4 @@ def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", 
         conf_lines.append("tls_version tlsv1.2")
     conf = folder / "mosquitto.conf"
     conf.write_text("\n".join(conf_lines) + "\n")
-    return {"conf": conf, "passwd": passwd, "acl": acl, "credentials": folder / "credentials"}
+    return BrokerFiles(conf, passwd, acl, folder / "credentials", tuple(warnings))

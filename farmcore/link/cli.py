@@ -24,7 +24,8 @@ def broker() -> None:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="its private key")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="client certs CA")
 @click.option("--rotate", is_flag=True, help="make new passwords (daemons need the new credentials)")
-@click.option("--run-as", help="the user mosquitto runs as (owner of the files; default: mosquitto's own)")
+@click.option("--run-as", help="the user mosquitto runs as when started as root (default: mosquitto); as root, "
+              "the password and ACL files are handed to that user")
 def config(site_path: Path, folder: Path, listen: str, tls_cert: Path | None, tls_key: Path | None,
            tls_ca: Path | None, rotate: bool, run_as: str | None) -> None:
     """Write mosquitto.conf, passwd and acl: each daemon may publish only its own zones, the portal any cmd."""
@@ -34,5 +35,7 @@ def config(site_path: Path, folder: Path, listen: str, tls_cert: Path | None, tl
     tls = Tls(tls_cert, tls_key, tls_ca) if tls_cert is not None and tls_key is not None else None
     paths = write_config(site, folder, listen=listen, tls=tls, rotate=rotate, run_as=run_as)
     for account in accounts(site):
-        click.echo(f"account {account}: password in {paths['credentials'] / account}")
-    click.echo(f"run: mosquitto -c {paths['conf']}")
+        click.echo(f"account {account}: password in {paths.credentials / account}")
+    for warning in paths.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"run: mosquitto -c {paths.conf}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -33,7 +34,7 @@ import aiomqtt
 import orjson
 
 from farmcore.errors import BadInput
-from farmcore.link.messages import topic
+from farmcore.link.messages import commands_filter, parse_topic, topic
 
 log = logging.getLogger("farmcore.link")
 
@@ -45,7 +46,9 @@ PASSWORD_ENV = "FARMCTL_MQTT_PASSWORD"  # default password source when the URL n
 URL_KEYS = ("password_file", "password_env", "ca", "cert", "key")
 URL_FORMS = "mqtt://[USER@]HOST[:PORT][?password_file=PATH|password_env=NAME] or mqtts://...&ca=PATH"
 
-CommandHandler = Callable[[str, bytes], Awaitable[bytes]]
+PROBE_S = 1.0  # while every zone is away, the broker's port is tried this often: its return ends the backoff
+HERD_SPREAD_S = 0.5  # zones woken by the broker's return reconnect spread over this much time
+CommandHandler = Callable[[str, bytes, str | None], Awaitable[bytes]]  # (zone, payload, account) -> ack
 # An ack follows the PUBACK of its command at once: with Nagle on, it waits for the broker's delayed TCP ACK
 # (~40 ms on Linux). Commands and acks are small and latency-bound, so no Nagle on our sockets.
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -119,8 +122,12 @@ def parse_broker_url(url: str, *, environ: dict[str, str] | None = None) -> Brok
 
 
 def _json(value: Any) -> bytes:
-    """Compact UTF-8 JSON; orjson, because a 200-zone site encodes 200 states a second (~10x json's speed)."""
-    return orjson.dumps(value, default=str)
+    """Compact UTF-8 JSON; orjson, because a 200-zone site encodes 200 states a second (~10x json's speed).
+    Never raises: what orjson refuses (text UTF-8 cannot carry, a huge integer) goes out escaped by json."""
+    try:
+        return orjson.dumps(value, default=str)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str, separators=(",", ":")).encode()
 
 
 class ZoneLink:
@@ -131,11 +138,14 @@ class ZoneLink:
 
     def __init__(self, broker: BrokerUrl, site: str, zone: str, *, client_id: str, on_command: CommandHandler,
                  queue_max: int = QUEUE_MAX, backoff: tuple[float, float] = (BACKOFF_MIN_S, BACKOFF_MAX_S),
-                 state_min_interval_s: float = STATE_MIN_INTERVAL_S, monotonic: Callable[[], float] = time.monotonic
-                 ) -> None:
+                 state_min_interval_s: float = STATE_MIN_INTERVAL_S, monotonic: Callable[[], float] = time.monotonic,
+                 on_connect: Callable[[str], None] | None = None) -> None:
+        """`on_connect(zone)`: called on every successful connection (the site link wakes the other zones)."""
         self.broker, self.site, self.zone, self.client_id = broker, site, zone, client_id
         self.on_command = on_command
-        self.topics = {leaf: topic(site, zone, leaf) for leaf in ("status", "state", "alarms", "events", "cmd", "ack")}
+        self.on_connect = on_connect
+        self.topics = {leaf: topic(site, zone, leaf) for leaf in ("status", "state", "alarms", "events", "ack")}
+        self.commands = commands_filter(site, zone)  # every account's branch: farm/SITE/ZONE/cmd/ACCOUNT
         self.backoff = backoff
         self.state_min_interval_s = state_min_interval_s
         self.monotonic = monotonic
@@ -153,6 +163,7 @@ class ZoneLink:
         self._wake = asyncio.Event()
         self._closing = False
         self._closed = asyncio.Event()  # set by close(): ends a backoff wait at once
+        self._retry = asyncio.Event()  # set by `retry_now()`: the broker answers again, end the backoff
         self._handling: set[asyncio.Task[None]] = set()  # commands being applied
         self._paho: Any = None  # the paho client under the live aiomqtt one (aiomqtt pinned: <2.6)
 
@@ -236,9 +247,31 @@ class ZoneLink:
                 self._paho, self.connected = None, False
             if self.connects > connects:
                 delay = self.backoff[0]  # it was up: a new outage starts from the shortest wait
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, self.backoff[1])
+            if await self._wait(delay * random.uniform(0.8, 1.2)):
+                delay = self.backoff[0]  # the broker is back: connect now, and start the next outage afresh
+                await asyncio.sleep(random.uniform(0, HERD_SPREAD_S))  # not every zone in the same instant
+            else:
+                delay = min(delay * 2, self.backoff[1])
+
+    async def _wait(self, seconds: float) -> bool:
+        """The backoff wait; True when `retry_now()` ended it early (close() ends it too)."""
+        self._retry.clear()
+        closed = asyncio.ensure_future(self._closed.wait())
+        retry = asyncio.ensure_future(self._retry.wait())
+        try:
+            await asyncio.wait({closed, retry}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (closed, retry):
+                task.cancel()
+        return self._retry.is_set() and not self._closing
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def retry_now(self) -> None:
+        """The broker answers again (another zone connected, or its port accepts): end a backoff wait now."""
+        self._retry.set()
 
     def _lost(self, why: str) -> None:
         if self.connected or self.last_error != why:
@@ -247,9 +280,11 @@ class ZoneLink:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topics["status"], b"online", qos=1, retain=True)
-        await client.subscribe(self.topics["cmd"], qos=1)
+        await client.subscribe(self.commands, qos=1)
         self.connected, self.last_error = True, None
         self.connects += 1
+        if self.on_connect is not None:
+            self.on_connect(self.zone)
         # the broker may have lost its retained copies (a restart without persistence): send them again
         self._state_dirty = self._state is not None
         self._alarms_dirty = self._alarms is not None
@@ -273,19 +308,24 @@ class ZoneLink:
         stop never cancels a command halfway through its Modbus write, and its ack goes out through the
         queue (after a reconnect if need be)."""
         async for message in client.messages:
-            if str(message.topic) != self.topics["cmd"]:
+            try:
+                parts = parse_topic(str(message.topic))
+            except ValueError:
+                continue
+            if parts.leaf != "cmd" or parts.zone != self.zone or parts.account is None:
                 continue
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
-            task = asyncio.create_task(self._handle(bytes(payload), message.mid if message.qos else None))
+            task = asyncio.create_task(self._handle(bytes(payload), parts.account,
+                                                    message.mid if message.qos else None))
             self._handling.add(task)
             task.add_done_callback(self._handling.discard)
             await asyncio.shield(task)
 
-    async def _handle(self, payload: bytes, mid: int | None) -> None:
+    async def _handle(self, payload: bytes, account: str, mid: int | None) -> None:
         paho = self._paho
-        ack = await self.on_command(self.zone, payload)
+        ack = await self.on_command(self.zone, payload, account)
         self._enqueue(self.topics["ack"], ack, front=True)
         if mid is not None and paho is not None and paho is self._paho:
             paho.ack(mid, 1)  # handled: the broker may forget it (if the link dropped meanwhile, it redelivers
@@ -324,22 +364,53 @@ class ZoneLink:
 
 
 class SiteLink:
-    """The zone links of one daemon, run as tasks in its loop."""
+    """The zone links of one daemon, run as tasks in its loop.
+
+    After a broker outage the zones' backoffs have grown (up to 30 s); waiting them out would leave zones
+    without a status long after the broker is back. So the first zone that connects wakes every other zone,
+    and while no zone is connected a probe tries the broker's port every `PROBE_S` and wakes them all when it
+    accepts: every zone is back within about PROBE_S + HERD_SPREAD_S + its connect time."""
 
     def __init__(self, broker: BrokerUrl, site: str, client_ids: dict[str, str], *, on_command: CommandHandler,
-                 **options: Any) -> None:
+                 probe_s: float = PROBE_S, **options: Any) -> None:
         """`client_ids`: zone -> MQTT client id (stable: the broker keeps the zone's session under it)."""
         self.broker = broker
-        self.zones = {z: ZoneLink(broker, site, z, client_id=cid, on_command=on_command, **options)
-                      for z, cid in client_ids.items()}
+        self.probe_s = probe_s
+        self.zones = {z: ZoneLink(broker, site, z, client_id=cid, on_command=on_command, on_connect=self._connected,
+                                  **options) for z, cid in client_ids.items()}
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(link.run(), name=f"mqtt-{z}") for z, link in self.zones.items()]
+        self._tasks.append(asyncio.create_task(self._probe(), name="mqtt-probe"))
 
     @property
     def connected(self) -> int:
         return sum(link.connected for link in self.zones.values())
+
+    def _connected(self, zone: str) -> None:
+        for other in self.zones.values():
+            if not other.connected:
+                other.retry_now()
+
+    async def _probe(self) -> None:
+        """While no zone is connected (and some has tried), knock on the broker's port; wake all when it opens."""
+        links = list(self.zones.values())
+        while not all(link.closing for link in links):
+            await asyncio.sleep(self.probe_s)
+            if any(link.connected for link in links) or not any(link.last_error for link in links):
+                continue
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(self.broker.host, self.broker.port),
+                                                   self.probe_s)
+            except (OSError, TimeoutError):
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            for link in links:
+                if not link.connected:
+                    link.retry_now()
 
     async def stop(self, timeout_s: float = 3.0) -> None:
         """`offline` on every zone (bounded wait: a dead broker must not hold up the stop states)."""

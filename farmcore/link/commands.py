@@ -10,6 +10,7 @@ before the tenant envelope, so the stricter limit is the one reported).
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from farmcore.link.messages import (
+    ACCOUNT_PATTERN,
     Ack,
     Command,
     CommandError,
     ErrorCode,
     iso,
+    may_speak_for,
     read_payload,
     readable_id,
     validate_command,
@@ -146,28 +149,38 @@ class CommandDesk:
         self.store_errors = 0  # a failing store never blocks commands; the daemon may report this
         self.last_store_error: str | None = None
 
-    def handle(self, payload: bytes, now: datetime, ctx: ZoneContext) -> tuple[Ack, Action | None]:
+    def handle(self, payload: bytes, now: datetime, ctx: ZoneContext, *, account: str | None = None
+               ) -> tuple[Ack, Action | None]:
         """One payload -> its ack and, if accepted, the action. `now` must be timezone-aware."""
-        out = self.process(payload, now, ctx)
+        out = self.process(payload, now, ctx, account=account)
         return out.ack, out.action
 
-    def process(self, payload: bytes, now: datetime, ctx: ZoneContext) -> Outcome:
-        """`handle` plus the parsed command and the audit record for the historian."""
+    def process(self, payload: bytes, now: datetime, ctx: ZoneContext, *, account: str | None = None,
+                remember: bool = True) -> Outcome:
+        """`handle` plus the parsed command and the audit record for the historian.
+
+        `account`: the broker account that published it (from its topic; None for an in-process caller, which
+        may name anyone). `remember=False` leaves the id unused until `remember(outcome)`: a daemon remembers
+        a command only once it has been applied and audited, so a fault after the decision never uses up an
+        id (the retry gets a real answer, not `duplicate`)."""
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")  # a caller bug, not a payload
         now = now.astimezone(UTC)
         progress = _Progress()
         try:
-            ack, action = self._decide(payload, now, ctx, progress)
+            ack, action = self._decide(payload, now, ctx, progress, account)
         except Exception as exc:  # a bug in a rule must not cost the loop, nor the sender its ack
             ack = Ack(progress.cid, False, ErrorCode.INTERNAL_ERROR,
                       _clip(f"internal error ({type(exc).__name__}: {exc}); not applied"))
             action = None
-        return Outcome(ack, action, progress.command, self.audit(ack, progress.command, now, progress.raw))
+        if remember:
+            self.remember(ack, now)
+        return Outcome(ack, action, progress.command, self.audit(ack, progress.command, now, progress.raw, account))
 
     # ------------------------------------------------------------------------------------------- decision
 
-    def _decide(self, payload: bytes, now: datetime, ctx: ZoneContext, p: _Progress) -> tuple[Ack, Action | None]:
+    def _decide(self, payload: bytes, now: datetime, ctx: ZoneContext, p: _Progress,
+                account: str | None) -> tuple[Ack, Action | None]:
         try:
             p.raw = read_payload(payload)
         except CommandError as exc:
@@ -182,12 +195,11 @@ class CommandDesk:
                            _applied(first.get("applied"))), None
         try:
             p.command = validate_command(p.raw)
+            _check_author(account, p.command.issued_by)
             applied, action = self._rules(p.command, now, ctx)
             ack = Ack(p.cid, True, None, _describe(applied), applied)
         except CommandError as exc:
             ack, action = Ack(p.cid, False, exc.code, _clip(exc.message)), None
-        if p.cid is not None:
-            self._remember(p.cid, ack, now)
         return ack, action
 
     def _rules(self, cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], Action]:
@@ -320,9 +332,11 @@ class CommandDesk:
             return None
         return stored if isinstance(stored, Mapping) else None
 
-    def _remember(self, cid: str, ack: Ack, now: datetime) -> None:
-        if ack.error is ErrorCode.INTERNAL_ERROR:
-            return  # nothing was applied: a retry deserves a real answer
+    def remember(self, ack: Ack, now: datetime) -> None:
+        """Note a command's final answer under its id, so a redelivery is answered `duplicate` with it."""
+        cid = ack.id
+        if cid is None or ack.error in (ErrorCode.INTERNAL_ERROR, ErrorCode.DUPLICATE):
+            return  # nothing was applied: a retry deserves a real answer (and a duplicate is already noted)
         record = {"ok": ack.ok, "error": None if ack.error is None else str(ack.error), "applied": ack.applied,
                   "at": iso(now)}
         self._seen[cid] = record
@@ -341,9 +355,10 @@ class CommandDesk:
     # ---------------------------------------------------------------------------------------------- audit
 
     @staticmethod
-    def audit(ack: Ack, command: Command | None, now: datetime, raw: Mapping[str, Any] | None = None
-              ) -> dict[str, float | int | str | bool]:
-        """The historian event of one command: who, what, when, why and the outcome.
+    def audit(ack: Ack, command: Command | None, now: datetime, raw: Mapping[str, Any] | None = None,
+              account: str | None = None) -> dict[str, float | int | str | bool]:
+        """The historian event of one command: who (the broker account that sent it, from its topic, and the
+        person it names), what, when, why and the outcome.
 
         Flat, with no None values, so it can be an event point's fields as it is
         (`Point("event", site, zone, record["code"], now, record)`). For a payload that was not a valid
@@ -356,6 +371,8 @@ class CommandDesk:
         }
         if ack.id is not None:
             record["id"] = ack.id
+        if account is not None:
+            record["account"] = account
         if ack.error is not None:
             record["error"] = str(ack.error)
         if command is not None:
@@ -371,10 +388,23 @@ class CommandDesk:
                 if isinstance(v, str):
                     record[dst] = v[:64] if dst != "why" else v[:500]
         who = record.get("who", "unknown")
+        via = f" via {account}" if account is not None and account != who else ""
         what = " ".join(str(record[k]) for k in ("kind", "target", "value") if k in record) or "?"
         outcome = "applied" if ack.ok else f"rejected {ack.error}"
-        record["message"] = _clip(f"command {ack.id or '(no id)'} {what} by {who}: {outcome}: {ack.message}")
+        record["message"] = _clip(f"command {ack.id or '(no id)'} {what} by {who}{via}: {outcome}: {ack.message}")
         return record
+
+
+def _check_author(account: str | None, issued_by: str) -> None:
+    """The broker account (from the topic) must be allowed to name `issued_by` (the portal names its users;
+    any other account only itself or `account:person`)."""
+    if account is None:
+        return  # an in-process caller (tests, a technician's script in the daemon's process)
+    if not re.fullmatch(ACCOUNT_PATTERN, account):
+        raise CommandError(ErrorCode.INVALID_COMMAND, f"account {account[:64]!r} in the topic is not an account name")
+    if not may_speak_for(account, issued_by):
+        raise CommandError(ErrorCode.NOT_PERMITTED, f"account {account!r} may issue commands only as {account!r} "
+                           f"or {account}:NAME, not as {issued_by!r}")
 
 
 def _applied(value: Any) -> dict[str, Any] | None:

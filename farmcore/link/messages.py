@@ -32,8 +32,15 @@ MAX_TEXT_VALUE = 128  # a string value: "on", "open", a recipe id
 MAX_DURATION_S = 86400.0  # an override lasts a day at most; the recipe must not be forgotten for longer
 TEXT_ID = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"  # printable, not only blanks (logged)
 
+ACCOUNT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # broker account names (`farmctl broker config` makes these)
+# Accounts that speak for people they authenticated themselves: the portal names its signed-in user in
+# `issued_by`. Any other account may name only itself, or a person under its own name (`technician:kim`).
+PERSON_NAMING_ACCOUNTS = frozenset({"portal"})
+
 _ID_RE = re.compile(ID_PATTERN)
+_ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)
 _TEXT_ID_RE = re.compile(TEXT_ID)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class ErrorCode(StrEnum):
@@ -55,6 +62,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_RECIPE = "unknown_recipe"
     INTERNAL_ERROR = "internal_error"  # a bug in the daemon; the command was not applied
     NOT_RUNNING = "not_running"  # the zone's daemon is stopping (its stop states went out); not applied
+    NOT_PERMITTED = "not_permitted"  # issued_by names a person the publishing account may not speak for
 
 
 class CommandError(Exception):
@@ -73,6 +81,7 @@ class TopicParts(NamedTuple):
     site: str
     zone: str
     leaf: str
+    account: str | None = None  # `cmd/{account}`: the broker account that published the command
 
 
 def _check_id(what: str, value: str) -> None:
@@ -80,34 +89,68 @@ def _check_id(what: str, value: str) -> None:
         raise ValueError(f"{what} id {value!r} must match {ID_PATTERN}")
 
 
+def _check_account(account: str) -> None:
+    if not isinstance(account, str) or not _ACCOUNT_RE.fullmatch(account):
+        raise ValueError(f"account {account!r} must match {ACCOUNT_PATTERN}")
+
+
 def topic(site: str, zone: str, leaf: str) -> str:
-    """`farm/{site}/{zone}/{leaf}`; ids are checked so a bad one cannot widen a subscription or an ACL."""
+    """`farm/{site}/{zone}/{leaf}`; ids are checked so a bad one cannot widen a subscription or an ACL.
+    Commands go to the publishing account's own branch: `command_topic`."""
     _check_id("site", site)
     _check_id("zone", zone)
     if leaf not in LEAVES:
         raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
+    if leaf == "cmd":
+        raise ValueError("commands are published on farm/SITE/ZONE/cmd/ACCOUNT: use command_topic()")
     return f"{ROOT}/{site}/{zone}/{leaf}"
 
 
+def command_topic(site: str, zone: str, account: str) -> str:
+    """`farm/{site}/{zone}/cmd/{account}`: each account publishes on its own branch, which the broker lets no
+    other account write, so the daemon knows who sent a command from the topic, not from the payload."""
+    _check_id("site", site)
+    _check_id("zone", zone)
+    _check_account(account)
+    return f"{ROOT}/{site}/{zone}/cmd/{account}"
+
+
+def commands_filter(site: str, zone: str) -> str:
+    """The daemon's subscription: every account's commands to one zone (`farm/{site}/{zone}/cmd/+`)."""
+    _check_id("site", site)
+    _check_id("zone", zone)
+    return f"{ROOT}/{site}/{zone}/cmd/+"
+
+
 def zones_filter(site: str, leaf: str) -> str:
-    """The subscription filter for one leaf of every zone of a site (`farm/{site}/+/cmd`)."""
+    """The subscription filter for one leaf of every zone of a site (`farm/{site}/+/state`; for `cmd` every
+    account's branch, `farm/{site}/+/cmd/+`)."""
     _check_id("site", site)
     if leaf not in LEAVES:
         raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
-    return f"{ROOT}/{site}/+/{leaf}"
+    return f"{ROOT}/{site}/+/{leaf}" + ("/+" if leaf == "cmd" else "")
 
 
 def parse_topic(text: str) -> TopicParts:
-    """`farm/{site}/{zone}/{leaf}` back into its parts; ValueError for anything else (wildcards included)."""
+    """`farm/{site}/{zone}/{leaf}` or `farm/{site}/{zone}/cmd/{account}` back into its parts; ValueError for
+    anything else (wildcards included)."""
     parts = text.split("/") if isinstance(text, str) else []
-    if len(parts) != 4 or parts[0] != ROOT:
-        raise ValueError(f"topic {text!r} is not {ROOT}/SITE/ZONE/LEAF")
-    _, site, zone, leaf = parts
+    if len(parts) not in (4, 5) or parts[0] != ROOT or (len(parts) == 5) != (parts[3:4] == ["cmd"]):
+        raise ValueError(f"topic {text!r} is not {ROOT}/SITE/ZONE/LEAF or {ROOT}/SITE/ZONE/cmd/ACCOUNT")
+    site, zone, leaf = parts[1:4]
     _check_id("site", site)
     _check_id("zone", zone)
     if leaf not in LEAVES:
         raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
-    return TopicParts(site, zone, leaf)
+    account = parts[4] if len(parts) == 5 else None
+    if account is not None:
+        _check_account(account)
+    return TopicParts(site, zone, leaf, account)
+
+
+def may_speak_for(account: str, issued_by: str) -> bool:
+    """Whether `account` may publish a command naming `issued_by` as its author (see PERSON_NAMING_ACCOUNTS)."""
+    return account in PERSON_NAMING_ACCOUNTS or issued_by == account or issued_by.startswith(f"{account}:")
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -194,7 +237,30 @@ def read_payload(payload: Any) -> dict[str, Any]:
         raise CommandError(ErrorCode.MALFORMED_JSON, f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise CommandError(ErrorCode.INVALID_COMMAND, f"a command is a JSON object, got {_json_type(data)}")
+    where = _unpaired_surrogate(data, "")
+    if where is not None:
+        raise CommandError(ErrorCode.INVALID_COMMAND, f"{where or 'a key'}: text with an unpaired UTF-16 surrogate "
+                           "escape (\\ud800-\\udfff) is not Unicode; it cannot be logged, audited or answered")
     return data
+
+
+def _unpaired_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first key or text holding a lone surrogate (JSON allows the escape, UTF-8 does not)."""
+    if isinstance(value, str):
+        return path if _SURROGATE_RE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE_RE.search(key):
+                return path
+            found = _unpaired_surrogate(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found = _unpaired_surrogate(item, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _json_type(value: Any) -> str:
@@ -265,5 +331,8 @@ class Ack:
                 "message": self.message, "applied": self.applied}
 
     def to_json(self) -> bytes:
-        """Compact UTF-8 JSON, keys in contract order."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        """Compact UTF-8 JSON, keys in contract order (never raises: text that UTF-8 cannot carry is escaped)."""
+        try:
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (UnicodeEncodeError, ValueError):
+            return json.dumps(self.to_dict(), separators=(",", ":"), default=str).encode()

@@ -819,7 +819,10 @@ class SiteDaemon:
         if self.link is not None and runner is not None:
             link = self.link.zones.get(zone)
             if link is not None:
-                link.send_event({**record, "time": iso(now), **(detail or {})})
+                try:
+                    link.send_event({**record, "time": iso(now), **(detail or {})})
+                except Exception:  # a bug in publishing must not cost the caller (a command's audit, a tick)
+                    log.exception("zone %s: event %s not published", zone, code)
 
     def _save_state(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -961,9 +964,12 @@ class SiteDaemon:
 
     # ------------------------------------------------------------------ manual control
 
-    def handle_command(self, zone_id: str, payload: bytes) -> Ack:
+    def handle_command(self, zone_id: str, payload: bytes, account: str | None = None) -> Ack:
         """One command payload (from MQTT or a technician) -> exactly one ack; never raises for any payload.
-        Accepted and rejected commands alike are recorded as audit events with who, what, when and why."""
+        Accepted and rejected commands alike are recorded as audit events with who (the broker `account` that
+        published it, from its topic, and the person it names), what, when, why and the outcome. The audit
+        point is written before anything is published, and the id is used up only once the command has been
+        applied and audited: a fault on the way never costs a retry its real answer."""
         now = self.clock.now()
         runner = self.zones.get(zone_id)
         if runner is None:
@@ -972,34 +978,36 @@ class SiteDaemon:
         active = {a.id for a in runner.alarms.active()} if runner.alarms else set()
         active |= {a.id for a in self.site_alarms.active()}
         ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, active, self.recipe_ids(runner.zone.kind))
-        outcome = self.desk.process(payload, self.command_clock.now(), ctx)
+        judged_at = self.command_clock.now()
+        outcome = self.desk.process(payload, judged_at, ctx, account=account, remember=False)
         ack = outcome.ack
         if outcome.action is not None:
             try:
                 self._apply_action(runner, outcome.action, now)
             except FarmError as exc:  # e.g. the recipe file went bad since the desk saw its id
                 ack = Ack(ack.id, False, ErrorCode.INTERNAL_ERROR, f"accepted but not applied: {exc}")
-        record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now)
+        record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now, account=account)
+        self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
+                           {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
+        self.desk.remember(ack, judged_at)
         code = "command_applied" if ack.ok else "command_rejected"
         self.event(runner, code, f"{record.get('who', '?')}: {record.get('kind', '?')} {record.get('target', '')} "
                    f"{record.get('value', '')} -> {'ok' if ack.ok else ack.error}: {ack.message}"[:300],
                    detail={"command": record})
-        self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
-                           {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
         return ack
 
-    async def on_command(self, zone_id: str, payload: bytes) -> bytes:
-        """A `cmd` message from the broker -> its ack, after the Modbus write it caused (an override or a
-        release acts at once, not at the next tick; safety still wins). Never raises: a fault is an
-        `internal_error` ack, or an `ok` one saying the write is left to the next tick when the command was
-        already accepted."""
+    async def on_command(self, zone_id: str, payload: bytes, account: str | None = None) -> bytes:
+        """A `cmd` message from the broker (`account`: the last level of its topic) -> its ack, after the Modbus
+        write it caused (an override or a release acts at once, not at the next tick; safety still wins).
+        Never raises: a fault is an `internal_error` ack, or an `ok` one saying the write is left to the next
+        tick when the command was already accepted."""
         ack: Ack | None = None
         try:
             async with self._lock:
                 if self._stopped:
                     return Ack(readable_id_of(payload), False, ErrorCode.NOT_RUNNING,
                                "the daemon is stopping: not applied (send it again when the zone is online)").to_json()
-                ack = self.handle_command(zone_id, payload)
+                ack = self.handle_command(zone_id, payload, account)
                 runner = self.zones.get(zone_id)
                 applied = (ack.applied or {}) if ack.ok else {}
                 if runner is not None and applied.get("kind") in ("override", "release") \

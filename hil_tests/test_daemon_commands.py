@@ -1,0 +1,79 @@
+"""Commands at the daemon, past the desk: who sent them (the broker account, from the topic), and an audit
+that nothing on the way to MQTT can break (a lone surrogate, a failing publish)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from farmcore.historian.base import Point
+from farmcore.historian.sqlite import SqliteHistorian
+from farmcore.link.client import BrokerUrl, SiteLink
+from hil_tests.test_daemon import command, free_tcp_url, kst, rig
+
+
+class Recording(SqliteHistorian):
+    """A real SQLite historian that also keeps what the daemon handed it, in order."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.handed: list[Point] = []
+
+    def write(self, points) -> None:  # type: ignore[no-untyped-def]
+        self.handed += points
+        super().write(points)
+
+    def audits(self) -> list[dict]:
+        return [dict(p.fields) for p in self.handed if p.name == "command_audit"]
+
+
+async def test_a_lone_surrogate_is_rejected_and_audited_and_a_failing_publish_costs_nothing(tmp_path: Path) -> None:
+    h = Recording(tmp_path / "h.db")
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10, historian=h) as r:
+        d = r.daemon
+        # an unstarted link: events queue through its real encoder (orjson), as on a live broker
+        d.link = SiteLink(BrokerUrl("127.0.0.1", 1), "t", {"gh": "farmctl-t-gh"}, on_command=d.on_command)
+        await r.run(30)
+        now = r.twin.clock.now()
+        bad = json.loads(command("u1", now, "ack_alarm", "stale_data:air_temperature").decode())
+        bad["reason"] = "\udc80"
+        ack = json.loads(await d.on_command("gh", json.dumps(bad).encode(), "technician"))
+        assert (ack["ok"], ack["error"]) == (False, "invalid_command") and "surrogate" in ack["message"], ack
+
+        def broken(event: dict) -> None:
+            raise RuntimeError("publish bug")
+
+        d.link.zones["gh"].send_event = broken  # type: ignore[method-assign]
+        good = command("u2", now, "override", "heater", "on", duration_s=60, by="technician:park")
+        ack = json.loads(await d.on_command("gh", good, "technician"))
+        assert ack["ok"], ack
+        again = json.loads(await d.on_command("gh", good, "technician"))
+        assert again["error"] == "duplicate", "applied and audited: the id is used, whatever the link did"
+        audits = h.audits()
+        assert [a.get("id") for a in audits] == [None, "u2", "u2"]
+        assert audits[0]["error"] == "invalid_command" and audits[0]["account"] == "technician"
+        assert audits[1]["ok"] and audits[1]["who"] == "technician:park" and audits[1]["account"] == "technician"
+    h.close()
+
+
+async def test_the_account_from_the_topic_is_audited_and_may_not_speak_for_others(tmp_path: Path) -> None:
+    h = Recording(tmp_path / "h.db")
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10, historian=h) as r:
+        d = r.daemon
+        await r.run(30)
+        now = r.twin.clock.now()
+        forged = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
+                                                             by="portal:tenant-kim"), "technician"))
+        assert (forged["ok"], forged["error"]) == (False, "not_permitted"), forged
+        assert r.zone().decisions["heater"].source != "override"
+        retry = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
+                                                            by="tenant-kim"), "portal"))
+        assert retry["error"] == "duplicate", "a refused command's id is used (its answer is final)"
+        ok = json.loads(await d.on_command("gh", command("f2", now, "override", "heater", "on", duration_s=60,
+                                                         by="tenant-kim"), "portal"))
+        assert ok["ok"], ok
+    h.close()
+    first, retried, applied = h.audits()
+    assert (first["account"], first["who"], first["error"]) == ("technician", "portal:tenant-kim", "not_permitted")
+    assert (retried["account"], retried["error"]) == ("portal", "duplicate")
+    assert (applied["account"], applied["who"], applied["ok"]) == ("portal", "tenant-kim", True)
