@@ -1,6 +1,6 @@
 """The live view's pure parts: keys, values to the sensor's resolution, the overview's actuator summary.
 
-The view of a real daemon (fit at 80x24 and 200x50, details, stop check) is in hil_tests/test_liveview.py.
+The view of a real daemon (fit at 80x24 and 200x50, details, stop check) is in hil_tests/test_liveview_daemon.py.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from farmcore.runtime.safety import Tracked, judge
 SEOUL = ZoneInfo("Asia/Seoul")
 IDS = {"fertigation", "aerator_1", "heater", "chiller", "kim"}
 
-# Reasons of strategy branches a simulated winter and summer day do not reach (hil_tests/test_liveview.py
+# Reasons of strategy branches a simulated winter and summer day do not reach (hil_tests/test_liveview_daemon.py
 # checks every reason those days give), written as the strategies print them.
 RARE = [
     "CO2 off: no dosing target",
@@ -128,6 +128,8 @@ def test_override_end_is_local_time_from_the_exact_expiry() -> None:
 def test_events_in_korean_and_without_raw_timestamps() -> None:
     message = "2026-01-15T03:07:06.525020+09:00 is before the planting date 2026-11-01"
     assert reasontext.event(message, "ko") == "정식(입식)일 2026-11-01 전"
-    assert reasontext.event(message, "en") == "2026-01-15 03:07:06 is before the planting date 2026-11-01"
+    assert reasontext.event(message, "en") == "before the planting date 2026-11-01"
+    assert reasontext.event("tick failed at 2026-01-15T03:07:06.525020+09:00", "en") == \
+        "tick failed at 2026-01-15 03:07:06"
     assert reasontext.event("irrigation started: radiation sum 101 J/cm2 >= 100", "ko") == \
         "관수 시작: 누적 일사 101 J/cm2 >= 100"

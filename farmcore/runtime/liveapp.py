@@ -101,26 +101,31 @@ class KeyReader:
 
 
 @contextlib.contextmanager
-def log_aside(path: Path) -> Iterator[Path | None]:
-    """Log handlers writing to a terminal write to `path` meanwhile; the path when any was moved."""
+def log_aside(path: Path) -> Iterator[list[Path]]:
+    """Log handlers writing to a terminal write to `path` meanwhile; the list gets the path on the way out when
+    anything was written there."""
     moved: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             stream = handler.stream
             if hasattr(stream, "isatty") and stream.isatty():
                 moved.append((handler, stream))
+    written: list[Path] = []
     if not moved:
-        yield None
+        yield written
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as file:
+        start = file.tell()
         for handler, _stream in moved:
             handler.setStream(file)
         try:
-            yield path
+            yield written
         finally:
             for handler, stream in moved:
                 handler.setStream(stream)
+            if file.tell() > start:
+                written.append(path)
 
 
 async def run_live(daemon: SiteDaemon, console: Console | None = None, *, redraw_s: float = REDRAW_S) -> None:
@@ -133,17 +138,17 @@ async def run_live(daemon: SiteDaemon, console: Console | None = None, *, redraw
         apply_key(state, key, len(daemon.zones), max(1, console.height - 4))
         wake.set()
 
-    screen = LiveScreen(daemon, state)
-    with log_aside(daemon.state_dir / "live.log") as aside:
-        try:
-            with KeyReader(on_key), Live(screen, console=console, screen=True, auto_refresh=False,
-                                         redirect_stdout=False, redirect_stderr=False) as live:
-                while True:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), redraw_s)
-                    wake.clear()
-                    if daemon.ticks:
-                        live.refresh()
-        finally:
-            if aside is not None:
-                console.print(f"{i18n.t('log while live')}: {aside}", highlight=False)
+    live = Live(LiveScreen(daemon, state), console=console, screen=True, auto_refresh=False, redirect_stdout=False,
+                redirect_stderr=False)
+    aside: list[Path] = []
+    try:
+        with log_aside(daemon.state_dir / "live.log") as aside, KeyReader(on_key), live:
+            while True:  # until cancelled
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), redraw_s)
+                wake.clear()
+                if daemon.ticks:
+                    live.refresh()
+    finally:
+        if aside:
+            console.print(f"{i18n.t('log while live')}: {aside[0]}", highlight=False)

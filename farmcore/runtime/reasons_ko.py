@@ -170,7 +170,7 @@ PHRASES: tuple[tuple[str, str], ...] = (
 
 # event messages (farmcore/runtime/daemon.py and the strategies' `out.events`), before PHRASES
 EVENT_PHRASES: tuple[tuple[str, str], ...] = (
-    ("daemon started: zones {x}$", "데몬 시작: 구역 {}"),
+    ("daemon started: zones {x}$", "구역 {}"),
     ("daemon stopped", "데몬 멈춤"),
     ("{x} is before the planting date {x}$", "정식(입식)일 {1} 전"),
     ("irrigation started: ", "관수 시작: "),
@@ -193,5 +193,6 @@ EVENT_PHRASES: tuple[tuple[str, str], ...] = (
     ("zone {w}: settings reloaded", "구역 {}: 설정 다시 읽음"),
     ("site file rejected, the running one is kept: ", "사이트 파일 거부, 기존 설정 유지: "),
     ("{w} acknowledged by {x}$", "{} 확인 ({})"),
-    ("recipe {x} {w}/{w}: ", "레시피 {} {} / {}: "),
+    ("recipe not planted: ", "정식(입식) 전"),
+    ("recipe {x} {w}/{w}: ", "{} {} / {}: "),
 )

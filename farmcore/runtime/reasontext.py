@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 
 from farmcore import i18n
 from farmcore.runtime.reasons_ko import EVENT_PHRASES, PHRASES, WORDS
@@ -34,6 +34,7 @@ QUANTITY_CODES = ("air_temperature", "relative_humidity", "co2", "soil_moisture"
                   "water_level", "wind_speed", "wind_direction", "rain_detected", "ec", "ph", "flow", "current",
                   "salinity", "humidity_deficit", "vpd")
 CODE_NAME = re.compile(r"\b(?:weather:)?(" + "|".join(QUANTITY_CODES) + r")\b")
+EVENTS_EN = (("{x} is before the planting date {x}$", "before the planting date {1}"),)  # a time each minute
 # words a Korean reason may keep: units, abbreviations growers use as they are, recipe ids (checked by tests)
 KEPT_WORDS = frozenset({"CO2", "O2", "DO", "EC", "pH", "VPD", "DLI", "PAR", "ppm", "mg", "L", "min", "K", "h", "s",
                         "kPa", "Kh", "W", "m2", "J", "cm2", "g", "m3", "mol", "A", "m", "kg", "d", "BW", "KST", "dS"})
@@ -98,18 +99,19 @@ def _word(value: str) -> str:
     return named if value in i18n.TEXTS else value
 
 
-def _apply(text: str, table: tuple[tuple[str, str], ...]) -> str:
-    for regex, korean in _compiled(table):
-        text = regex.sub(_substitute(korean), text)
+def _apply(text: str, table: tuple[tuple[str, str], ...], word: Callable[[str], str] = _word) -> str:
+    for regex, template in _compiled(table):
+        text = regex.sub(_substitute(template, word), text)
     return text
 
 
-def _substitute(korean: str) -> Callable[[re.Match[str]], str]:
+def _substitute(template: str, word: Callable[[str], str]) -> Callable[[re.Match[str]], str]:
     def sub(m: re.Match[str]) -> str:
-        return korean.format(*(_word(g) for g in m.groups()))
+        return template.format(*(word(g) for g in m.groups()))
     return sub
 
 
+@lru_cache(maxsize=2048)  # a zone's reasons repeat tick after tick; the table is ~150 expressions
 def _korean(text: str) -> str:
     text = _apply(text, PHRASES)
     return CODE_NAME.sub(lambda m: ("외부 " if m.group(0).startswith("weather:") else "") + i18n.t(m.group(1), "ko"),
@@ -133,7 +135,7 @@ def event(message: str, lang: str | None = None) -> str:
     text = LONG_FLOAT.sub(lambda m: round_number(m.group(1)), text)
     text = EXPONENT.sub(lambda m: round_number(m.group(1)), text)
     if lang != "ko":
-        return tidy(text)
+        return tidy(_apply(text, EVENTS_EN, str))
     return _korean(_apply(text, EVENT_PHRASES))
 
 

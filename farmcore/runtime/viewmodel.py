@@ -245,7 +245,23 @@ def event_line(daemon: SiteDaemon, record: dict[str, str], lang: str) -> str:
     else:
         message = reasontext.event(message, lang)
     zone = "" if record["zone"] == "_site" else f"{record['zone']} "
-    return f"{at:%H:%M:%S} {zone}{named(f'event:{code}', lang)}: {message}"
+    label = named(f"event:{code}", lang)
+    message = message.removeprefix(label).removeprefix(": ")  # `daemon stopped` says no more than its label
+    return f"{at:%H:%M:%S} {zone}{label}" + (f": {message}" if message.strip() else "")
+
+
+def latest_events(daemon: SiteDaemon, lang: str, count: int) -> tuple[str, ...]:
+    """The newest `count` events, oldest first; one that only repeats an earlier one (a throttled `not
+    planted` a minute) replaces it instead of filling the screen."""
+    lines: dict[tuple[str, str, str], str] = {}
+    for record in daemon.events:
+        if record["code"] in HIDDEN_EVENTS:
+            continue
+        text = event_line(daemon, record, lang)
+        key = (record["zone"], record["code"], text.split(" ", 1)[1])
+        lines.pop(key, None)
+        lines[key] = text
+    return tuple(lines.values())[-count:]
 
 
 def snapshot(daemon: SiteDaemon, lang: str | None = None, *, events: int = 12) -> SiteView:
@@ -257,7 +273,6 @@ def snapshot(daemon: SiteDaemon, lang: str | None = None, *, events: int = 12) -
     mqtt = f"MQTT {broker.shown}" if broker is not None else ""
     watch = f"farmctl zone watch --broker {broker.shown} --site {site.id}" if broker is not None else ""
     zones = tuple(zone_view(daemon, r, lang) for r in daemon.zones.values())
-    shown = [e for e in daemon.events if e["code"] not in HIDDEN_EVENTS]
-    recent = tuple(event_line(daemon, e, lang) for e in shown[-events:])
+    recent = latest_events(daemon, lang, events)
     return SiteView(site.name or site.id, f"{now:%Y-%m-%d %H:%M:%S %Z}",
                     i18n.t("ticks", lang).format(n=daemon.ticks), mqtt, watch, weather(daemon, lang), zones, recent)
