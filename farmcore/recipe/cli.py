@@ -29,6 +29,9 @@ from farmcore.site import load_site
 from farmcore.textui import table
 from farmcore.twin.weather import sun_times
 
+NOT_ACTED_ON = {"en": "kept with the recipe, but no strategy acts on it yet",
+                "ko": "레시피에 기록은 되지만 아직 이 값으로 제어하는 전략은 없습니다"}
+
 
 @click.group("recipe", help="Check recipe files and show the setpoints they yield.")
 def recipe() -> None:
@@ -47,8 +50,7 @@ def check(files: tuple[str, ...]) -> None:
             click.echo(error_line(str(exc)), err=True)
             continue
         for key in unused_keys(r):
-            click.echo(f"{i18n.t('warning')}: {file}: {key}: kept with the recipe, but no strategy acts on it yet",
-                       err=True)
+            click.echo(f"{i18n.t('warning')}: {file}: {key}: {NOT_ACTED_ON[i18n.language()]}", err=True)
         click.echo(f"ok {file} {r.label}")
     if bad:
         sys.exit(2)

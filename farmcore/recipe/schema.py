@@ -346,7 +346,7 @@ def unused_keys(recipe: Recipe) -> list[str]:
         if strategy is None:
             continue
         for name in type(strategy).model_fields:
-            table = getattr(strategy, name)
-            unused = getattr(table, "UNUSED", frozenset())
-            found += [f"{where}.{name}.{key}" for key in sorted(unused & table.model_fields_set)] if table else []
+            table: _Strategy | None = getattr(strategy, name)
+            if table is not None:
+                found += [f"{where}.{name}.{key}" for key in sorted(table.UNUSED & table.model_fields_set)]
     return found
