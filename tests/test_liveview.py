@@ -9,12 +9,12 @@ import io
 
 import pytest
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group
 
 from farmcore import i18n
 from farmcore.runtime.liveapp import apply_key, parse_keys
-from farmcore.runtime.liveview import ViewState, actuator_summary, line
-from farmcore.runtime.viewmodel import ActuatorRow, number, unit_text
+from farmcore.runtime.liveview import ViewState, actuator_summary, line, screen
+from farmcore.runtime.viewmodel import ActuatorRow, ReadingRow, SiteView, ZoneView, number, unit_text
 
 
 def test_keys_from_terminal_bytes() -> None:
@@ -75,3 +75,23 @@ def test_a_line_never_wraps() -> None:
     console.print(line("온도 15.6/6.8 °C  습도 86/85 %  CO2 447/400 ppm"))
     lines = console.export_text().splitlines()
     assert len(lines) == 1 and cell_len(lines[0]) <= 20 and lines[0].endswith("…")
+
+
+def site(zones: int) -> SiteView:
+    reading = ReadingRow("air_temperature", "온도", "온도", "15.6", "°C", "6.8", "8.0", "정상", True)
+    acts = (row("heater", "heater", on=True), row("v1", "roof_vent", position=35.0))
+    views = tuple(ZoneView(f"gh{i}", f"{i}동 토마토", "greenhouse", "토마토", "착과/수확기 / 야간", "auto", 0, (),
+                           (reading,), (reading,), acts, ()) for i in range(1, zones + 1))
+    return SiteView("단지", "2026-01-15 03:00:00 KST", "제어 1회", "MQTT mqtt://127.0.0.1:1883", "",
+                    "외부: 기온 -3.5 °C", views, ("03:00:00 gh1 관수 시작: 누적 일사 101 J/cm2 >= 100",))
+
+
+@pytest.mark.parametrize(("zones", "selected"), [(6, 0), (12, 11), (40, 25)])
+def test_a_big_site_still_fits_24_lines_with_the_selected_zone_shown(zones: int, selected: int) -> None:
+    console = Console(file=io.StringIO(), width=80, height=24, record=True)
+    state = ViewState(selected=selected)
+    console.print(Group(*screen(console, site(zones), 80, 24, state, "ko")))
+    lines = console.export_text().splitlines()
+    assert len(lines) <= 24 and max(cell_len(x) for x in lines) <= 80
+    assert any(x.startswith(f"[{selected + 1}] gh{selected + 1} ") for x in lines)
+    assert ("구역" in lines[-2] and "더" in lines[-2]) == (zones > 20)  # "N more zones" when they do not all fit
