@@ -53,8 +53,8 @@ class OneLine:
         yield Segment.line()
 
 
-def line(*parts: str | tuple[str, str], style: str = "") -> OneLine:
-    return OneLine(Text.assemble(*parts, style=style, no_wrap=True, overflow="ellipsis"))
+def line(*parts: str | tuple[str, str]) -> OneLine:
+    return OneLine(Text.assemble(*parts, no_wrap=True, overflow="ellipsis"))
 
 
 def two_sided(left: Text, right: Text) -> OneLine:
@@ -213,11 +213,9 @@ class Window:
 
     def __init__(self, renderable: RenderableType, offset: int, height: int) -> None:
         self.renderable, self.offset, self.height = renderable, offset, height
-        self.total = 0
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = console.render_lines(self.renderable, options.update(height=None), pad=False)
-        self.total = len(lines)
         for row in lines[self.offset:self.offset + self.height]:
             yield from row
             yield Segment.line()
