@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from daemon_scale_site import bus_count, site_toml  # noqa: E402
 
+from farmcore.historian.sqlite import SqliteHistorian  # noqa: E402
 from farmcore.runtime import daemon as daemon_module  # noqa: E402
 from farmcore.runtime.cli import JsonLines  # noqa: E402
 from farmcore.runtime.daemon import SiteDaemon  # noqa: E402
@@ -148,14 +149,15 @@ def _p(values: list[float], q: float) -> float:
 
 
 async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, warmup_s: float, seconds: float,
-                  profile: Path | None, mqtt: str | None = None) -> dict[str, Any]:
+                  profile: Path | None, mqtt: str | None = None, history: bool = False) -> dict[str, Any]:
     saved_open = daemon_module.open_fast_bus
     if client == "pymodbus":
         from farmcore.fieldbus.bus import open_bus
 
         daemon_module.open_fast_bus = open_bus  # type: ignore[assignment]
     try:
-        daemon = SiteDaemon(site, controllers=CONTROLLERS, state_dir=state_dir, historian=None, mqtt=mqtt)
+        historian = SqliteHistorian(state_dir / "history.db") if history else None
+        daemon = SiteDaemon(site, controllers=CONTROLLERS, state_dir=state_dir, historian=historian, mqtt=mqtt)
         tick_walls: list[float] = []
         tick_cpus: list[float] = []
         read_walls: list[float] = []
@@ -187,6 +189,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
 
         ticks0, lat0, walls0, reads0, req0, err0 = (daemon.ticks, len(daemon.lateness_s), len(tick_walls),
                                                     len(read_walls), requests(), errors())
+        commits0 = len(daemon.commit_s)
         twin0 = _proc_cpu_s(twin_pid)
         profiler = cProfile.Profile(time.process_time) if profile else None
         wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -204,8 +207,12 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         reqs, errs = requests() - req0, errors() - err0
         zones = len(daemon.zones)
         tick_s = daemon.site.runtime.tick_s
+        commits = list(daemon.commit_s)[commits0:]
+        points = historian.stats()["written"] if historian is not None else None
         daemon.request_stop()
         await task
+        if historian is not None:
+            historian.close()
         if profiler and profile:
             profiler.dump_stats(profile)
     finally:
@@ -232,6 +239,9 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         "recipe_job_bursts": bursts,
         "start_s": round(start_s, 2),
         "twin_cpu_share": round(twin_cpu / wall, 3),
+        **({"commits": len(commits), "commit_ms_mean": round(sum(commits) / max(1, len(commits)) * 1000, 2),
+            "commit_ms_p99": round(_p(commits, 0.99) * 1000, 2), "commit_ms_max": round(max(commits) * 1000, 2),
+            "commit_failures": daemon.commit_failures, "historian_points_written": points} if commits else {}),
     }
 
 
@@ -249,6 +259,8 @@ def main() -> None:
     parser.add_argument("--mqtt", help="link the zones to this MQTT broker (state, alarms, events: their cost "
                         "counts); default: no link")
     parser.add_argument("--state-interval", type=float, default=1.0, help="[runtime] state_interval_s (with --mqtt)")
+    parser.add_argument("--history", action="store_true", help="with the embedded SQLite historian: every tick's "
+                        "points committed before anything of the tick is published (commit_ms_* figures)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured window here "
                         "(with --client both: FILE.pymodbus, FILE.fasttcp)")
     args = parser.parse_args()
@@ -271,12 +283,12 @@ def main() -> None:
                             f"{args.profile.name}.{client}")
                     results[client] = asyncio.run(measure(
                         site, tmp / f"state-{client}", twin.pid, client=client, warmup_s=args.warmup,
-                        seconds=args.seconds, profile=profile, mqtt=args.mqtt))
+                        seconds=args.seconds, profile=profile, mqtt=args.mqtt, history=args.history))
     finally:
         restore_logs()
     first = results[clients[0]]
     out: dict[str, Any] = {"zones": first["zones"], "tick_s": args.tick, "buses": len(ports),
-                           "client": clients[0], "mqtt": args.mqtt is not None,
+                           "client": clients[0], "mqtt": args.mqtt is not None, "history": args.history,
                            "state_interval_s": args.state_interval if args.mqtt else None,
                            **{k: v for k, v in first.items() if k != "zones"}}
     if len(clients) > 1:

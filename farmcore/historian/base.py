@@ -87,6 +87,11 @@ class Historian(Protocol):
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything written so far is stored (or acknowledged); False on timeout."""
 
+    def commit(self, timeout: float | None = None) -> bool:
+        """Wait until everything written so far would survive a crash of this process (kill -9), not
+        necessarily a power cut nor the server's acknowledgement; False on timeout. The daemon calls it once
+        per tick, before it publishes anything of the tick."""
+
     def query(self, *, site: str, zone: str, names: Sequence[str], start: datetime, end: datetime,
               every: timedelta | None = None, agg: Aggregate = "mean", field: str = "value",
               kind: Kind | None = None) -> dict[str, list[Sample]]:

@@ -337,6 +337,10 @@ class InfluxHistorian:
             if self._spool.depth() >= self._batch and not self._consecutive:  # never cuts a backoff short
                 self._wake.set()
 
+    def commit(self, timeout: float | None = None) -> bool:
+        """Nothing to wait for: `write()` returns only once the points are in the durable spool."""
+        return True
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the server has acknowledged every point written before this call; False on timeout
         (e.g. while the server is down: the points stay in the spool)."""

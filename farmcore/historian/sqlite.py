@@ -439,6 +439,11 @@ class SqliteHistorian:
                 self._cond.wait(remaining if remaining is not None else 1.0)
         return True
 
+    def commit(self, timeout: float | None = None) -> bool:
+        """Commit what is queued now (WAL, synchronous=NORMAL: a commit survives kill -9 at once); False on
+        timeout. Costs one small transaction into the inbox, without an fsync."""
+        return self.flush(timeout)
+
     def maintain(self, timeout: float | None = 60.0) -> None:
         """Compact the inbox, apply retention and checkpoint now (tests, `history stats --maintain`)."""
         self._call(self._maintain_now, timeout)

@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ Driver = SwitchDriver | SupplyDriver | RetractableDriver
 RECIPES_DIR = zonerecipe.RECIPES_DIR
 SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often buys nothing
 STATE_SAVE_S = 60.0
+COMMIT_TIMEOUT_S = 5.0  # a historian slower than this to commit (a dying disk) does not hold MQTT back longer
 SETPOINT_LOG_S = 300.0  # a setpoint is logged on change and at least this often
 INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
     "greenhouse": (),
@@ -187,6 +189,9 @@ class SiteDaemon:
         self._last_reload = float("-inf")
         self._last_save = float("-inf")
         self._stopping = asyncio.Event()
+        self._held: list[Callable[[], None]] | None = None  # publications waiting for the historian's commit
+        self.commit_s: deque[float] = deque(maxlen=10000)  # wall time of each commit (tick or command)
+        self.commit_failures = 0
         for zone in self.site.zones:
             if zone.kind in controllers:
                 self.zones[zone.id] = self._make_runner(zone)
@@ -339,8 +344,9 @@ class SiteDaemon:
         self._stopping.set()
 
     async def tick(self) -> None:
-        """One read-decide-write round of every zone (tests call it directly, lockstep with the twin)."""
-        async with self._lock:
+        """One read-decide-write round of every zone (tests call it directly, lockstep with the twin).
+        Nothing of the tick is published on MQTT before what it handed to the historian is committed."""
+        async with self._lock, self._durable_first():
             self._tick_started = time.monotonic()
             now = self.clock.now()
             self.scheduler.wakeup()
@@ -354,12 +360,50 @@ class SiteDaemon:
                     log.exception("zone %s tick failed", runner.zone.id)
                     self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
             self._observe_site_alarms(now.timestamp())
-        self._feed_backups(now)
+            self._feed_backups(now)
         self._save_state()
         self._maybe_reload()
         if self.watchdog is not None:
             self.watchdog.beat()
         self.ticks += 1
+
+    @contextlib.asynccontextmanager
+    async def _durable_first(self) -> AsyncIterator[None]:
+        """Hold what the block publishes (states, alarm lists, events) until the historian has committed
+        what the block handed it: whatever a subscriber saw of a tick or a command is in the history, even
+        if the daemon is killed a moment later."""
+        self._held = []
+        try:
+            yield
+            await self._commit()
+        finally:
+            held, self._held = self._held, None
+            for publish in held:
+                self._publish(publish)
+
+    def _publish(self, publish: Callable[[], None]) -> None:
+        """Publish now, or after the commit of the tick or command being handled. Never raises: a bug in
+        publishing must not cost a tick or a command its audit."""
+        if self._held is not None:
+            self._held.append(publish)
+            return
+        try:
+            publish()
+        except Exception:
+            log.exception("publishing on MQTT failed")
+
+    async def _commit(self) -> None:
+        if self.historian is None:
+            return
+        started = time.monotonic()
+        try:
+            ok = await asyncio.to_thread(self.historian.commit, COMMIT_TIMEOUT_S)
+        except Exception as exc:  # a failing disk must not stop the control loop nor MQTT
+            ok = False
+            log.warning("historian commit failed: %s", exc)
+        self.commit_s.append(time.monotonic() - started)
+        if not ok:
+            self.commit_failures += 1
 
     def _start_backups(self) -> None:
         from farmcore.gpio import open_output
@@ -544,7 +588,8 @@ class SiteDaemon:
         if self.link is not None:
             link = self.link.zones.get(z.id)
             if link is not None:
-                link.offer_state(lambda: self.state_payload(runner, now), self._tick_started)
+                at = self._tick_started
+                self._publish(lambda: link.offer_state(lambda: self.state_payload(runner, now), at))
 
     def _judge(self, runner: ZoneRunner, now_s: float) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
         """Usable readings and outside weather now, and why each unusable one is not (stale, faulty)."""
@@ -636,7 +681,7 @@ class SiteDaemon:
         if link is not None:
             listed = runner.alarms.to_list() + self.site_alarms.to_list()
             runner.alarm_count = len(listed)
-            link.set_alarms(listed)
+            self._publish(lambda: link.set_alarms(listed))
 
     def _spool_alarm(self, alarm: Any) -> None:
         """The historian spool's alarm callback (its writer thread): noted here, turned into alarms next tick."""
@@ -819,10 +864,8 @@ class SiteDaemon:
         if self.link is not None and runner is not None:
             link = self.link.zones.get(zone)
             if link is not None:
-                try:
-                    link.send_event({**record, "time": iso(now), **(detail or {})})
-                except Exception:  # a bug in publishing must not cost the caller (a command's audit, a tick)
-                    log.exception("zone %s: event %s not published", zone, code)
+                event = {**record, "time": iso(now), **(detail or {})}
+                self._publish(lambda: link.send_event(event))
 
     def _save_state(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -1003,7 +1046,7 @@ class SiteDaemon:
         tick when the command was already accepted."""
         ack: Ack | None = None
         try:
-            async with self._lock:
+            async with self._lock, self._durable_first():  # its audit committed before its ack goes out
                 if self._stopped:
                     return Ack(readable_id_of(payload), False, ErrorCode.NOT_RUNNING,
                                "the daemon is stopping: not applied (send it again when the zone is online)").to_json()
