@@ -47,7 +47,7 @@ class FakeDaemon:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fake-gh1")
         self.client.username_pw_set(DAEMON, mosq.password(DAEMON))
         self.client.will_set(f"farm/{SITE}/gh1/status", "offline", qos=1, retain=True)
-        self.client.on_connect = lambda c, *_: c.subscribe(f"farm/{SITE}/gh1/cmd", qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe(f"farm/{SITE}/gh1/cmd/+", qos=1)
         self.client.on_subscribe = lambda *_: self.ready.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", mosq.port)
