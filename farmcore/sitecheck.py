@@ -22,7 +22,8 @@ from farmcore import i18n
 from farmcore.errors import BadInput
 from farmcore.recipe.schema import Recipe
 from farmcore.recipe.zonerecipe import load_zone_recipe
-from farmcore.site import SiteFile, load_site, shared_sensors
+from farmcore.site import SiteFile, load_site
+from farmcore.siterules import shared_sensors
 
 TEXTS: dict[str, dict[str, str]] = {
     "ok": {"ko": "이상 없음", "en": "ok"},

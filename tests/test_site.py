@@ -6,7 +6,8 @@ import pytest
 
 import farmcore.twin
 from farmcore.errors import ConfigError
-from farmcore.site import load_site, parse_site, sensor_code, shared_sensors
+from farmcore.site import load_site, parse_site, sensor_code
+from farmcore.siterules import shared_sensors
 
 EXAMPLE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"
 
