@@ -104,7 +104,7 @@ from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
 from farmcore.runtime.actuators import SwitchDriver
 from farmcore.runtime.controller import ActuatorView, Request, TickInput
-from farmcore.runtime.daemon import INTERLOCKS, SETPOINT_REFRESH_S, resolve_recipe_path, track_key
+from farmcore.runtime.daemon import INTERLOCKS, SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target, safety_decision
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.twin.runtime import _model_for, _room_temperature
@@ -169,7 +169,7 @@ class Run:
         self.model = model
         self.aerators = [a for a in zone.actuators if a.role == "aerator"]
         self.feeders = [a for a in zone.actuators if a.role == "feeder"]
-        self.sensor_keys = [(track_key(x), x.source or x.quantity) for x in zone.sensors]
+        self.sensor_keys = [(x.key, x.source or x.quantity) for x in zone.sensors]
         self.setpoints: dict[str, float] = {}
         self.setpoints_at = float("-inf")
         self.stage = ""

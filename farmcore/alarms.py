@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from farmcore.runtime.plausibility import flatness_for
 from farmcore.site import ZoneDef
 
 
@@ -46,6 +47,8 @@ class AlarmKind(StrEnum):
     BACKUP_ENGAGED = "backup_engaged"
     AERATOR_FAILED = "aerator_failed"
     COMMAND_FAILED = "command_failed"
+    STUCK_SENSOR = "stuck_sensor"
+    FALLBACK = "fallback"  # an actuator driven by its controller's degraded mode (a frost guard)
     GENERIC = "generic"
 
 
@@ -408,7 +411,7 @@ _STALE_EN = "{quantity} reading stale or bad: {value}"
 def standard_rules(zone: ZoneDef) -> list[Rule]:
     """The rules every zone gets from its site definition; the daemon feeds them each tick."""
     rules: list[Rule] = []
-    readings = {s.source or s.quantity: s.quantity for s in zone.sensors}
+    readings = {s.key: s.quantity for s in zone.sensors}
     for key, quantity in readings.items():
         critical = quantity in CRITICAL_QUANTITIES
         # [engineering choice] the track is already judged stale only after stale_after_s; 30 s more keeps
@@ -418,6 +421,15 @@ def standard_rules(zone: ZoneDef) -> list[Rule]:
             f"stale_data:{key}", AlarmKind.STALE_DATA, Severity.CRITICAL if critical else Severity.WARNING,
             raise_delay_s=0.0 if quantity == "dissolved_oxygen" else 30.0, clear_delay_s=60.0,
             message_ko=_STALE_KO, message_en=_STALE_EN, subject=key))
+    for sensor in zone.sensors:
+        if flatness_for(sensor.quantity, sensor.resolution, sensor.stuck_after_s) is None:
+            continue
+        # the flat time is the delay already; it clears as soon as the value moves
+        rules.append(AlarmRule(
+            f"stuck:{sensor.key}", AlarmKind.STUCK_SENSOR,
+            Severity.CRITICAL if sensor.quantity in CRITICAL_QUANTITIES else Severity.WARNING,
+            subject=sensor.key, message_ko="센서 {quantity} 값이 멈춤 (고장 의심): {value}",
+            message_en="sensor {quantity} stuck (suspect a fault): {value}"))
     units = sorted({s.unit for s in zone.sensors} | {a.unit for a in zone.actuators})
     for unit in units:
         # [engineering choice] 60 s: several ticks without an answer (one lost frame is not a lost node).

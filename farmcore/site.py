@@ -75,6 +75,17 @@ class SensorDef(StrictFile):
     source: str | None = None  # the twin's model output, when it differs from the quantity
     valid: Range | None = None  # plausible readings; outside is a bad reading (a dying probe's -1 or 850)
     stale_after_s: float | None = Field(default=None, gt=0)  # older than this: stale (default: the zone's)
+    # the reading's own name, needed when a zone has two sensors of one quantity (they are then combined: the
+    # median of the good ones, or the good one, is the zone's `quantity`)
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_]*$")
+    resolution: float | None = Field(default=None, gt=0)  # smallest step it reports (stuck-sensor watch)
+    stuck_after_s: float | None = Field(default=None, ge=0)  # flat longer than this: stuck alarm (0: not watched)
+
+    @property
+    def key(self) -> str:
+        """Its reading's name in the zone: `id`, else `source` (three aerator currents are three readings of one
+        quantity), else the quantity."""
+        return self.id or self.source or self.quantity
 
 
 # What an actuator does when the data it depends on is stale or the daemon starts or stops, by role,
@@ -88,6 +99,12 @@ FAILSAFE_BY_ROLE: dict[str, str] = {
     "shade_screen": "hold", "aerator": "on", "o2_valve": "on", "chiller": "off", "exchange_pump": "on",
     "feeder": "off",
 }
+# Roles whose ON goes out, by default, as a KS X 3267 timed run renewed every tick (`dead_man`): a node whose
+# daemon died switches them off by itself. Heat, CO2 and irrigation left on for hours cook, gas or drown a crop;
+# a tank's aeration, oxygen and water exchange must stay on (their failsafe is on), so never by default.
+DEAD_MAN_ROLES = frozenset({"heater", "co2_valve", "irrigation_pump", "chiller"})
+DEAD_MAN_TICKS = 3  # [engineering choice] a lease of three ticks: one late tick never drops a heater
+DEAD_MAN_MIN_S = 30.0  # [engineering choice] ... and at least 30 s, which a daemon restart fits in
 ActuatorState = Literal["on", "off", "open", "close", "stop", "hold"]
 SWITCH_STATES = frozenset({"on", "off", "hold"})
 RETRACTABLE_STATES = frozenset({"open", "close", "stop", "hold"})
@@ -105,11 +122,19 @@ class ActuatorDef(StrictFile):
     max_on_s: float | None = Field(default=None, gt=0)  # longest run in one go (pumps never run dry)
     facing: float | None = Field(default=None, ge=0, lt=360)  # vents: compass direction the opening faces
     feed_kg_per_min: float | None = Field(default=None, gt=0, le=100)  # feeders: delivery while running
+    dead_man: bool | None = None  # ON as a timed run renewed every tick (default: by role, DEAD_MAN_ROLES)
+    dead_man_s: float | None = Field(default=None, ge=2, le=3600)  # its length (default 3 ticks, at least 30 s)
 
     def states(self) -> tuple[str, str, str]:
         """(failsafe, start, stop), defaults filled in."""
         failsafe = self.failsafe or FAILSAFE_BY_ROLE.get(self.role, "off")
         return failsafe, self.start_state or failsafe, self.stop_state or failsafe
+
+    def lease_s(self, tick_s: float) -> float | None:
+        """The dead-man run length when ON is leased, else None."""
+        if not (self.role in DEAD_MAN_ROLES if self.dead_man is None else self.dead_man):
+            return None
+        return self.dead_man_s or max(DEAD_MAN_TICKS * tick_s, DEAD_MAN_MIN_S)
 
 
 class ZoneTwin(StrictFile):
@@ -134,6 +159,33 @@ class OxygenBackupDef(StrictFile):
     release_after_s: float = Field(default=300.0, ge=0, le=7200)  # DO good this long before release
 
 
+# [engineering choice] heater duty against the outside temperature that keeps a greenhouse near 8 degC with no
+# inside reading: heat loss is U*A*(T_in - T_out) and a heater is sized for about 30 K (18 degC inside at
+# -12 degC outside), so the duty is about (8 - T_out) / 30, here with a fifth more for safety.
+FROST_DUTY = ((-15.0, 100.0), (-10.0, 75.0), (-5.0, 55.0), (0.0, 35.0), (5.0, 15.0), (10.0, 0.0))
+
+
+class FrostGuardDef(StrictFile):
+    """A greenhouse without any good inside air temperature: heat by the outside temperature, vents shut."""
+
+    enabled: bool = True
+    below_outside: float = Field(default=10.0, ge=-20, le=30)  # only while the outside is colder (degC)
+    duty: list[list[float]] = Field(default_factory=lambda: [list(p) for p in FROST_DUTY])  # [outside degC, duty %]
+    period_s: float = Field(default=600.0, ge=60, le=3600)  # the heater's on/off cycle at that duty
+    outside_max_age_s: float = Field(default=6 * 3600.0, gt=0)  # an older outside reading is not used
+
+    @model_validator(mode="after")
+    def _curve(self) -> FrostGuardDef:
+        if any(len(point) != 2 for point in self.duty):
+            raise ValueError("duty: points are [outside degC, heater duty %]")
+        temps = [t for t, _d in self.duty]
+        if len(temps) < 2 or temps != sorted(set(temps)):
+            raise ValueError("duty: at least two (outside degC, duty %) points, outside temperatures ascending")
+        if any(not 0 <= d <= 100 for _t, d in self.duty):
+            raise ValueError("duty: duties are 0 to 100 %")
+        return self
+
+
 class ZoneDef(StrictFile):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: ZoneKind
@@ -148,6 +200,7 @@ class ZoneDef(StrictFile):
     planted: date | None = None  # planting (or stocking) date: day 0 of the recipe's stages
     stocking: Stocking | None = None  # tanks: what was stocked on `planted`
     oxygen_backup: OxygenBackupDef | None = None  # tanks: the GPIO backup path
+    frost_guard: FrostGuardDef | None = None  # greenhouses: heating without an inside reading (default: on)
 
 
 class WeatherDef(StrictFile):

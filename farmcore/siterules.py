@@ -22,6 +22,7 @@ from farmcore.site import (
     ROLES,
     SENSOR_CODES,
     SWITCH_STATES,
+    ActuatorDef,
     NodeDef,
     SiteFile,
     ZoneDef,
@@ -63,6 +64,9 @@ def check_site(site: SiteFile, file: str) -> None:
             raise fail(f"{where}.bus", f"no bus {zone.bus!r}; buses: {', '.join(sorted(buses))}")
         _check_limits(zone, where, fail)
         _check_owners(zone, where, owners, fail)
+        _check_readings(zone, where, fail)
+        if zone.frost_guard is not None and zone.kind != "greenhouse":
+            raise fail(f"{where}.frost_guard", "only a greenhouse zone has a frost guard")
         used: set[tuple[int, int]] = set()
         for kind, entries in (("sensors", zone.sensors), ("actuators", zone.actuators)):
             for e, entry in enumerate(entries):
@@ -101,6 +105,7 @@ def check_site(site: SiteFile, file: str) -> None:
                 if state not in allowed:
                     raise fail(f"{where}.actuators[{a}].{name}",
                                f"{state!r} is not a {kind} state; allowed: {', '.join(sorted(allowed))}")
+            _check_dead_man(act, kind, f"{where}.actuators[{a}]", fail)
     weather = site.weather
     if weather.bus is not None and weather.bus not in buses:
         raise fail("weather.bus", f"no bus {weather.bus!r}; buses: {', '.join(sorted(buses))}")
@@ -129,6 +134,42 @@ def _check_limits(zone: ZoneDef, where: str, fail: Callable[[str, str], ConfigEr
             raise fail(f"{where}.hard_limits.{quantity}",
                        f"not a quantity this {zone.kind} zone measures or has a setpoint for; allowed: "
                        f"{', '.join(allowed)}")
+
+
+def _check_readings(zone: ZoneDef, where: str, fail: Callable[[str, str], ConfigError]) -> None:
+    """Every reading of a zone has its own name. Two sensors of one quantity (a second air sensor) each need an
+    `id`, other than the quantity, which names their combination (the median of the good ones)."""
+    names: dict[str, int] = {}
+    for e, sensor in enumerate(zone.sensors):
+        if sensor.key in names:
+            hint = ("; two sensors of one quantity each need an `id` (e.g. "
+                    f"{sensor.quantity}_north): the zone then uses the median of the good ones as {sensor.quantity}"
+                    if sensor.id is None else "")
+            raise fail(f"{where}.sensors[{e}].id", f"reading {sensor.key!r} is already sensors[{names[sensor.key]}] "
+                                                   f"of this zone{hint}")
+        names[sensor.key] = e
+    for e, sensor in enumerate(zone.sensors):
+        if sensor.id is not None and sensor.id in {s.quantity for s in zone.sensors if s.source is None} \
+                and sensor.id != sensor.quantity:
+            raise fail(f"{where}.sensors[{e}].id", f"{sensor.id!r} names another quantity of this zone")
+        redundant = [s for s in zone.sensors if s.quantity == sensor.quantity and s.source is None]
+        if len(redundant) > 1 and sensor.source is None and sensor.id in (None, sensor.quantity):
+            raise fail(f"{where}.sensors[{e}].id", f"{len(redundant)} {sensor.quantity} sensors: give each an `id` "
+                                                   f"other than {sensor.quantity!r} (e.g. {sensor.quantity}_north); "
+                                                   f"the zone uses the median of the good ones as {sensor.quantity}")
+
+
+def _check_dead_man(act: ActuatorDef, kind: str, where: str, fail: Callable[[str, str], ConfigError]) -> None:
+    """A leased ON ends by itself when the daemon dies: only a switch can be leased, and not one that is meant to
+    stay on when the daemon is gone (its failsafe or stop state `on`)."""
+    if not act.dead_man:
+        return
+    if kind != "switch":
+        raise fail(f"{where}.dead_man", f"only a switch can run on a dead-man lease; {act.id!r} is a {kind}")
+    failsafe, _start, stop = act.states()
+    if "on" in (failsafe, stop):
+        raise fail(f"{where}.dead_man", f"{act.id!r} is meant to stay on without the daemon (failsafe {failsafe}, "
+                                        f"stop state {stop}), which a dead-man lease would end: choose one")
 
 
 def _check_owners(zone: ZoneDef, where: str, owners: dict[tuple[str, int, int], str],

@@ -174,3 +174,45 @@ def test_a_sensor_read_by_two_zones_is_allowed_but_named():
     assert shared_sensors(site) == ["bus 'b' unit 11 slot 1 is read by zone 'gh1' (air_temperature) and zone 'gh2' "
                                     "(air_temperature)"]
     assert shared_sensors(load_site(EXAMPLE)) == []
+
+
+def test_two_sensors_of_one_quantity_each_need_an_id_other_than_the_quantity() -> None:
+    base = EXAMPLE.read_text()
+    two = base.replace('    { quantity = "air_temperature", unit = 11, slot = 1 },',
+                       '    { quantity = "air_temperature", unit = 11, slot = 1 },\n'
+                       '    { quantity = "air_temperature", unit = 11, slot = 2 },', 1)
+    assert two != base
+    with pytest.raises(ConfigError, match=r"zones\[0\]\.sensors\[1\]\.id: reading 'air_temperature' is already "
+                                          r"sensors\[0\].*each need an `id`"):
+        parse_site(two, "site.toml")
+    named = two.replace('slot = 1 },\n    { quantity = "air_temperature", unit = 11, slot = 2 },',
+                        'slot = 1, id = "air_temperature_north" },\n'
+                        '    { quantity = "air_temperature", unit = 11, slot = 2, id = "air_temperature_south" },', 1)
+    zone = parse_site(named, "site.toml").zones[0]
+    assert [s.key for s in zone.sensors][:2] == ["air_temperature_north", "air_temperature_south"]
+    half = two.replace('slot = 2 },', 'slot = 2, id = "air_temperature_south" },', 1)
+    with pytest.raises(ConfigError, match=r"sensors\[0\]\.id: 2 air_temperature sensors: give each an `id`"):
+        parse_site(half, "site.toml")
+
+
+def test_a_dead_man_lease_fits_only_a_switch_that_is_not_meant_to_stay_on() -> None:
+    base = EXAMPLE.read_text()
+    on = base.replace('{ id = "fan", role = "circulation_fan", unit = 12, slot = 2 },',
+                      '{ id = "fan", role = "circulation_fan", unit = 12, slot = 2, dead_man = true },', 1)
+    assert on != base
+    with pytest.raises(ConfigError, match=r"actuators\[1\]\.dead_man: 'fan' is meant to stay on without the daemon"):
+        parse_site(on, "site.toml")
+    vent = base.replace('travel_s = 120, facing = 270 },', 'travel_s = 120, facing = 270, dead_man = true },', 1)
+    with pytest.raises(ConfigError, match=r"dead_man: only a switch can run on a dead-man lease"):
+        parse_site(vent, "site.toml")
+    heater = parse_site(base, "site.toml").zones[0].actuators[0]
+    assert heater.role == "heater" and heater.lease_s(10) == 30 and heater.lease_s(20) == 60
+
+
+def test_a_frost_guard_curve_is_checked_and_belongs_to_greenhouses() -> None:
+    base = EXAMPLE.read_text()
+    bad = base.replace('name = "1동 딸기 (단동 PE)"', 'name = "1동 딸기 (단동 PE)"\n'
+                       'frost_guard = { duty = [[0, 50], [-5, 80]] }', 1)
+    assert bad != base
+    with pytest.raises(ConfigError, match=r"zones\[0\]\.frost_guard.*ascending"):
+        parse_site(bad, "site.toml")

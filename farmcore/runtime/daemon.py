@@ -50,10 +50,12 @@ from farmcore.runtime.actuators import Command, RetractableDriver, SupplyDriver,
 from farmcore.runtime.backup import CRITICAL_MG_L, BackupRule, OxygenBackup
 from farmcore.runtime.clock import Clock, WallClock
 from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneController
-from farmcore.runtime.safety import Tracked, failsafe_target, judge, observe, safety_decision
+from farmcore.runtime.plausibility import StuckWatch, flatness_for, node_measuring
+from farmcore.runtime.readings import combine, combined_quantities, reading_entries, sensor_points
+from farmcore.runtime.safety import IDLE, Tracked, failsafe_target, judge, observe, safety_decision
 from farmcore.runtime.scheduler import DAEMONS, Scheduler, interval_slot
 from farmcore.runtime.state import StateStore
-from farmcore.site import ActuatorDef, SensorDef, SiteFile, ZoneDef, actuator_kind, load_site
+from farmcore.site import ActuatorDef, SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.twin.weather import sun_times
 
 log = logging.getLogger("farmcore.daemon")
@@ -73,12 +75,6 @@ INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
 SWITCH_ON = frozenset({201})
 SUPPLYING = frozenset({401, 402})
 WEATHER = "weather"
-
-
-def track_key(sensor: SensorDef) -> str:
-    """A reading's name in the zone: its `source` when the site gives one (three aerator currents are three
-    readings of one quantity), else its quantity."""
-    return sensor.source or sensor.quantity
 
 
 def resolve_recipe_path(spec: str, site_file: Path) -> Path:
@@ -134,6 +130,9 @@ class ZoneRunner:
     units: dict[str, str] = field(default_factory=dict)  # quantity -> unit, as the node reports it
     alarm_count: int = 0  # alarms in the zone's retained list (as last published)
     in_force: dict[str, float] = field(default_factory=dict)  # the controller's setpoints in force (live view)
+    fused: dict[str, tuple[str, ...]] = field(default_factory=dict)  # quantity -> its sensors' readings (median)
+    stuck: dict[str, StuckWatch] = field(default_factory=dict)  # reading -> its stuck-sensor watch
+    readings: dict[str, float] = field(default_factory=dict)  # the last tick's usable readings (combined included)
 
 
 class SiteDaemon:
@@ -218,9 +217,7 @@ class SiteDaemon:
             elif saved:
                 driver.restore(saved)
             runner.drivers[act.id] = driver
-        for sensor in zone.sensors:
-            runner.tracks[track_key(sensor)] = Tracked()
-            runner.stale_after.setdefault(track_key(sensor), sensor.stale_after_s or zone.stale_after_s)
+        _watch_readings(runner, zone, self.state.get(zone.id, "stuck"))
         runner.refresh_offset = (len(self.zones) * 7.31) % SETPOINT_REFRESH_S
         runner.alarms = AlarmBook(zone.id, standard_rules(zone))
         saved_alarms = self.state.get(zone.id, "alarms")
@@ -457,17 +454,23 @@ class SiteDaemon:
             readings = snapshot.get(key)
             self.unit_ok[f"{key[0]}/{key[1]}"] = bool(readings) and any(
                 r.quality != "comm_error" for r in readings.values())
+        measuring = {key: node_measuring(part.values()) for key, part in snapshot.items()}
         for runner in self.zones.values():
             z = runner.zone
             for s in z.sensors:
                 reading = snapshot.get((z.bus, s.unit), {}).get(s.slot)
                 value = reading.value if reading is not None else None
                 quality = reading.quality if reading is not None else "comm_error"
+                if quality == "good" and not measuring.get((z.bus, s.unit), True):
+                    quality = IDLE  # a nutrient node's line between supplies: not a measurement
                 valid = (s.valid.min, s.valid.max) if s.valid else None
-                key = track_key(s)
-                observe(runner.tracks[key], value if isinstance(value, int | float) else None, quality, now_s, valid)
-                if key not in runner.units and reading is not None and reading.unit:
-                    runner.units[key] = reading.unit
+                track = runner.tracks[s.key]
+                observe(track, value if isinstance(value, int | float) else None, quality, now_s, valid)
+                watch = runner.stuck.get(s.key)
+                if watch is not None and track.good_at == now_s and track.value is not None:
+                    watch.sample(track.value, now_s)
+                if s.key not in runner.units and reading is not None and reading.unit:
+                    runner.units[s.key] = reading.unit
             for a in z.actuators:
                 reading = snapshot.get((z.bus, a.unit), {}).get(a.slot)
                 if reading is not None and reading.quality == "good":
@@ -574,7 +577,7 @@ class SiteDaemon:
         inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
                         views, runner.stage, requests)
         out = runner.controller.tick(inp)
-        runner.trace, runner.bad = out.trace, bad
+        runner.trace, runner.bad, runner.readings = out.trace, bad, readings
         runner.wanted, runner.run_s = out.decisions, out.run_s
         runner.in_force = out.setpoints
         for act_id, driver in runner.drivers.items():
@@ -596,11 +599,14 @@ class SiteDaemon:
         bad: dict[str, str] = {}
         readings: dict[str, float] = {}
         for q, track in runner.tracks.items():
+            if q in runner.fused:
+                continue
             why = judge(track, now_s, runner.stale_after[q])
             if why is None:
                 readings[q] = track.value  # type: ignore[assignment]
             else:
                 bad[q] = why
+        combine(runner.fused, runner.tracks, readings, bad, now_s)
         weather: dict[str, float] = {}
         for q, track in self.weather.items():
             why = judge(track, now_s, runner.zone.stale_after_s)
@@ -653,13 +659,18 @@ class SiteDaemon:
         events: list[AlarmEvent] = []
         for rule in book.rules:  # dispatched by the rule's kind and subject (standard_rules), no id parsing
             if isinstance(rule, LimitRule):
-                track = runner.tracks.get(rule.quantity)
-                value = track.value if track is not None and rule.quantity not in bad else None
-                events += book.observe_value(rule.id, value, now_s)
+                events += book.observe_value(rule.id, runner.readings.get(rule.quantity), now_s)
                 continue
             kind, subject = rule.kind, rule.subject
             if kind == AlarmKind.STALE_DATA:
-                events += book.observe(rule.id, subject in bad, now_s, bad.get(subject))
+                idle = subject in runner.tracks and runner.tracks[subject].quality == IDLE  # expected, not a fault
+                events += book.observe(rule.id, subject in bad and not idle, now_s, bad.get(subject))
+            elif kind == AlarmKind.STUCK_SENSOR:
+                watch = runner.stuck.get(subject)
+                flat = None if watch is None else watch.stuck_for(now_s)
+                events += book.observe(rule.id, flat is not None, now_s,
+                                       None if flat is None or watch is None else
+                                       f"{watch.ref:g} for {flat / 3600:.1f} h")
             elif kind == AlarmKind.COMM_LOST:
                 events += book.observe(rule.id, not self.unit_ok.get(subject, True), now_s)
             elif kind == AlarmKind.FEEDBACK_MISMATCH:
@@ -707,17 +718,10 @@ class SiteDaemon:
     def state_payload(self, runner: ZoneRunner, now: datetime) -> dict[str, Any]:
         """The retained `state` of a zone (DESIGN.md § MQTT): readings with unit and quality, setpoints with
         their source, actuators with target, source, reason and feedback, mode, recipe, overrides."""
-        readings: dict[str, Any] = {}
-        for q, track in runner.tracks.items():
-            why = runner.bad.get(q)
-            quality = "good" if why is None else ("stale" if why.startswith("stale") else track.quality)
-            entry: dict[str, Any] = {"value": track.value, "unit": runner.units.get(q), "quality": quality}
-            if why is not None:
-                entry["why"] = why
-            readings[q] = entry
+        now_s = now.timestamp()
+        readings = reading_entries(runner.tracks, runner.bad, runner.units, runner.stale_after, runner.fused, now_s)
         actuators: dict[str, Any] = {}
         sources = set()
-        now_s = now.timestamp()
         kinds, decisions = runner.kinds, runner.decisions
         for act in runner.zone.actuators:
             decision = decisions.get(act.id)
@@ -817,13 +821,8 @@ class SiteDaemon:
         if self.historian is None:
             return
         site, zone = self.site.site.id, runner.zone.id
-        points = []
-        for q, track in runner.tracks.items():
-            if q in readings:
-                points.append(Point("sensor", site, zone, q, now, {"value": readings[q]}, quality="good"))
-            elif track.value is not None:
-                points.append(Point("sensor", site, zone, q, now, {"value": track.value}, quality=track.quality))
         now_s = now.timestamp()
+        points = sensor_points(site, zone, runner.tracks, now, now_s)
         label = runner.recipe.recipe.label if runner.recipe else ""
         for q, value in runner.setpoints.items():
             last = runner.setpoint_logged.get(q)
@@ -876,6 +875,7 @@ class SiteDaemon:
             items: dict[str, Any] = {"controller": runner.controller.state()}
             if runner.alarms is not None:
                 items["alarms"] = runner.alarms.state()
+            items["stuck"] = {k: w.state() for k, w in runner.stuck.items()}
             for act_id, driver in runner.drivers.items():
                 items[f"driver:{act_id}"] = driver.state()
             self.state.put_many(runner.zone.id, items)
@@ -996,7 +996,7 @@ class SiteDaemon:
                 continue
             new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
                              runner.overrides, runner.tenant)
-            new.stale_after = {track_key(s): s.stale_after_s or zone.stale_after_s for s in zone.sensors}
+            _watch_readings(new, zone, {k: w.state() for k, w in runner.stuck.items()})
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
             _carry(runner, new)
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
@@ -1155,6 +1155,23 @@ class SiteDaemon:
         expires = self.clock.now().timestamp() + duration_s
         runner.overrides[actuator] = Override(target, expires, reason, issued_by)
         self.event(runner, "override", f"{actuator}: manual {target!r} for {duration_s:g} s by {issued_by}: {reason}")
+
+
+def _watch_readings(runner: ZoneRunner, zone: ZoneDef, saved: Any) -> None:
+    """A track per sensor, one per combined quantity, their stale limits and the stuck-sensor watches (with
+    what they had seen, so a restart does not restart a stuck sensor's clock)."""
+    runner.fused = combined_quantities(zone)
+    runner.stale_after = {s.key: s.stale_after_s or zone.stale_after_s for s in zone.sensors}
+    for key in [s.key for s in zone.sensors] + list(runner.fused):
+        runner.tracks.setdefault(key, Tracked())
+        runner.stale_after.setdefault(key, zone.stale_after_s)
+    runner.stuck = {}
+    for sensor in zone.sensors:
+        flatness = flatness_for(sensor.quantity, sensor.resolution, sensor.stuck_after_s)
+        if flatness is not None:
+            watch = runner.stuck[sensor.key] = StuckWatch(flatness)
+            if isinstance(saved, dict) and isinstance(saved.get(sensor.key), dict):
+                watch.restore(saved[sensor.key])
 
 
 def _carry(old: ZoneRunner, new: ZoneRunner) -> None:

@@ -16,7 +16,7 @@ WORDS: dict[str, str] = {
     "good": "정상", "stale": "오래됨", "comm_error": "통신 오류", "out_of_range": "범위 밖", "error": "오류",
     "voltage_error": "전압 오류", "current_error": "전류 오류", "temperature_error": "온도 오류",
     "fuse_error": "퓨즈 오류", "need_replace": "교체 필요", "need_calibration": "교정 필요", "need_check": "점검 필요",
-    "below": "미만", "at or above": "이상", "scheduler": "일정",
+    "below": "미만", "at or above": "이상", "scheduler": "일정", "idle": "측정 안 함",
 }
 
 PHRASES: tuple[tuple[str, str], ...] = (

@@ -18,6 +18,7 @@ from farmcore import i18n
 from farmcore.runtime import reasontext
 from farmcore.runtime.actuators import RetractableDriver
 from farmcore.runtime.reasons_ko import WORDS
+from farmcore.runtime.safety import shown_quality
 
 if TYPE_CHECKING:
     from farmcore.runtime.daemon import SiteDaemon, ZoneRunner
@@ -125,18 +126,14 @@ def named(key: str, lang: str) -> str:
 
 
 def _quality(runner: ZoneRunner, key: str, lang: str) -> tuple[str, bool]:
-    why = runner.bad.get(key)
-    if why is None:
-        return word("good", lang), True
-    track = runner.tracks[key]
-    quality = "stale" if why.startswith("stale") else track.quality
-    return word(quality, lang), False
+    quality = shown_quality(runner.tracks[key], runner.bad.get(key))
+    return word(quality, lang), quality == "good"
 
 
 def readings(runner: ZoneRunner, lang: str) -> tuple[ReadingRow, ...]:
     rows = []
     for key, track in runner.tracks.items():
-        quantity = next((s.quantity for s in runner.zone.sensors if (s.source or s.quantity) == key), key)
+        quantity = next((s.quantity for s in runner.zone.sensors if s.key == key), key)
         unit = unit_text(runner.units.get(key), quantity)
         value = "-" if track.value is None else number(track.value, quantity)
         recipe_sp = runner.setpoints.get(key)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -27,7 +29,7 @@ from farmcore.fieldbus.url import parse_bus_url
 from farmcore.site import SENSOR_CODES, FaultDef, NodeDef, SiteFile, ZoneDef, sensor_code
 from farmcore.twin.greenhouse import PARAMS as GREENHOUSE_PARAMS
 from farmcore.twin.greenhouse import Greenhouse, GreenhouseInputs
-from farmcore.twin.ksnode import KsNode
+from farmcore.twin.ksnode import PREPARING, STOPPING, SUPPLYING, KsNode
 from farmcore.twin.registers import RegisterDevice, UnitMap
 from farmcore.twin.server import Fault, Faults, ModbusServer
 from farmcore.twin.tank import PARAMS as TANK_PARAMS
@@ -40,6 +42,12 @@ log = logging.getLogger(__name__)
 NEED_CALIBRATION = 102  # KS X 3267 Annex B.2 sensor status
 FEED_KG_PER_MIN = 0.2  # a feeder's delivery while its switch is on, unless the site gives feed_kg_per_min
 MAX_SPEED = 3600.0
+# Measurement noise (standard deviation) of the simulated transmitters, so that a healthy sensor of the twin
+# moves like a real one (the stuck-sensor watch sees a frozen one by the same rule) [assumption: typical
+# datasheet noise of Pt100/SHT temperature and humidity, NDIR CO2 and optical DO transmitters].
+NOISE_SD = {"air_temperature": 0.05, "relative_humidity": 0.3, "co2": 3.0, "water_temperature": 0.03,
+            "dissolved_oxygen": 0.03, "soil_moisture": 0.1, "ec": 0.01, "ph": 0.01}
+SOURCE_WATER = (0.3, 7.2)  # EC dS/m and pH of plain irrigation water [assumption: typical groundwater]
 
 
 @dataclass
@@ -72,10 +80,14 @@ class _Sensor:
     source: str
     point_id: str | None = None  # vendor devices address points by id
     fault: SensorFault | None = None
+    noise: random.Random | None = None  # seeded per sensor: reproducible runs
 
     def publish(self, value: float, now: float) -> None:
         status = 0
         fault = self.fault
+        sd = NOISE_SD.get(self.source, 0.0)
+        if self.noise is not None and sd and value:  # a real transmitter is never exactly still (0 stays 0)
+            value += self.noise.gauss(0.0, sd)
         if fault is not None:
             if fault.kind == "stuck":
                 if fault.value is None:
@@ -187,11 +199,24 @@ class ZoneTwin:
                 inputs.pending_feed_kg += a.feed_kg_per_min * dt_s / 60
 
     def publish(self, now: float) -> None:
-        outputs = self.model.outputs()
+        outputs = {**self.model.outputs(), **self._supply_line()}
         for sensor in self.sensors:
             value = outputs.get(sensor.source)
             if isinstance(value, int | float):
                 sensor.publish(float(value), now)
+
+
+    def _supply_line(self) -> dict[str, float]:
+        """EC and pH in a KS X 3288 supply line: the solution asked for (plain water: source water) while the
+        machine runs, 0.0 from probes in a drained line while it is idle (what real nodes report then)."""
+        for a in self.actuators:
+            if a.role == "fertigation" and isinstance(a.device, KsNode):
+                state = a.device.nutrient(a.slot)
+                if state.status in (PREPARING, SUPPLYING, STOPPING):
+                    return {"ec": state.ec if state.ec is not None else SOURCE_WATER[0],
+                            "ph": state.ph if state.ph is not None else SOURCE_WATER[1]}
+                return {"ec": 0.0, "ph": 0.0}
+        return {}
 
 
 def _device_for(node: NodeDef, site: SiteFile, clock: SimClock) -> RegisterDevice:
@@ -267,7 +292,8 @@ class Twin:
             point_id = None
             if isinstance(device, VendorDevice):  # the site file checked the slot is a point
                 point_id = next(p.id for p in device.profile.points if p.slot == s.slot)
-            twin.sensors.append(_Sensor(device, s.slot, s.source or s.quantity, point_id))
+            seed = zlib.crc32(f"{zone.id}/{s.unit}/{s.slot}".encode())
+            twin.sensors.append(_Sensor(device, s.slot, s.source or s.quantity, point_id, noise=random.Random(seed)))
         twin.actuators = [_Actuator(a.id, a.role, units[a.unit], a.slot, a.travel_s,
                                     feed_kg_per_min=a.feed_kg_per_min or FEED_KG_PER_MIN) for a in zone.actuators]
         return twin
