@@ -149,7 +149,8 @@ def _p(values: list[float], q: float) -> float:
 
 
 async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, warmup_s: float, seconds: float,
-                  profile: Path | None, mqtt: str | None = None, history: bool = False) -> dict[str, Any]:
+                  profile: Path | None, mqtt: str | None = None, history: bool = False,
+                  heaters_on: bool = False) -> dict[str, Any]:
     saved_open = daemon_module.open_fast_bus
     if client == "pymodbus":
         from farmcore.fieldbus.bus import open_bus
@@ -172,6 +173,9 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
                 raise RuntimeError("the daemon stopped before its first tick")
             await asyncio.sleep(0.05)
         start_s = time.perf_counter() - started
+        if heaters_on:  # every heater on for the whole run: what its dead-man lease costs on the bus
+            for zone in daemon.zones:
+                daemon.set_override(zone, "heater", True, 24 * 3600, "benchmark", "benchmark")
         await asyncio.sleep(warmup_s)
         # The recipe jobs of every zone fire together on the wall-clock grid of recipe_check_s: put one such
         # burst inside the window (mid-way), as one in every recipe_check_s ticks has it in a long run.
@@ -208,6 +212,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         zones = len(daemon.zones)
         tick_s = daemon.site.runtime.tick_s
         commits = list(daemon.commit_s)[commits0:]
+        leased = [d for r in daemon.zones.values() for d in r.drivers.values() if getattr(d, "lease_s", None)]
         points = historian.stats()["written"] if historian is not None else None
         daemon.request_stop()
         await task
@@ -239,6 +244,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         "recipe_job_bursts": bursts,
         "start_s": round(start_s, 2),
         "twin_cpu_share": round(twin_cpu / wall, 3),
+        "dead_man_switches": len(leased), "dead_man_on_at_end": sum(1 for d in leased if d.commanded),
         **({"commits": len(commits), "commit_ms_mean": round(sum(commits) / max(1, len(commits)) * 1000, 2),
             "commit_ms_p99": round(_p(commits, 0.99) * 1000, 2), "commit_ms_max": round(max(commits) * 1000, 2),
             "commit_failures": daemon.commit_failures, "historian_points_written": points} if commits else {}),
@@ -259,6 +265,10 @@ def main() -> None:
     parser.add_argument("--mqtt", help="link the zones to this MQTT broker (state, alarms, events: their cost "
                         "counts); default: no link")
     parser.add_argument("--state-interval", type=float, default=1.0, help="[runtime] state_interval_s (with --mqtt)")
+    parser.add_argument("--no-dead-man", action="store_true", help="heater, CO2 valve and irrigation pump without "
+                        "their default dead-man lease (plain on/off): the lease's extra requests by difference")
+    parser.add_argument("--heaters-on", action="store_true", help="override every heater on for the run (the "
+                        "dead-man lease renews each one every tick)")
     parser.add_argument("--history", action="store_true", help="with the embedded SQLite historian: every tick's "
                         "points committed before anything of the tick is published (commit_ms_* figures)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured window here "
@@ -273,6 +283,9 @@ def main() -> None:
             ports = _free_ports(bus_count(args.zones, args.zones_per_bus))
             site = tmp / "site.toml"
             text = site_toml(args.zones, ports, zones_per_bus=args.zones_per_bus, tick_s=args.tick)
+            if args.no_dead_man:
+                for role in ("heater", "co2_valve", "irrigation_pump"):
+                    text = text.replace(f'role = "{role}", ', f'role = "{role}", dead_man = false, ')
             site.write_text(text.replace("[runtime]\n", f"[runtime]\nstate_interval_s = {args.state_interval}\n"))
             results: dict[str, dict[str, Any]] = {}
             with twin_process(site, ports, tmp / "twin.log") as twin:
@@ -283,12 +296,14 @@ def main() -> None:
                             f"{args.profile.name}.{client}")
                     results[client] = asyncio.run(measure(
                         site, tmp / f"state-{client}", twin.pid, client=client, warmup_s=args.warmup,
-                        seconds=args.seconds, profile=profile, mqtt=args.mqtt, history=args.history))
+                        seconds=args.seconds, profile=profile, mqtt=args.mqtt, history=args.history,
+                        heaters_on=args.heaters_on))
     finally:
         restore_logs()
     first = results[clients[0]]
     out: dict[str, Any] = {"zones": first["zones"], "tick_s": args.tick, "buses": len(ports),
                            "client": clients[0], "mqtt": args.mqtt is not None, "history": args.history,
+                           "dead_man": not args.no_dead_man, "heaters_on": args.heaters_on,
                            "state_interval_s": args.state_interval if args.mqtt else None,
                            **{k: v for k, v in first.items() if k != "zones"}}
     if len(clients) > 1:

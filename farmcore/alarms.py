@@ -463,6 +463,13 @@ def standard_rules(zone: ZoneDef) -> list[Rule]:
             raise_delay_s=0.0, clear_delay_s=30.0, subject=act.id,
             message_ko="구동기 {quantity} 상태가 명령과 다름 ({value})",
             message_en="actuator {quantity} does not follow its command ({value})"))
+    frost = zone.frost_guard
+    if zone.kind == "greenhouse" and any(a.role == "heater" for a in zone.actuators) and (frost is None or
+                                                                                       frost.enabled):
+        rules.append(AlarmRule(
+            "frost_guard", AlarmKind.FALLBACK, Severity.CRITICAL, subject="frost_guard",
+            message_ko="실내 온도를 읽을 수 없어 외기 온도로 난방 중 (동해 방지): {value}",
+            message_en="no inside temperature: heating by the outside temperature (frost guard): {value}"))
     if zone.oxygen_backup is not None:
         rules.append(AlarmRule(
             "backup_engaged", AlarmKind.BACKUP_ENGAGED, Severity.CRITICAL, subject="oxygen_backup",

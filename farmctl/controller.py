@@ -13,7 +13,10 @@ Strategies (farmctl/strategies/), in the order a tick runs them:
 - circulation fan (`humidity`) -> circulation_fan: while heating, under a closed screen or near the RH limit;
 - irrigation and fertigation (`irrigation`, `fertigation`) -> irrigation_pump or fertigation: radiation-sum
   events with min/max intervals and a soil-moisture trigger, EC/pH to the nutrient node;
-- lighting (`lighting`) -> lamps: photoperiod window and DLI pro rata.
+- lighting (`lighting`) -> lamps: photoperiod window and DLI pro rata;
+- the frost guard (`frostguard`): with no good inside temperature on a cold day or night, the degraded mode of
+  the heaters (a duty by the outside temperature) and vents (shut), which the runtime's safety uses instead of
+  their plain failsafe.
 
 A strategy whose reading is missing gives no decision for its actuators (the runtime applies the failsafe).
 Day sums (radiation, DLI) reset at local midnight; `state()`/`restore()` carry sums, timers and the bank.
@@ -28,8 +31,8 @@ from typing import Any
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import MinOnOff, Switched
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
-from farmcore.site import ZoneDef
-from farmctl.strategies import co2, heating, humidity, screens, ventilation
+from farmcore.site import FrostGuardDef, ZoneDef
+from farmctl.strategies import co2, frostguard, heating, humidity, screens, ventilation
 from farmctl.strategies.integration import TemperatureIntegration
 from farmctl.strategies.irrigation import Irrigation
 from farmctl.strategies.lighting import Lighting
@@ -57,8 +60,9 @@ def _opening(view: ActuatorView, decided: Decision | None) -> float | None:
 class GreenhouseController:
     """A greenhouse zone's strategies; works with any subset of the greenhouse actuator roles."""
 
-    def __init__(self, actuators: list[ActuatorView] | None = None) -> None:
+    def __init__(self, actuators: list[ActuatorView] | None = None, frost: FrostGuardDef | None = None) -> None:
         self._default_actuators = {a.id: a for a in actuators or []}  # used when a tick brings none
+        self._frost = frost or FrostGuardDef()
         self._day: date | None = None
         self._ti = TemperatureIntegration()
         self._vents = ventilation.Vents()
@@ -138,6 +142,9 @@ class GreenhouseController:
             if (d := self._lighting.decide(inp, view)) is not None:
                 decide[view.id] = d
 
+        out.fallbacks = frostguard.decide(inp, self._frost, [v for vs in roles.values() for v in vs])
+        if out.fallbacks:
+            out.fallback_mode = frostguard.MODE
         if limit is not None:
             out.trace["rh_limit"] = limit[0]
             out.setpoints["relative_humidity"] = limit[0]
@@ -180,6 +187,6 @@ class GreenhouseController:
         self._heaters.restore(state.get("heaters", {}))
 
 
-def for_zone(_zone: ZoneDef) -> GreenhouseController:
+def for_zone(zone: ZoneDef) -> GreenhouseController:
     """The controller of a greenhouse zone (the `farmcore.controllers` entry point)."""
-    return GreenhouseController()
+    return GreenhouseController(frost=zone.frost_guard)

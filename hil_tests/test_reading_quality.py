@@ -6,9 +6,10 @@ neither good nor an alarm; a sensor frozen at a plausible value raises a stuck-s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from farmcore.historian.base import Point
 from farmcore.runtime.clock import TwinClock
@@ -45,7 +46,8 @@ class Rig:
     daemon: SiteDaemon
     history: Handed
 
-    async def run(self, seconds: float, tick_s: float = 10) -> None:
+    async def run(self, seconds: float) -> None:
+        tick_s = self.daemon.site.runtime.tick_s
         for _ in range(round(seconds / tick_s)):
             self.twin.advance(tick_s)
             await self.daemon.tick()
@@ -55,8 +57,8 @@ class Rig:
         return self.daemon.state_payload(runner, self.twin.clock.now())["readings"][key]
 
 
-def _text(stale_s: float, stuck_after_s: float | None) -> str:
-    text = site_text("tcp://127.0.0.1:5020", recipe="crops/tomato", tick_s=10, stale_s=stale_s)
+def _text(stale_s: float, stuck_after_s: float | None, tick_s: float) -> str:
+    text = site_text("tcp://127.0.0.1:5020", recipe="crops/tomato", tick_s=tick_s, stale_s=stale_s)
     stuck = "" if stuck_after_s is None else f", stuck_after_s = {stuck_after_s}"
     text = text.replace('{ quantity = "soil_moisture", unit = 11, slot = 16 },',
                         '{ quantity = "soil_moisture", unit = 11, slot = 16 },\n'
@@ -68,11 +70,15 @@ def _text(stale_s: float, stuck_after_s: float | None) -> str:
 
 
 @contextlib.asynccontextmanager
-async def rig(tmp: Path, start, *, stale_s: float = 60, stuck_after_s: float | None = None) -> AsyncIterator[Rig]:
+async def rig(tmp: Path, start, *, stale_s: float = 60, stuck_after_s: float | None = None, tick_s: float = 10,
+              edit: Callable[[str], str] | None = None, weather: Any = None) -> AsyncIterator[Rig]:
+    """The test daemon's site with EC, pH and a nutrient supply; `edit` changes its text, `weather` the twin's.
+    A silent node costs 0.2 s a tick (one try), not the default timeout and retries."""
     path = tmp / "site.toml"
-    path.write_text(_text(stale_s, stuck_after_s))
-    twin = Twin(load_site(path), site_file=path, start=start, weather=Weather())
-    async with twin.serve({"field": "tcp://127.0.0.1:0"}) as bound:
+    text = _text(stale_s, stuck_after_s, tick_s)
+    path.write_text(edit(text) if edit else text)
+    twin = Twin(load_site(path), site_file=path, start=start, weather=weather or Weather())
+    async with twin.serve({"field": "tcp://127.0.0.1:0?timeout=0.2&retries=0"}) as bound:
         clock = TwinClock(twin.clock, 1.0)
         follow_clock(clock)
         history = Handed()

@@ -116,13 +116,14 @@ def test_floats_are_rounded_and_codes_named_in_english_too() -> None:
 
 def test_override_end_is_local_time_from_the_exact_expiry() -> None:
     end = datetime(2026, 1, 15, 14, 5, 30, tzinfo=SEOUL).timestamp()
-    text = f"manual override by kim until {end:g}: frost check"  # as arbitrate() prints it: 6 digits
+    override = Override(True, end, "frost check", "kim")
+    text = arbitrate(Decision(False, "recipe", "warm enough"), override, None, end - 60).reason
+    assert text == "manual override by kim until 2026-01-15T05:05:30Z: frost check", "UTC to the second, not 1.8e+09"
     now = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
     assert reasontext.reason(text, "ko", tz=SEOUL, until_s=end, now=now) == "수동 조작 (kim), 14:05까지: frost check"
     assert reasontext.reason(text, "en", tz=SEOUL, until_s=end, now=now) == \
         "manual override by kim until 14:05: frost check"
-    approximate = reasontext.reason(text, "en", tz=SEOUL, now=now)
-    assert "until ≈" in approximate and "e+09" not in approximate
+    assert reasontext.reason(text, "en", tz=SEOUL, now=now) == "manual override by kim until 14:05: frost check"
 
 
 def test_events_in_korean_and_without_raw_timestamps() -> None:

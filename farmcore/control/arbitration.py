@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 Source = Literal["safety", "override", "recipe"]
@@ -45,11 +46,16 @@ def arbitrate(recipe: Decision, override: Override | None, safety: Decision | No
     if live:
         by = f" by {override.issued_by}" if override.issued_by else ""
         return Decision(override.target, "override",
-                        f"manual override{by} until {override.expires_at:g}: {override.reason}")
+                        f"manual override{by} until {_utc(override.expires_at)}: {override.reason}")
     if override is not None:
         return Decision(recipe.target, recipe.source,
-                        f"{recipe.reason} (override expired at {override.expires_at:g})")
+                        f"{recipe.reason} (override expired at {_utc(override.expires_at)})")
     return recipe
+
+
+def _utc(epoch_s: float) -> str:
+    """An override's end as people and logs read it (UTC, to the second), not as an epoch number."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_on(target: Target) -> bool:

@@ -3,7 +3,9 @@
 - A switch is sent `on`/`off` when the wish changes or its feedback disagrees. A timed run (an
   irrigation dose, or any run of an actuator with `max_on_s`) goes out as `timed-on`, so the node itself
   stops it even if the daemon dies mid-run; after a timed run ends it is not restarted until the wish has
-  been off once (a pump never runs longer than `max_on_s` in one go).
+  been off once (a pump never runs longer than `max_on_s` in one go). A switch on a dead-man lease (heaters,
+  CO2 valves, pumps by default) gets even its plain ON as a short `timed-on` renewed every tick, so it falls
+  back to off by itself within the lease when the daemon is gone (kill -9, a hang, a dead box).
 - A level-1 retractable (vents, screens) has no position register: its position is reckoned from the run
   times sent (`travel_s` for full travel) and kept in the state store across restarts. A move to 0 % or
   100 % overruns by 10 % of the travel to re-home against the end stop; an unknown position is homed to
@@ -30,14 +32,20 @@ class Command:
 
 
 class SwitchDriver:
-    """On/off with feedback check and self-terminating timed runs."""
+    """On/off with feedback check and self-terminating timed runs.
+
+    With a dead-man lease (`lease_s`, renewed every `renew_s`, a tick), ON goes out as a timed run of
+    `lease_s` sent again every tick: the node switches the actuator off by itself within `lease_s` of the
+    daemon's last tick, whatever killed it. A timed run (a dose) is leased the same way up to its end."""
 
     kind = "switch"
 
-    def __init__(self, max_on_s: float | None = None) -> None:
+    def __init__(self, max_on_s: float | None = None, *, lease_s: float | None = None, renew_s: float = 10.0) -> None:
         self.max_on_s = max_on_s
+        self.lease_s, self.renew_s = lease_s, renew_s
         self.commanded: bool | None = None
         self.run_until: float | None = None  # end of a timed run (clock seconds)
+        self.renew_at: float | None = None  # when a leased ON is sent again
         self.spent = False  # a timed run ended while the wish stayed on
         self.mismatches = 0
         self.failed = False
@@ -51,7 +59,7 @@ class SwitchDriver:
         if want is None:  # hold
             return None
         if self.run_until is not None and now_s >= self.run_until:
-            self.run_until = None
+            self.run_until = self.renew_at = None
             if self.commanded:
                 self.commanded, self.spent = False, True  # the node ended the run by itself
         if not want:
@@ -60,6 +68,8 @@ class SwitchDriver:
             return None
         if want != self.commanded:
             return self._switch(want, now_s, run_s)
+        if want and self.renew_at is not None and now_s >= self.renew_at:
+            return self._lease(now_s, "dead-man lease renewed")
         if feedback_on is not None and feedback_on != want:
             self.mismatches += 1
             if self.mismatches % MISMATCH_RESEND == 0:
@@ -76,17 +86,25 @@ class SwitchDriver:
     def _switch(self, want: bool, now_s: float, run_s: float | None, why: str = "") -> Command:
         self.commanded, self.mismatches = want, 0
         if not want:
-            self.run_until = None
+            self.run_until = self.renew_at = None
             return Command("off", why=why)
         limit = run_s if run_s is not None else self.max_on_s
         if self.max_on_s is not None and limit is not None:
             limit = min(limit, self.max_on_s)
-        if limit is None:
-            self.run_until = None
+        self.run_until = None if limit is None else now_s + max(1, round(limit))
+        if self.lease_s is not None:
+            return self._lease(now_s, why)
+        self.renew_at = None
+        if self.run_until is None:
             return Command("on", why=why)
-        seconds = max(1, round(limit))
-        self.run_until = now_s + seconds
-        return Command("timed-on", time_s=seconds, why=why)
+        return Command("timed-on", time_s=round(self.run_until - now_s), why=why)
+
+    def _lease(self, now_s: float, why: str) -> Command:
+        """ON for one lease (or what is left of a timed run, if less), sent again next tick."""
+        assert self.lease_s is not None
+        seconds = self.lease_s if self.run_until is None else min(self.lease_s, self.run_until - now_s)
+        self.renew_at = now_s + 0.5 * self.renew_s  # every tick: a tick early or late still renews in time
+        return Command("timed-on", time_s=max(1, round(seconds)), why=why)
 
     def state(self) -> dict[str, Any]:
         return {"commanded": self.commanded, "run_until": self.run_until}
@@ -95,6 +113,7 @@ class SwitchDriver:
         self.run_until = state.get("run_until")
         commanded = state.get("commanded")
         self.commanded = commanded if isinstance(commanded, bool) else None
+        self.renew_at = None if self.lease_s is None or not self.commanded else float("-inf")  # renew at once
 
 
 class SupplyDriver(SwitchDriver):

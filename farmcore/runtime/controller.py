@@ -4,7 +4,9 @@ The runtime reads the field bus, judges every reading (good, stale, bad), asks t
 setpoints in force and hands the controller a `TickInput`. The controller answers with one `Decision` per
 actuator it wants to drive (targets: `bool` for switches and nutrient supplies, position 0-100 % for
 retractables) plus timed runs and supply parameters. Safety (stale data -> failsafe, hard limits,
-interlocks) and manual overrides are applied by the runtime afterwards; the controller knows none of it.
+interlocks) and manual overrides are applied by the runtime afterwards; the controller knows none of it,
+except that it may offer a degraded mode for actuators whose inputs are bad (`fallbacks`), which safety
+then uses instead of the failsafe state.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class TickInput:
     actuators: dict[str, ActuatorView]
     stage: str = ""
     requests: tuple[Request, ...] = ()
+    # outside quantities' last good value and its age in seconds, also when no longer good (a degraded mode may
+    # go on with a recent one)
+    weather_held: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def is_day(self) -> bool:
@@ -73,6 +78,11 @@ class TickOutput:
     # the setpoints the strategies work to now, by quantity, where they move or derive the recipe's (temperature
     # integration lowers the heating setpoint, a VPD becomes an RH limit): what a farmer sees as "in force"
     setpoints: dict[str, float] = field(default_factory=dict)
+    # a degraded mode: decisions for actuators whose inputs are bad, which the runtime's safety takes instead of
+    # the plain failsafe state (a greenhouse without an inside temperature heats by the outside one rather than
+    # switching its heater off on a frost night); `fallback_mode` names it for the zone's alarm
+    fallbacks: dict[str, Decision] = field(default_factory=dict)
+    fallback_mode: str = ""
 
 
 class ZoneController(Protocol):

@@ -133,6 +133,9 @@ class ZoneRunner:
     fused: dict[str, tuple[str, ...]] = field(default_factory=dict)  # quantity -> its sensors' readings (median)
     stuck: dict[str, StuckWatch] = field(default_factory=dict)  # reading -> its stuck-sensor watch
     readings: dict[str, float] = field(default_factory=dict)  # the last tick's usable readings (combined included)
+    fallbacks: dict[str, Decision] = field(default_factory=dict)  # the controller's degraded mode, by actuator
+    fallback_mode: str = ""  # its name ("frost_guard"), while it has any decision
+    fallback_used: list[str] = field(default_factory=list)  # the reasons of the fallbacks safety took last time
 
 
 class SiteDaemon:
@@ -209,7 +212,8 @@ class SiteDaemon:
             elif kind == "nutrient":
                 driver = SupplyDriver(act.max_on_s)
             else:
-                driver = SwitchDriver(act.max_on_s)
+                tick_s = self.site.runtime.tick_s
+                driver = SwitchDriver(act.max_on_s, lease_s=act.lease_s(tick_s), renew_s=tick_s)
             saved = self.state.get(zone.id, f"driver:{act.id}")
             if isinstance(driver, RetractableDriver):
                 if saved:
@@ -574,10 +578,13 @@ class SiteDaemon:
         dt = 0.0 if runner.last_tick_s is None else now_s - runner.last_tick_s
         runner.last_tick_s = now_s
         requests, runner.requests = tuple(runner.requests), []
+        held = {q: (t.value, now_s - t.good_at) for q, t in self.weather.items()
+                if t.value is not None and t.good_at is not None}
         inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
-                        views, runner.stage, requests)
+                        views, runner.stage, requests, held)
         out = runner.controller.tick(inp)
         runner.trace, runner.bad, runner.readings = out.trace, bad, readings
+        runner.fallbacks, runner.fallback_mode = out.fallbacks, out.fallback_mode
         runner.wanted, runner.run_s = out.decisions, out.run_s
         runner.in_force = out.setpoints
         for act_id, driver in runner.drivers.items():
@@ -622,6 +629,7 @@ class SiteDaemon:
         `feedback=False` there: the feedback was read before the last write and would count as a mismatch."""
         z, bad, now_s = runner.zone, runner.bad, now.timestamp()
         decisions: dict[str, Decision] = {}
+        fallback_used: list[str] = []
         for act in z.actuators:
             driver = runner.drivers[act.id]
             kind = runner.kinds[act.id]
@@ -632,6 +640,9 @@ class SiteDaemon:
                                   f"failsafe {failsafe}: no decision from the {z.kind} controller"
                                   f"{' (' + '; '.join(bad) + ' bad)' if bad else ''}")
             safety = safety_decision(act, kind, bad, driver.target)
+            if safety is not None and act.id in runner.fallbacks:  # the controller's degraded mode, not plain off
+                safety = runner.fallbacks[act.id]
+                fallback_used.append(safety.reason)
             override = runner.overrides.get(act.id)
             if override is not None and now_s >= override.expires_at:
                 self.event(runner, "override_ended", f"{act.id}: manual override ended")
@@ -639,6 +650,7 @@ class SiteDaemon:
                 override = None
             decisions[act.id] = arbitrate(wanted, override, safety, now_s)
         decisions = apply_interlocks(decisions, INTERLOCKS.get(z.kind, ()))
+        runner.fallback_used = fallback_used
 
         for act in z.actuators:
             decision = decisions[act.id]
@@ -665,6 +677,9 @@ class SiteDaemon:
             if kind == AlarmKind.STALE_DATA:
                 idle = subject in runner.tracks and runner.tracks[subject].quality == IDLE  # expected, not a fault
                 events += book.observe(rule.id, subject in bad and not idle, now_s, bad.get(subject))
+            elif kind == AlarmKind.FALLBACK:
+                used = runner.fallback_used if runner.fallback_mode == rule.subject else []
+                events += book.observe(rule.id, bool(used), now_s, used[0] if used else None)
             elif kind == AlarmKind.STUCK_SENSOR:
                 watch = runner.stuck.get(subject)
                 flat = None if watch is None else watch.stuck_for(now_s)
@@ -997,6 +1012,10 @@ class SiteDaemon:
             new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
                              runner.overrides, runner.tenant)
             _watch_readings(new, zone, {k: w.state() for k, w in runner.stuck.items()})
+            for act in zone.actuators:  # a changed dead-man setting applies from the next ON
+                driver = new.drivers[act.id]
+                if type(driver) is SwitchDriver:
+                    driver.lease_s = act.lease_s(site.runtime.tick_s)
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
             _carry(runner, new)
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:

@@ -63,15 +63,15 @@ def local_time(epoch_s: float, tz: tzinfo, today: datetime | None = None) -> str
 
 
 def _override_text(reason: str, lang: str, tz: tzinfo, until_s: float | None, now: datetime | None) -> str:
-    """`manual override by kim until 1.79667e+09: ...` -> the end as local time (the exact one when given)."""
+    """`manual override by kim until 2026-01-15T05:05:30Z: ...` -> the end as local time."""
     m = OVERRIDE.search(reason)
     if m is None:
         return reason
     try:
-        end = until_s if until_s is not None else float(m.group("until"))
+        end = until_s if until_s is not None else datetime.fromisoformat(m.group("until")).timestamp()
     except ValueError:
         return reason
-    when = local_time(end, tz, now) if until_s is not None else f"≈{local_time(end, tz, now)}"  # `:g` lost digits
+    when = local_time(end, tz, now)
     by = m.group("by")
     if lang == "ko":
         head = f"수동 조작{f' ({by})' if by else ''}, {when}까지: "
