@@ -213,6 +213,8 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         tick_s = daemon.site.runtime.tick_s
         commits = list(daemon.commit_s)[commits0:]
         leased = [d for r in daemon.zones.values() for d in r.drivers.values() if getattr(d, "lease_s", None)]
+        leased_on = sum(1 for d in leased if d.commanded)
+        opid_writes = daemon.opids.reservations
         points = historian.stats()["written"] if historian is not None else None
         daemon.request_stop()
         await task
@@ -244,7 +246,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         "recipe_job_bursts": bursts,
         "start_s": round(start_s, 2),
         "twin_cpu_share": round(twin_cpu / wall, 3),
-        "dead_man_switches": len(leased), "dead_man_on_at_end": sum(1 for d in leased if d.commanded),
+        "dead_man_switches": len(leased), "dead_man_on_at_end": leased_on, "opid_fsync_writes_total": opid_writes,
         **({"commits": len(commits), "commit_ms_mean": round(sum(commits) / max(1, len(commits)) * 1000, 2),
             "commit_ms_p99": round(_p(commits, 0.99) * 1000, 2), "commit_ms_max": round(max(commits) * 1000, 2),
             "commit_failures": daemon.commit_failures, "historian_points_written": points} if commits else {}),

@@ -77,3 +77,23 @@ async def test_the_account_from_the_topic_is_audited_and_may_not_speak_for_other
     assert (first["account"], first["who"], first["error"]) == ("technician", "portal:tenant-kim", "not_permitted")
     assert (retried["account"], retried["error"]) == ("portal", "duplicate")
     assert (applied["account"], applied["who"], applied["ok"]) == ("portal", "tenant-kim", True)
+
+
+async def test_an_override_ack_tells_its_end_on_the_clock_it_ends_on(tmp_path: Path) -> None:
+    """The fast demo judges commands on the wall clock while the zone runs on the twin's: the ack's `until` is
+    the twin's time the override ends at, not the wall clock's."""
+    from datetime import UTC, datetime
+
+    from farmcore.runtime.clock import WallClock
+
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10) as r:
+        d = r.daemon
+        d.command_clock = WallClock()
+        await r.run(30)
+        wall = datetime.now(UTC)
+        ack = json.loads(await d.on_command("gh", command("t1", wall, "override", "heater", "on", duration_s=600,
+                                                          by="technician"), "technician"))
+        assert ack["ok"], ack
+        until = datetime.fromisoformat(ack["applied"]["until"].replace("Z", "+00:00"))
+        assert abs((until - r.twin.clock.now()).total_seconds() - 600) < 0.01, (until, wall)
+        assert abs(d.zones["gh"].overrides["heater"].expires_at - until.timestamp()) < 0.01

@@ -10,7 +10,7 @@ def test_a_leased_on_goes_out_as_a_timed_run_renewed_every_tick():
     d = SwitchDriver(lease_s=30, renew_s=10)
     assert d.plan(True, 0) == Command("timed-on", 30)
     sent = [d.plan(True, t) for t in range(10, 61, 10)]
-    assert sent == [Command("timed-on", 30, why="dead-man lease renewed")] * 6, "one renewal a tick"
+    assert sent == [Command("timed-on", 30, why="dead-man lease renewed", renewal=True)] * 6, "one renewal a tick"
     assert d.plan(True, 64) is None, "not twice in a tick"
     assert d.plan(False, 70) == Command("off")
     assert d.plan(False, 80) is None, "nothing to renew when off"
@@ -41,4 +41,4 @@ def test_after_a_restart_a_leased_on_is_renewed_at_once():
     before.plan(True, 0)
     after = SwitchDriver(lease_s=30, renew_s=10)
     after.restore(before.state())
-    assert after.plan(True, 5) == Command("timed-on", 30, why="dead-man lease renewed")
+    assert after.plan(True, 5) == Command("timed-on", 30, why="dead-man lease renewed", renewal=True)

@@ -46,3 +46,38 @@ def test_two_processes_never_get_the_same_opid(tmp_path):
 def test_default_location_follows_the_state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("FARMCTL_STATE_DIR", str(tmp_path))
     assert OpidStore().path == tmp_path / "opid"
+
+
+def test_a_block_is_reserved_with_one_write_and_never_handed_out_twice(tmp_path):
+    path = tmp_path / "opid"
+    store = OpidStore(path, block=256)
+    first = [store.next() for _ in range(300)]
+    assert first == list(range(1, 301)) and store.reservations == 2, "two fsynced writes for 300 OPIDs"
+    assert path.read_text().strip() == "512", "the file holds the end of the reserved block"
+    assert OpidStore(path, block=256).next() == 513, "a restart starts after every OPID that could have gone out"
+
+
+def test_blocks_wrap_past_65535_to_1(tmp_path):
+    path = tmp_path / "opid"
+    path.write_text(f"{OPID_MAX - 2}\n")
+    store = OpidStore(path, block=4)
+    assert [store.next() for _ in range(4)] == [OPID_MAX - 1, OPID_MAX, 1, 2]
+    assert path.read_text().strip() == "2"
+
+
+def _take_blocks(path, n, queue):
+    store = OpidStore(path, block=8)
+    queue.put([store.next() for _ in range(n)])
+
+
+def test_two_processes_with_blocks_never_share_an_opid(tmp_path):
+    path = tmp_path / "opid"
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_take_blocks, args=(path, 50, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    got = queue.get(timeout=20) + queue.get(timeout=20)
+    for p in procs:
+        p.join(10)
+    assert len(set(got)) == 100

@@ -69,10 +69,14 @@ class ZoneContext:
     active_alarms: frozenset[str] = frozenset()
     known_recipes: frozenset[str] = frozenset()
     feeding_supported: bool = False
+    # the zone's own clock when it runs on another one than the commands' (a twin at 60x in the demo): an
+    # override's `until` is told on the clock it will end on; expiry is still judged on the commands' clock
+    zone_now: datetime | None = None
 
     @classmethod
     def for_zone(cls, zone: ZoneDef, actuator_kinds: Mapping[str, str], envelope: Mapping[str, Any] | None = None,
-                 active_alarms: Iterable[str] = (), known_recipes: Iterable[str] = ()) -> ZoneContext:
+                 active_alarms: Iterable[str] = (), known_recipes: Iterable[str] = (),
+                 zone_now: datetime | None = None) -> ZoneContext:
         """From the site file's zone, the daemon's actuator kinds and the recipe envelope (`Bound`s or pairs)."""
         return cls(
             kind=zone.kind,
@@ -82,6 +86,7 @@ class ZoneContext:
             active_alarms=frozenset(active_alarms),
             known_recipes=frozenset(known_recipes),
             feeding_supported=zone.kind == "tank" and any(a.role == "feeder" for a in zone.actuators),
+            zone_now=zone_now,
         )
 
 
@@ -274,7 +279,7 @@ class CommandDesk:
                                    f"\"open\"/\"close\", got {v!r}")
         else:
             raise CommandError(ErrorCode.NOT_SUPPORTED, f"{a} is a {kind!r} actuator, which cannot be overridden")
-        until = now + timedelta(seconds=cmd.duration_s)
+        until = (ctx.zone_now or now) + timedelta(seconds=cmd.duration_s)
         return ({"kind": "override", "target": a, "value": target, "duration_s": cmd.duration_s, "until": iso(until)},
                 "override", a, target)
 

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 DEADBAND_PCT = 2.0  # smaller moves are not worth a motor start [engineering choice]
@@ -29,6 +29,7 @@ class Command:
     time_s: int | None = None
     params: dict[str, float] | None = None
     why: str = ""
+    renewal: bool = False  # a dead-man lease sent again: routine, nothing changed
 
 
 class SwitchDriver:
@@ -69,7 +70,7 @@ class SwitchDriver:
         if want != self.commanded:
             return self._switch(want, now_s, run_s)
         if want and self.renew_at is not None and now_s >= self.renew_at:
-            return self._lease(now_s, "dead-man lease renewed")
+            return replace(self._lease(now_s, "dead-man lease renewed"), renewal=True)
         if feedback_on is not None and feedback_on != want:
             self.mismatches += 1
             if self.mismatches % MISMATCH_RESEND == 0:

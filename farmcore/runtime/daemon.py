@@ -66,6 +66,7 @@ Driver = SwitchDriver | SupplyDriver | RetractableDriver
 RECIPES_DIR = zonerecipe.RECIPES_DIR
 SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often buys nothing
 STATE_SAVE_S = 60.0
+OPID_BLOCK = 256  # OPIDs reserved per fsync: every lease renewal is a command (farmcore/fieldbus/opid.py)
 COMMIT_TIMEOUT_S = 5.0  # a historian slower than this to commit (a dying disk) does not hold MQTT back longer
 SETPOINT_LOG_S = 300.0  # a setpoint is logged on change and at least this often
 INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
@@ -136,6 +137,7 @@ class ZoneRunner:
     fallbacks: dict[str, Decision] = field(default_factory=dict)  # the controller's degraded mode, by actuator
     fallback_mode: str = ""  # its name ("frost_guard"), while it has any decision
     fallback_used: list[str] = field(default_factory=list)  # the reasons of the fallbacks safety took last time
+    saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # actuator -> its driver state as last stored
 
 
 class SiteDaemon:
@@ -160,7 +162,7 @@ class SiteDaemon:
         self.tz = ZoneInfo(self.site.site.timezone)
         self.historian = historian
         self.bus_urls = {b.id: (bus_urls or {}).get(b.id, b.url) for b in self.site.buses}
-        self.opids = OpidStore(self.state_dir / "opid")
+        self.opids = OpidStore(self.state_dir / "opid", block=OPID_BLOCK)
         self.state = StateStore(self.state_dir / "runtime.sqlite")
         self.scheduler = Scheduler(self.site.site.id, self.state_dir, self.site.site.timezone, self.clock)
         self.watchdog = watchdog
@@ -801,10 +803,14 @@ class SiteDaemon:
         except asyncio.CancelledError:
             self._undo(driver)  # it may not have gone out: the next tick sends it again
             raise
-        self.state.put(runner.zone.id, f"driver:{act.id}", driver.state())
-        log.info(json.dumps({"zone": runner.zone.id, "actuator": act.id, "op": command.op,
-                             "time_s": command.time_s, "source": decision.source, "reason": decision.reason,
-                             "why": command.why}, ensure_ascii=False))
+        saved = driver.state()
+        if runner.saved.get(act.id) != saved:  # a lease renewal changes nothing worth a write
+            runner.saved[act.id] = saved
+            self.state.put(runner.zone.id, f"driver:{act.id}", saved)
+        log.log(logging.DEBUG if command.renewal else logging.INFO,  # a lease renewal every tick is routine
+                json.dumps({"zone": runner.zone.id, "actuator": act.id, "op": command.op, "time_s": command.time_s,
+                            "source": decision.source, "reason": decision.reason, "why": command.why},
+                           ensure_ascii=False))
 
     @staticmethod
     def _undo(driver: Driver) -> None:
@@ -1039,7 +1045,8 @@ class SiteDaemon:
         envelope = runner.recipe.recipe.envelope if runner.recipe else {}
         active = {a.id for a in runner.alarms.active()} if runner.alarms else set()
         active |= {a.id for a in self.site_alarms.active()}
-        ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, active, self.recipe_ids(runner.zone.kind))
+        ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, active, self.recipe_ids(runner.zone.kind),
+                                   zone_now=now if self.command_clock is not self.clock else None)
         judged_at = self.command_clock.now()
         outcome = self.desk.process(payload, judged_at, ctx, account=account, remember=False)
         ack = outcome.ack
