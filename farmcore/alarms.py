@@ -400,9 +400,10 @@ DEADBAND: dict[str, float] = {
     "air_temperature": 1.0, "water_temperature": 0.5, "relative_humidity": 5.0, "co2": 100.0,
     "dissolved_oxygen": 0.5, "dissolved_oxygen_saturation": 5.0, "ph": 0.2, "ec": 0.2,
 }
-# [engineering choice] low DO alarm for a tank whose site gives no DO limit: above the backup relay's
-# critical 2 mg/L (runtime/backup.py), so the farmer hears before the backup has to act.
-DEFAULT_DO_LOW_MG_L = 4.0
+# Low DO alarm for a tank whose site gives no DO limit: the marine growth criterion 4.8 mg/L rounded up (US EPA
+# 2000, EPA-822-R-00-012), as the fish recipes' minimum_mg_l; above the backup relay's critical 3 mg/L
+# (runtime/backup.py), so the farmer hears before the backup has to act.
+DEFAULT_DO_LOW_MG_L = 5.0
 
 _STALE_KO = "{quantity} 측정값 없음 또는 불량: {value}"
 _STALE_EN = "{quantity} reading stale or bad: {value}"

@@ -132,7 +132,7 @@ def kst(y: int, m: int, d: int, h: int = 0, minute: int = 0) -> datetime:
     return datetime(y, m, d, h, minute, tzinfo=UTC) - timedelta(hours=9)
 
 
-MINIMUM = 4.0  # olive flounder minimum DO in the recipe (agronomy.md §2.4)
+MINIMUM = 5.0  # olive flounder minimum DO in the recipe (recipes/fish/olive-flounder.toml)
 
 
 async def test_night_at_high_biomass_keeps_do_above_the_minimum(tmp_path: Path) -> None:

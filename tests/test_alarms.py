@@ -313,7 +313,7 @@ def test_standard_rules_for_a_tank(demo):
     assert {"stale_data:aerator_1_current", "stale_data:aerator_3_current", "stale_data:dissolved_oxygen"} <= set(rules)
     assert rules["stale_data:dissolved_oxygen"].raise_delay_s == 0
     do = rules["limit:dissolved_oxygen"]
-    assert do.low == 4.0 and do.high is None and do.severity == Severity.CRITICAL
+    assert do.low == 5.0 and do.high is None and do.severity == Severity.CRITICAL  # the fish recipes' minimum
     assert rules["feedback_mismatch:aerator_2"].severity == Severity.CRITICAL
     assert rules["backup_engaged"].kind == AlarmKind.BACKUP_ENGAGED
     assert {"comm_lost:tanks:41", "comm_lost:tanks:42", "comm_lost:tanks:43"} <= set(rules)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from farmcore.gpio import DigitalOut
 
-CRITICAL_MG_L = 2.0  # olive flounder suggested critical level (agronomy.md §2.4) when the recipe gives none
+CRITICAL_MG_L = 3.0  # when the recipe gives none: the top of the 2-3 mg/L that cut olive flounder growth (oak.go.kr
+# article 17565), as recipes/fish/olive-flounder.toml; marine survival 2.3 mg/L (US EPA 2000)
 RELEASE_MARGIN_MG_L = 1.0  # [engineering choice] hysteresis above critical before the backup may stop
 
 
