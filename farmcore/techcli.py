@@ -226,8 +226,8 @@ def _read_text(doc: dict[str, Any]) -> str:
         rows.append([d["slot"], _fmt(d.get("code")), d["kind"], what, _fmt(value), d.get("unit") or "",
                      f"{_fmt(d.get('status'))} {d.get('status_name') or ''}".strip(), d["quality"],
                      detail.strip()])
-    headers = [i18n.t(h) for h in ("slot", "code", "kind", "quantity", "value", "unit", "status", "quality",
-                                   "detail")]
+    headers = [i18n.t(h) for h in ("slot", "code", "kind", "quantity", "value", "measurement unit", "status",
+                                   "quality", "detail")]
     return f"{i18n.t('unit')} {doc['unit']}: {head}\n" + table(headers, rows)
 
 

@@ -32,6 +32,7 @@ import click
 
 from farmcore import i18n
 from farmcore.errors import BadInput
+from farmcore.historian.config import sqlite_url
 from farmcore.twin.bench import demo_site, serve_site
 
 STEPS = [
@@ -134,7 +135,8 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
         start = start_at.replace(tzinfo=ZoneInfo("Asia/Seoul")).astimezone(UTC)
     began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port))
     span = f"--from {began:%Y-%m-%dT%H:%M}Z --to {ended + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z"
-    click.echo(f"\nhistory: farmctl history export --historian sqlite:///{folder / 'history.db'} --zone gh1 {span}")
+    click.echo(f"\nhistory: farmctl history export --historian {sqlite_url(folder.resolve() / 'history.db')} "
+               f"--zone gh1 {span}")
 
 
 async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,

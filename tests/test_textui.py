@@ -41,3 +41,15 @@ def test_language_follows_the_environment(monkeypatch):
 
 def test_every_text_has_both_languages():
     assert all(set(entry) == {"ko", "en"} for entry in i18n.TEXTS.values())
+
+
+def test_the_read_table_calls_a_measurement_unit_danwi_in_korean(monkeypatch) -> None:
+    """`유닛` is a Modbus unit (a node); the unit of a measurement is `단위`."""
+    from farmcore.techcli import _read_text
+
+    monkeypatch.setenv("FARMCTL_LANG", "ko")
+    doc = {"unit": 11, "node": {"status": 0}, "devices": [
+        {"slot": 1, "code": 1, "kind": "sensor", "quantity": "air_temperature", "unit": "degC", "value": 21.5,
+         "status": 0, "status_name": "READY", "quality": "good"}]}
+    header = _read_text(doc).splitlines()[1]
+    assert "단위" in header and header.count("유닛") == 0
