@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from farmcore.runtime.plausibility import flatness_for
+from farmcore.runtime.readings import DISAGREE, combined_quantities
 from farmcore.site import ZoneDef
 
 
@@ -48,6 +49,7 @@ class AlarmKind(StrEnum):
     AERATOR_FAILED = "aerator_failed"
     COMMAND_FAILED = "command_failed"
     STUCK_SENSOR = "stuck_sensor"
+    SENSORS_DISAGREE = "sensors_disagree"
     FALLBACK = "fallback"  # an actuator driven by its controller's degraded mode (a frost guard)
     GENERIC = "generic"
 
@@ -431,6 +433,13 @@ def standard_rules(zone: ZoneDef) -> list[Rule]:
             Severity.CRITICAL if sensor.quantity in CRITICAL_QUANTITIES else Severity.WARNING,
             subject=sensor.key, message_ko="센서 {quantity} 값이 멈춤 (고장 의심): {value}",
             message_en="sensor {quantity} stuck (suspect a fault): {value}"))
+    for quantity, keys in combined_quantities(zone).items():
+        if len(keys) > 1 and quantity in DISAGREE:
+            # [engineering choice] ten minutes apart before it is said, a minute together before it clears
+            rules.append(AlarmRule(
+                f"disagree:{quantity}", AlarmKind.SENSORS_DISAGREE, Severity.WARNING, raise_delay_s=600.0,
+                clear_delay_s=60.0, subject=quantity, message_ko="{quantity} 센서끼리 값이 다름 (하나가 고장): {value}",
+                message_en="{quantity} sensors disagree (one of them is wrong): {value}"))
     units = sorted({s.unit for s in zone.sensors} | {a.unit for a in zone.actuators})
     for unit in units:
         # [engineering choice] 60 s: several ticks without an answer (one lost frame is not a lost node).

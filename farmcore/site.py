@@ -131,8 +131,11 @@ class ActuatorDef(StrictFile):
         return failsafe, self.start_state or failsafe, self.stop_state or failsafe
 
     def lease_s(self, tick_s: float) -> float | None:
-        """The dead-man run length when ON is leased, else None."""
-        if not (self.role in DEAD_MAN_ROLES if self.dead_man is None else self.dead_man):
+        """The dead-man run length when ON is leased, else None. By default by role, except for an actuator
+        the site means to stay on without the daemon (failsafe or stop state `on`)."""
+        failsafe, _start, stop = self.states()
+        by_default = self.role in DEAD_MAN_ROLES and "on" not in (failsafe, stop)
+        if not (by_default if self.dead_man is None else self.dead_man):
             return None
         return self.dead_man_s or max(DEAD_MAN_TICKS * tick_s, DEAD_MAN_MIN_S)
 
@@ -172,7 +175,7 @@ class FrostGuardDef(StrictFile):
     below_outside: float = Field(default=10.0, ge=-20, le=30)  # only while the outside is colder (degC)
     duty: list[list[float]] = Field(default_factory=lambda: [list(p) for p in FROST_DUTY])  # [outside degC, duty %]
     period_s: float = Field(default=600.0, ge=60, le=3600)  # the heater's on/off cycle at that duty
-    outside_max_age_s: float = Field(default=6 * 3600.0, gt=0)  # an older outside reading is not used
+    outside_max_age_s: float = Field(default=3600.0, gt=0)  # older: at night the lowest of the last 24 h
 
     @model_validator(mode="after")
     def _curve(self) -> FrostGuardDef:

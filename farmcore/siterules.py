@@ -105,7 +105,7 @@ def check_site(site: SiteFile, file: str) -> None:
                 if state not in allowed:
                     raise fail(f"{where}.actuators[{a}].{name}",
                                f"{state!r} is not a {kind} state; allowed: {', '.join(sorted(allowed))}")
-            _check_dead_man(act, kind, f"{where}.actuators[{a}]", fail)
+            _check_dead_man(act, kind, site.runtime.tick_s, f"{where}.actuators[{a}]", fail)
     weather = site.weather
     if weather.bus is not None and weather.bus not in buses:
         raise fail("weather.bus", f"no bus {weather.bus!r}; buses: {', '.join(sorted(buses))}")
@@ -159,17 +159,23 @@ def _check_readings(zone: ZoneDef, where: str, fail: Callable[[str, str], Config
                                                    f"the zone uses the median of the good ones as {sensor.quantity}")
 
 
-def _check_dead_man(act: ActuatorDef, kind: str, where: str, fail: Callable[[str, str], ConfigError]) -> None:
-    """A leased ON ends by itself when the daemon dies: only a switch can be leased, and not one that is meant to
-    stay on when the daemon is gone (its failsafe or stop state `on`)."""
-    if not act.dead_man:
-        return
-    if kind != "switch":
-        raise fail(f"{where}.dead_man", f"only a switch can run on a dead-man lease; {act.id!r} is a {kind}")
-    failsafe, _start, stop = act.states()
-    if "on" in (failsafe, stop):
-        raise fail(f"{where}.dead_man", f"{act.id!r} is meant to stay on without the daemon (failsafe {failsafe}, "
-                                        f"stop state {stop}), which a dead-man lease would end: choose one")
+def _check_dead_man(act: ActuatorDef, kind: str, tick_s: float, where: str,
+                    fail: Callable[[str, str], ConfigError]) -> None:
+    """A leased ON ends by itself when the daemon dies: only a switch can be leased, not one that is meant to
+    stay on when the daemon is gone (its failsafe or stop state `on`), and never for less than two ticks (one
+    late tick would drop it)."""
+    if act.dead_man:
+        if kind != "switch":
+            raise fail(f"{where}.dead_man", f"only a switch can run on a dead-man lease; {act.id!r} is a {kind}")
+        failsafe, _start, stop = act.states()
+        if "on" in (failsafe, stop):
+            raise fail(f"{where}.dead_man", f"{act.id!r} is meant to stay on without the daemon (failsafe "
+                                            f"{failsafe}, stop state {stop}), which a dead-man lease would end: "
+                                            "choose one")
+    lease = act.lease_s(tick_s) if kind == "switch" else None
+    if lease is not None and lease < 2 * tick_s:
+        raise fail(f"{where}.dead_man_s", f"{lease:g} s is shorter than two ticks ({2 * tick_s:g} s at tick_s "
+                                          f"{tick_s:g}): one late tick would switch {act.id!r} off")
 
 
 def _check_owners(zone: ZoneDef, where: str, owners: dict[tuple[str, int, int], str],

@@ -142,8 +142,9 @@ class GreenhouseController:
             if (d := self._lighting.decide(inp, view)) is not None:
                 decide[view.id] = d
 
-        out.fallbacks = frostguard.decide(inp, self._frost, [v for vs in roles.values() for v in vs])
-        if out.fallbacks:
+        frost = (inp.zone.frost_guard if inp.zone is not None else None) or self._frost
+        out.fallbacks, out.fallback_note = frostguard.decide(inp, frost, [v for vs in roles.values() for v in vs])
+        if out.fallbacks or out.fallback_note:
             out.fallback_mode = frostguard.MODE
         if limit is not None:
             out.trace["rh_limit"] = limit[0]

@@ -156,6 +156,9 @@ def test_the_printed_command_works_when_run_as_root() -> None:
                                  "--out", str(folder / "broker"), "--listen", f"127.0.0.1:{port}"],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+        passwd = (folder / "broker" / "passwd").stat()
+        group = pwd.getpwnam("mosquitto").pw_gid
+        assert (passwd.st_uid, passwd.st_gid, passwd.st_mode & 0o777) == (0, group, 0o640), "readable, not writable"
         command = result.stdout.strip().splitlines()[-1].removeprefix("run: ").split()
         assert command[0] == "mosquitto"
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -66,16 +66,16 @@ async def test_the_account_from_the_topic_is_audited_and_may_not_speak_for_other
                                                              by="portal:tenant-kim"), "technician"))
         assert (forged["ok"], forged["error"]) == (False, "not_permitted"), forged
         assert r.zone().decisions["heater"].source != "override"
-        retry = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
-                                                            by="tenant-kim"), "portal"))
-        assert retry["error"] == "duplicate", "a refused command's id is used (its answer is final)"
-        ok = json.loads(await d.on_command("gh", command("f2", now, "override", "heater", "on", duration_s=60,
+        again = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
+                                                            by="portal:tenant-kim"), "technician"))
+        assert again["error"] == "duplicate", "a refused command's answer is final for its sender"
+        ok = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
                                                          by="tenant-kim"), "portal"))
-        assert ok["ok"], ok
+        assert ok["ok"], "ids are the sender's own: another account cannot use up (or read back) the portal's"
     h.close()
-    first, retried, applied = h.audits()
+    first, again, applied = h.audits()
     assert (first["account"], first["who"], first["error"]) == ("technician", "portal:tenant-kim", "not_permitted")
-    assert (retried["account"], retried["error"]) == ("portal", "duplicate")
+    assert (again["account"], again["error"]) == ("technician", "duplicate")
     assert (applied["account"], applied["who"], applied["ok"]) == ("portal", "tenant-kim", True)
 
 
@@ -97,3 +97,36 @@ async def test_an_override_ack_tells_its_end_on_the_clock_it_ends_on(tmp_path: P
         until = datetime.fromisoformat(ack["applied"]["until"].replace("Z", "+00:00"))
         assert abs((until - r.twin.clock.now()).total_seconds() - 600) < 0.01, (until, wall)
         assert abs(d.zones["gh"].overrides["heater"].expires_at - until.timestamp()) < 0.01
+
+
+async def test_an_override_a_tenant_setpoint_and_a_recipe_switch_outlive_a_restart(tmp_path: Path) -> None:
+    """A command answered `duplicate` after a restart must still be in force: what it did is kept too."""
+    from farmcore.runtime.daemon import SiteDaemon
+    from farmctl.cli import CONTROLLERS
+    from hil_tests.test_daemon import _noop
+
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 13), tick_s=10) as r:
+        d = r.daemon
+        await r.run(30)
+        now = r.twin.clock.now()
+        override = command("m1", now, "override", "heater", "on", duration_s=3600, by="technician")
+        for payload in (override, command("m2", now, "setpoint", "air_temperature", 22, by="technician"),
+                        command("m3", now, "recipe", value="paprika-gb", by="technician")):
+            ack = json.loads(await d.on_command("gh", payload, "technician"))
+            assert ack["ok"], ack
+        await d.stop()
+        d.stop = _noop  # type: ignore[method-assign]  # the rig's own stop
+        again = SiteDaemon(d.site_path, controllers=CONTROLLERS, clock=d.clock, state_dir=d.state_dir,
+                           bus_urls=d.bus_urls)
+        await again.start()
+        try:
+            runner = again.zones["gh"]
+            assert set(runner.overrides) == {"heater"} and runner.tenant == {"air_temperature": 22.0}
+            assert runner.recipe is not None and runner.recipe.recipe.recipe.id == "paprika-gb"
+            dup = json.loads(await again.on_command("gh", override, "technician"))
+            assert dup["error"] == "duplicate"
+            r.twin.advance(10)
+            await again.tick()
+            assert runner.decisions["heater"].source == "override", "and the override is in force, as its ack says"
+        finally:
+            await again.stop()

@@ -61,6 +61,6 @@ def test_a_heater_left_on_by_a_killed_daemon_switches_off_by_itself(tmp_path: Pa
         while heater_status(bus) == 201:
             assert time.monotonic() - killed < LEASE_S + 3, "the heater stayed on after its daemon died"
             time.sleep(0.2)
-        assert time.monotonic() - killed >= 0.5, "it ran on its lease, not off at once"
+        assert time.monotonic() - killed >= LEASE_S / 2, "it ran out its lease (renewed each 1 s tick), not off at once"
     finally:
         plant.close()

@@ -72,3 +72,18 @@ async def test_one_of_two_air_sensors_failing_changes_nothing_but_its_alarm(tmp_
         state = r.daemon.state_payload(runner, r.twin.clock.now())["readings"]
         assert state["air_temperature"]["quality"] == "good" and state["air_temperature"]["from"] == [
             "air_temperature_a", "air_temperature_b"]
+
+
+async def test_both_air_sensors_silent_is_held_then_the_frost_guard(tmp_path: Path) -> None:
+    """A combination of held values is no fresh reading: `comm_error` at once, the guard once they are stale."""
+    async with rig(tmp_path, kst(2026, 1, 16, 0), stale_s=60, tick_s=30, weather=Frost(),
+                   edit=second_air_sensor) as r:
+        await r.run(600)
+        for unit in (11, 14):
+            r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=unit))
+        await r.run(30)
+        assert r.reading("air_temperature")["quality"] == "comm_error"
+        assert r.daemon.zones["gh"].decisions["heater"].source == "recipe", "held until stale"
+        await r.run(90)
+        heater = r.daemon.zones["gh"].decisions["heater"]
+        assert heater.source == "safety" and heater.reason.startswith("frost guard"), heater

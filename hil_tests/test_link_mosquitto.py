@@ -118,3 +118,26 @@ async def test_zones_are_back_soon_after_the_broker_however_long_their_backoff_h
             assert asyncio.get_running_loop().time() - back < 4.0, f"{link.connected} of 3 zones back after 4 s"
     finally:
         await link.stop()
+
+
+async def test_a_broker_that_refuses_the_account_is_not_hammered_once_a_second(broker: Mosquitto, tmp_path: Path
+                                                                                ) -> None:
+    """The port probe ends a backoff only for links that could not reach the broker: one that refuses a wrong
+    password keeps the exponential backoff (2, 4, 8 s ...), it is not retried every second."""
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password")
+
+    async def answer(zone: str, payload: bytes, account: str | None) -> bytes:
+        return b"{}"
+
+    url = f"mqtt://farmctl-{SITE}@127.0.0.1:{broker.port}?password_file={wrong}"
+    link = SiteLink(parse_broker_url(url), SITE, {"gh1": f"farmctl-{SITE}-gh1"}, on_command=answer,
+                    backoff=(2.0, 30.0))
+    link.start()
+    try:
+        await asyncio.sleep(9)
+        attempts = link.zones["gh1"].attempts
+        assert link.zones["gh1"].refused and link.connected == 0
+        assert attempts <= 4, f"{attempts} tries in 9 s: the backoff was cut short for a refusal"
+    finally:
+        await link.stop()

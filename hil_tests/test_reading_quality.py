@@ -92,7 +92,7 @@ async def rig(tmp: Path, start, *, stale_s: float = 60, stuck_after_s: float | N
 
 
 async def test_a_silent_node_is_comm_error_at_once_and_its_held_value_drives_control_until_stale(tmp_path):
-    async with rig(tmp_path, kst(2026, 1, 16, 2), stale_s=60) as r:
+    async with rig(tmp_path, kst(2026, 1, 16, 2), stale_s=60, stuck_after_s=30) as r:
         await r.run(60)
         assert r.reading("air_temperature")["quality"] == "good"
         recorded = len(r.history.sensor("air_temperature"))
@@ -105,6 +105,8 @@ async def test_a_silent_node_is_comm_error_at_once_and_its_held_value_drives_con
         await r.run(60)
         assert r.reading("air_temperature")["quality"] == "stale"
         assert r.daemon.zones["gh"].decisions["heater"].source == "safety"
+        active = {a.id for a in r.daemon.zones["gh"].alarms.active()}
+        assert "stuck:air_temperature" not in active, "silent is not stuck"
         heal()
         await r.run(20)
         assert r.reading("air_temperature")["quality"] == "good"

@@ -42,3 +42,30 @@ def test_after_a_restart_a_leased_on_is_renewed_at_once():
     after = SwitchDriver(lease_s=30, renew_s=10)
     after.restore(before.state())
     assert after.plan(True, 5) == Command("timed-on", 30, why="dead-man lease renewed", renewal=True)
+
+
+def test_a_leased_switch_whose_feedback_stays_off_is_reported_failed():
+    """Each renewal is a resend: after two resends' worth of disagreeing reads the driver says it failed."""
+    d = SwitchDriver(lease_s=30, renew_s=10)
+    d.plan(True, 0)
+    for t in range(10, 200, 10):
+        d.plan(True, t, feedback_on=False)
+    assert d.failed and d.mismatches >= 6
+    d.plan(True, 200, feedback_on=True)
+    assert not d.failed and d.mismatches == 0
+
+
+def test_a_lease_switched_off_by_a_reload_goes_back_to_plain_on():
+    d = SwitchDriver(lease_s=30, renew_s=10)
+    d.plan(True, 0)
+    d.lease_s = None  # what a reload without the lease leaves behind, renewal still due
+    assert d.renew(10) == Command("on", why="dead-man lease renewed", renewal=True)
+    assert d.plan(True, 20) is None
+
+
+def test_renewals_go_out_first_and_plan_does_not_repeat_them():
+    d = SwitchDriver(lease_s=30, renew_s=10)
+    d.plan(True, 0)
+    assert d.renew(4) is None, "not yet due (half a tick: a tick a little early still renews)"
+    assert d.renew(10) is not None
+    assert d.plan(True, 10) is None, "already renewed in this tick"

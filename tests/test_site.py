@@ -216,3 +216,16 @@ def test_a_frost_guard_curve_is_checked_and_belongs_to_greenhouses() -> None:
     assert bad != base
     with pytest.raises(ConfigError, match=r"zones\[0\]\.frost_guard.*ascending"):
         parse_site(bad, "site.toml")
+
+
+def test_a_lease_shorter_than_two_ticks_is_refused_and_the_default_lease_yields_to_a_stay_on_state() -> None:
+    base = EXAMPLE.read_text()
+    short = base.replace('{ id = "heater", role = "heater", unit = 12, slot = 1 },',
+                         '{ id = "heater", role = "heater", unit = 12, slot = 1, dead_man_s = 15 },', 1)
+    assert short != base
+    with pytest.raises(ConfigError, match=r"actuators\[0\]\.dead_man_s: 15 s is shorter than two ticks \(20 s"):
+        parse_site(short, "site.toml")
+    stays_on = base.replace('{ id = "heater", role = "heater", unit = 12, slot = 1 },',
+                            '{ id = "heater", role = "heater", unit = 12, slot = 1, stop_state = "on" },', 1)
+    heater = parse_site(stays_on, "site.toml").zones[0].actuators[0]
+    assert heater.lease_s(10) is None, "a heater meant to stay on without the daemon is not leased by default"

@@ -239,6 +239,7 @@ class KsNode:
         self._layout: _Layout | None = None
         self.device_codes = dict(device_codes or {})
         self.opids = opids or OpidStore()
+        self._last_opid: dict[int, int] = {}  # slot -> the OPID of our last command to it
         self.stale_after_s = stale_after_s
         self.readback_delay_s = readback_delay_s
         self.readback_timeout_s = readback_timeout_s
@@ -434,6 +435,9 @@ class KsNode:
         block = definition.write
         assert block is not None
         opid = self.opids.next()
+        if opid == self._last_opid.get(slot):  # the counter wrapped onto this device's last one: it would not act
+            opid = self.opids.next()
+        self._last_opid[slot] = opid
         values.update(operation=operation.code, opid=opid)
         await self.bus.write_registers(self.unit, block.start + self.offset,
                                        _command_registers(block, operation, values))

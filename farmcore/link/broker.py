@@ -82,7 +82,7 @@ def _credential(folder: Path, account: str, rotate: bool) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     password = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
     return password
@@ -103,13 +103,20 @@ def broker_user(run_as: str | None) -> str | None:
 
 
 def _hand_over(paths: list[Path], user: str) -> list[str]:
-    """Make the broker's private files readable by `user` (we are root); warnings for what cannot work."""
+    """Make the broker's private files readable, not writable, by `user` (we are root): owner root, group the
+    user's, mode 0640 (a broker that could rewrite its own ACL would be one exploit from an open door);
+    warnings for what cannot work."""
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
         return [f"user {user!r} does not exist: create it or give --run-as an existing user"]
     for path in paths:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fchown(fd, os.geteuid() if user != "root" else entry.pw_uid, entry.pw_gid)
+            os.fchmod(fd, 0o640)
+        finally:
+            os.close(fd)
     warnings = []
     for parent in paths[0].resolve().parents:
         st = parent.stat()
@@ -122,14 +129,22 @@ def _hand_over(paths: list[Path], user: str) -> list[str]:
     return warnings
 
 
+def _write_private(path: Path, text: str, mode: int) -> None:
+    """Write a file without following a symbolic link planted where it goes (the folder may be shared)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", tls: Tls | None = None,
                  rotate: bool = False, run_as: str | None = None) -> BrokerFiles:
     """Write mosquitto.conf, passwd, acl and credentials/ into `folder`; the paths written, and what would
     stop mosquitto from reading them.
 
     The password file is private (0600). mosquitto started as root drops to the user `mosquitto` before it
-    reads the password and ACL files, so as root these two are handed to that user (or to `run_as`) and the
-    `user` line says which; started by anyone else, mosquitto stays that user and reads its own files."""
+    reads the password and ACL files, so as root these two are made readable by that user's group (or
+    `run_as`'s; root-owned, 0640: the broker reads but cannot rewrite them) and the `user` line says which;
+    started by anyone else, mosquitto stays that user and reads its own files."""
     host, _, port_text = listen.rpartition(":")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise BadInput(f"--listen {listen!r}: expected HOST:PORT or PORT with a port 1-65535")
@@ -140,9 +155,9 @@ def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", 
         acl_lines += [f"user {account}", *lines, ""]
         passwd_lines.append(f"{account}:{hash_password(_credential(folder, account, rotate))}")
     acl = folder / "acl"
-    acl.write_text("\n".join(acl_lines))
+    _write_private(acl, "\n".join(acl_lines), 0o644)
     passwd = folder / "passwd"
-    fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(passwd_lines) + "\n")
     conf_lines = [
@@ -164,5 +179,5 @@ def write_config(site: SiteFile, folder: Path, *, listen: str = "0.0.0.0:1883", 
             conf_lines.append(f"cafile {tls.cafile.resolve()}")
         conf_lines.append("tls_version tlsv1.2")
     conf = folder / "mosquitto.conf"
-    conf.write_text("\n".join(conf_lines) + "\n")
+    _write_private(conf, "\n".join(conf_lines) + "\n", 0o644)
     return BrokerFiles(conf, passwd, acl, folder / "credentials", tuple(warnings))

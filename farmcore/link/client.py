@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiomqtt
 import orjson
+from aiomqtt.exceptions import MqttConnectError
 
 from farmcore.errors import BadInput
 from farmcore.link.messages import commands_filter, parse_topic, topic
@@ -154,7 +155,9 @@ class ZoneLink:
         self.dropped = 0  # events/acks dropped from a full queue, all time
         self.connected = False
         self.connects = 0  # successful connections, all time (the first one included)
+        self.attempts = 0  # connection attempts, all time
         self.last_error: str | None = None
+        self.refused = False  # the last try reached the broker, which refused it: its port opening means nothing
         self._state: bytes | None = None
         self._state_dirty = False
         self._state_at = float("-inf")  # the earliest time of the next state
@@ -229,6 +232,7 @@ class ZoneLink:
         will = aiomqtt.Will(self.topics["status"], b"offline", qos=1, retain=True)
         while not self._closing:
             connects = self.connects
+            self.attempts += 1
             client = self.broker.client(self.client_id, will=will, clean_session=False)
             client._client.manual_ack_set(True)
             try:
@@ -236,6 +240,8 @@ class ZoneLink:
                     self._paho = client._client
                     await self._serve(client)
                     return  # closed on purpose
+            except MqttConnectError as exc:  # the broker answered and refused (credentials, limits)
+                self._lost(str(exc), refused=True)
             except aiomqtt.MqttError as exc:
                 self._lost(str(exc))
             except OSError as exc:
@@ -273,15 +279,15 @@ class ZoneLink:
         """The broker answers again (another zone connected, or its port accepts): end a backoff wait now."""
         self._retry.set()
 
-    def _lost(self, why: str) -> None:
+    def _lost(self, why: str, *, refused: bool = False) -> None:
         if self.connected or self.last_error != why:
             log.warning("mqtt %s: zone %s link down: %s", self.broker.shown, self.zone, why)
-        self.connected, self.last_error = False, why
+        self.connected, self.last_error, self.refused = False, why, refused
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topics["status"], b"online", qos=1, retain=True)
         await client.subscribe(self.commands, qos=1)
-        self.connected, self.last_error = True, None
+        self.connected, self.last_error, self.refused = True, None, False
         self.connects += 1
         if self.on_connect is not None:
             self.on_connect(self.zone)
@@ -390,7 +396,7 @@ class SiteLink:
 
     def _connected(self, zone: str) -> None:
         for other in self.zones.values():
-            if not other.connected:
+            if not other.connected and not other.refused:
                 other.retry_now()
 
     async def _probe(self) -> None:
@@ -409,7 +415,7 @@ class SiteLink:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
             for link in links:
-                if not link.connected:
+                if not link.connected and not link.refused:  # a refusal keeps its backoff (a wrong password)
                     link.retry_now()
 
     async def stop(self, timeout_s: float = 3.0) -> None:

@@ -72,6 +72,7 @@ class ZoneContext:
     # the zone's own clock when it runs on another one than the commands' (a twin at 60x in the demo): an
     # override's `until` is told on the clock it will end on; expiry is still judged on the commands' clock
     zone_now: datetime | None = None
+    zone: str = ""  # the zone's id: command ids are remembered per zone and account
 
     @classmethod
     def for_zone(cls, zone: ZoneDef, actuator_kinds: Mapping[str, str], envelope: Mapping[str, Any] | None = None,
@@ -87,6 +88,7 @@ class ZoneContext:
             known_recipes=frozenset(known_recipes),
             feeding_supported=zone.kind == "tank" and any(a.role == "feeder" for a in zone.actuators),
             zone_now=zone_now,
+            zone=zone.id,
         )
 
 
@@ -179,7 +181,7 @@ class CommandDesk:
                       _clip(f"internal error ({type(exc).__name__}: {exc}); not applied"))
             action = None
         if remember:
-            self.remember(ack, now)
+            self.remember(ack, now, zone=ctx.zone, account=account)
         return Outcome(ack, action, progress.command, self.audit(ack, progress.command, now, progress.raw, account))
 
     # ------------------------------------------------------------------------------------------- decision
@@ -192,7 +194,7 @@ class CommandDesk:
             return Ack(None, False, exc.code, _clip(exc.message)), None
         p.cid = readable_id(p.raw)
         if p.cid is not None:
-            first = self._recall(p.cid)
+            first = self._recall(seen_key(ctx.zone, account, p.cid))
             if first is not None:
                 how = "applied" if first.get("ok") else f"rejected ({first.get('error')})"
                 at = f" at {first['at']}" if isinstance(first.get("at"), str) else ""
@@ -337,11 +339,12 @@ class CommandDesk:
             return None
         return stored if isinstance(stored, Mapping) else None
 
-    def remember(self, ack: Ack, now: datetime) -> None:
-        """Note a command's final answer under its id, so a redelivery is answered `duplicate` with it."""
-        cid = ack.id
-        if cid is None or ack.error in (ErrorCode.INTERNAL_ERROR, ErrorCode.DUPLICATE):
+    def remember(self, ack: Ack, now: datetime, *, zone: str = "", account: str | None = None) -> None:
+        """Note a command's final answer under its zone, account and id, so a redelivery is answered
+        `duplicate` with it (and no account can use up, or read back, another's ids)."""
+        if ack.id is None or ack.error in (ErrorCode.INTERNAL_ERROR, ErrorCode.DUPLICATE):
             return  # nothing was applied: a retry deserves a real answer (and a duplicate is already noted)
+        cid = seen_key(zone, account, ack.id)
         record = {"ok": ack.ok, "error": None if ack.error is None else str(ack.error), "applied": ack.applied,
                   "at": iso(now)}
         self._seen[cid] = record
@@ -398,6 +401,11 @@ class CommandDesk:
         outcome = "applied" if ack.ok else f"rejected {ack.error}"
         record["message"] = _clip(f"command {ack.id or '(no id)'} {what} by {who}{via}: {outcome}: {ack.message}")
         return record
+
+
+def seen_key(zone: str, account: str | None, cid: str) -> str:
+    """Where a handled command id is remembered: per zone and broker account (`-`: an in-process caller)."""
+    return f"{zone}/{account or '-'}/{cid}"
 
 
 def _check_author(account: str | None, issued_by: str) -> None:

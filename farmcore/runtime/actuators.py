@@ -69,20 +69,36 @@ class SwitchDriver:
             return None
         if want != self.commanded:
             return self._switch(want, now_s, run_s)
-        if want and self.renew_at is not None and now_s >= self.renew_at:
+        resend = self._count_feedback(want, feedback_on)
+        if want and self.renew_at is not None and now_s >= self.renew_at:  # a renewal is a resend as well
             return replace(self._lease(now_s, "dead-man lease renewed"), renewal=True)
-        if feedback_on is not None and feedback_on != want:
-            self.mismatches += 1
-            if self.mismatches % MISMATCH_RESEND == 0:
-                count = self.mismatches
-                self.failed = count >= 2 * MISMATCH_RESEND
-                command = self._switch(want, now_s, run_s, why=f"feedback {'on' if feedback_on else 'off'} "
-                                                             f"{count} reads in a row: resend")
-                self.mismatches = count  # a resend is not a change of wish: keep counting toward `failed`
-                return command
-        else:
-            self.mismatches, self.failed = 0, False
+        if resend:
+            count = self.mismatches
+            command = self._switch(want, now_s, run_s, why=f"feedback {'on' if feedback_on else 'off'} "
+                                                         f"{count} reads in a row: resend")
+            self.mismatches = count  # a resend is not a change of wish: keep counting toward `failed`
+            return command
         return None
+
+    def renew(self, now_s: float) -> Command | None:
+        """The lease renewal of an ON switch when it is due (the daemon sends these first in a tick), else None."""
+        if self.commanded and self.renew_at is not None and now_s >= self.renew_at:
+            if self.run_until is not None and now_s >= self.run_until:
+                return None  # a timed run that ended: plan() settles it
+            return replace(self._lease(now_s, "dead-man lease renewed"), renewal=True)
+        return None
+
+    def _count_feedback(self, want: bool, feedback_on: bool | None) -> bool:
+        """Count reads whose feedback disagrees with the wish (`failed` after two resends); True when a resend
+        is due."""
+        if feedback_on is None or feedback_on == want:
+            self.mismatches, self.failed = 0, False
+            return False
+        self.mismatches += 1
+        if self.mismatches % MISMATCH_RESEND:
+            return False
+        self.failed = self.mismatches >= 2 * MISMATCH_RESEND
+        return True
 
     def _switch(self, want: bool, now_s: float, run_s: float | None, why: str = "") -> Command:
         self.commanded, self.mismatches = want, 0
@@ -101,8 +117,13 @@ class SwitchDriver:
         return Command("timed-on", time_s=round(self.run_until - now_s), why=why)
 
     def _lease(self, now_s: float, why: str) -> Command:
-        """ON for one lease (or what is left of a timed run, if less), sent again next tick."""
-        assert self.lease_s is not None
+        """ON for one lease (or what is left of a timed run, if less), sent again next tick; plain ON (or the
+        timed run) once the lease has been switched off by a reload."""
+        if self.lease_s is None:
+            self.renew_at = None
+            if self.run_until is None:
+                return Command("on", why=why)
+            return Command("timed-on", time_s=max(1, round(self.run_until - now_s)), why=why)
         seconds = self.lease_s if self.run_until is None else min(self.lease_s, self.run_until - now_s)
         self.renew_at = now_s + 0.5 * self.renew_s  # every tick: a tick early or late still renews in time
         return Command("timed-on", time_s=max(1, round(seconds)), why=why)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from farmcore.control.arbitration import Decision
+from farmcore.site import ZoneDef
 
 ActuatorKind = Literal["switch", "retractable", "nutrient"]
 
@@ -62,6 +63,8 @@ class TickInput:
     # outside quantities' last good value and its age in seconds, also when no longer good (a degraded mode may
     # go on with a recent one)
     weather_held: dict[str, tuple[float, float]] = field(default_factory=dict)
+    weather_low_24h: dict[str, float] = field(default_factory=dict)  # lowest good outside values of the last day
+    zone: ZoneDef | None = None  # the zone's site settings as they are now (a reload changes them)
 
     @property
     def is_day(self) -> bool:
@@ -83,6 +86,7 @@ class TickOutput:
     # switching its heater off on a frost night); `fallback_mode` names it for the zone's alarm
     fallbacks: dict[str, Decision] = field(default_factory=dict)
     fallback_mode: str = ""
+    fallback_note: str = ""  # why the degraded mode cannot act although it should (the alarm says so)
 
 
 class ZoneController(Protocol):

@@ -50,8 +50,10 @@ from farmcore.runtime.actuators import Command, RetractableDriver, SupplyDriver,
 from farmcore.runtime.backup import CRITICAL_MG_L, BackupRule, OxygenBackup
 from farmcore.runtime.clock import Clock, WallClock
 from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneController
+from farmcore.runtime.manual import manual_state, restored_overrides, restored_recipe, restored_tenant
+from farmcore.runtime.outside import OutsideMemory
 from farmcore.runtime.plausibility import StuckWatch, flatness_for, node_measuring
-from farmcore.runtime.readings import combine, combined_quantities, reading_entries, sensor_points
+from farmcore.runtime.readings import DISAGREE, combine, combined_quantities, reading_entries, sensor_points
 from farmcore.runtime.safety import IDLE, Tracked, failsafe_target, judge, observe, safety_decision
 from farmcore.runtime.scheduler import DAEMONS, Scheduler, interval_slot
 from farmcore.runtime.state import StateStore
@@ -68,6 +70,7 @@ SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often b
 STATE_SAVE_S = 60.0
 OPID_BLOCK = 256  # OPIDs reserved per fsync: every lease renewal is a command (farmcore/fieldbus/opid.py)
 COMMIT_TIMEOUT_S = 5.0  # a historian slower than this to commit (a dying disk) does not hold MQTT back longer
+COMMIT_RETRY_S = 0.2  # ... and once it has failed, this long until it commits in time again
 SETPOINT_LOG_S = 300.0  # a setpoint is logged on change and at least this often
 INTERLOCKS: dict[str, tuple[Interlock, ...]] = {
     "greenhouse": (),
@@ -137,7 +140,10 @@ class ZoneRunner:
     fallbacks: dict[str, Decision] = field(default_factory=dict)  # the controller's degraded mode, by actuator
     fallback_mode: str = ""  # its name ("frost_guard"), while it has any decision
     fallback_used: list[str] = field(default_factory=list)  # the reasons of the fallbacks safety took last time
+    fallback_note: str = ""  # why the degraded mode cannot act although it should
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # actuator -> its driver state as last stored
+    spread: dict[str, float] = field(default_factory=dict)  # combined quantity -> spread of its good sensors
+    switched_recipe: str | None = None  # the recipe id a command switched the zone to (kept across a restart)
 
 
 class SiteDaemon:
@@ -169,6 +175,8 @@ class SiteDaemon:
         self.buses: dict[str, Bus | FastTcpBus] = {}
         self.nodes: dict[tuple[str, int], KsNode | VendorNode] = {}
         self.weather: dict[str, Tracked] = {}
+        self.outside = OutsideMemory()  # last good weather and the day's lows, kept across restarts
+        self.outside.restore(self.state.get("_site", "outside"))
         self.zones: dict[str, ZoneRunner] = {}
         self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
@@ -193,9 +201,11 @@ class SiteDaemon:
         self._last_reload = float("-inf")
         self._last_save = float("-inf")
         self._stopping = asyncio.Event()
-        self._held: list[Callable[[], None]] | None = None  # publications waiting for the historian's commit
+        self._held: list[Callable[[], None]] = []  # publications waiting for the historian's commit
+        self._holders = 0  # blocks handing points to the historian now (_durable_first)
         self.commit_s: deque[float] = deque(maxlen=10000)  # wall time of each commit (tick or command)
         self.commit_failures = 0
+        self._commit_failing = False
         for zone in self.site.zones:
             if zone.kind in controllers:
                 self.zones[zone.id] = self._make_runner(zone)
@@ -232,7 +242,27 @@ class SiteDaemon:
         saved_controller = self.state.get(zone.id, "controller")
         if isinstance(saved_controller, dict):
             runner.controller.restore(saved_controller)
+        self._restore_manual(runner, now_s)
         return runner
+
+    def _restore_manual(self, runner: ZoneRunner, now_s: float) -> None:
+        """Overrides, tenant setpoints and a recipe switch from before a restart (farmcore/runtime/manual.py)."""
+        zone = runner.zone
+        saved = self.state.get(zone.id, "manual")
+        recipe_id = restored_recipe(saved)
+        path = self.recipe_ids(zone.kind).get(recipe_id) if recipe_id else None
+        if path is not None:
+            try:
+                runner.recipe, runner.switched_recipe = ZoneRecipe(load_recipe(path), path, _stamp(path)), recipe_id
+            except FarmError as exc:
+                log.warning("zone %s: recipe %s switched to by a command no longer loads: %s", zone.id, recipe_id,
+                            exc)
+        runner.overrides = restored_overrides(saved, {a.id for a in zone.actuators}, now_s)
+        envelope = {q: (b.min, b.max) for q, b in runner.recipe.recipe.envelope.items()} if runner.recipe else {}
+        runner.tenant = restored_tenant(saved, envelope, {q: (r.min, r.max) for q, r in zone.hard_limits.items()})
+
+    def _keep_manual(self, runner: ZoneRunner) -> None:
+        self.state.put(runner.zone.id, "manual", manual_state(runner.overrides, runner.tenant, runner.switched_recipe))
 
     def _load_zone_recipe(self, zone: ZoneDef) -> ZoneRecipe:
         """The zone's recipe, by the same rules as `site check` (a zone keeps its place in the file on reload)."""
@@ -278,12 +308,12 @@ class SiteDaemon:
     async def stop(self) -> None:
         """Stop states, watchdog low, state saved, buses and job store closed. Commands that arrive from
         here on are answered `not_running` and not applied: nothing moves after the stop states."""
-        async with self._lock:
+        async with self._lock, self._durable_first():
             self._stopped = True
             for runner in self.zones.values():
                 with contextlib.suppress(Exception):
                     await self._apply_states(runner, "stop")
-        self._save_state(force=True)
+            self._save_state(force=True)
         if self.link is not None:
             await self.link.stop()  # pending events, then `offline` on every zone (bounded wait)
         for backup in self.backups.values():
@@ -322,8 +352,8 @@ class SiteDaemon:
         """Tick until `request_stop`; each tick starts on the tick grid, lateness measured."""
         tick_s = self.site.runtime.tick_s
         loop = asyncio.get_running_loop()
-        await self.start()
         try:
+            await self.start()  # inside: a start that fails halfway still releases what it opened
             next_at = loop.time()
             while not self._stopping.is_set():
                 self.lateness_s.append(max(0.0, loop.time() - next_at))
@@ -340,7 +370,10 @@ class SiteDaemon:
         finally:
             from farmcore.runtime.liveview import render
 
-            self.last_view = render(self)  # the zones as they ran, before the stop states
+            try:
+                self.last_view = render(self)  # the zones as they ran, before the stop states
+            except Exception:  # a display bug must never cost the stop states
+                log.exception("live view failed")
             await self.stop()
 
     def request_stop(self) -> None:
@@ -353,6 +386,7 @@ class SiteDaemon:
             self._tick_started = time.monotonic()
             now = self.clock.now()
             self.scheduler.wakeup()
+            await self._renew_leases(now.timestamp())  # before the reads: silent nodes must not delay them
             await self._read_all()
             local = now.astimezone(self.tz)
             sun = self._sun_for(local.date())
@@ -364,30 +398,48 @@ class SiteDaemon:
                     self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
             self._observe_site_alarms(now.timestamp())
             self._feed_backups(now)
-        self._save_state()
-        self._maybe_reload()
+            self._save_state()
+            self._maybe_reload()
         if self.watchdog is not None:
             self.watchdog.beat()
         self.ticks += 1
+
+    async def _renew_leases(self, now_s: float) -> None:
+        """Renew the dead-man leases of what is on, first thing in a tick: the reads that follow may wait on
+        silent nodes for a long time, and a lease must not lapse meanwhile."""
+        for runner in self.zones.values():
+            for act in runner.zone.actuators:
+                driver = runner.drivers[act.id]
+                if type(driver) is not SwitchDriver:
+                    continue
+                command = driver.renew(now_s)
+                if command is not None:
+                    decision = runner.decisions.get(act.id) or Decision(True, "safety", "dead-man lease")
+                    await self._send(runner, act, command, decision)
 
     @contextlib.asynccontextmanager
     async def _durable_first(self) -> AsyncIterator[None]:
         """Hold what the block publishes (states, alarm lists, events) until the historian has committed
         what the block handed it: whatever a subscriber saw of a tick or a command is in the history, even
-        if the daemon is killed a moment later."""
-        self._held = []
+        if the daemon is killed a moment later. Blocks may overlap (a job's zones interleave with a tick):
+        what they hold goes out after the commit that follows the last of them."""
+        self._holders += 1
         try:
             yield
-            await self._commit()
         finally:
-            held, self._held = self._held, None
-            for publish in held:
-                self._publish(publish)
+            self._holders -= 1
+            if self._holders == 0:
+                held, self._held = self._held, []
+                try:
+                    await self._commit()  # covers every point handed before it
+                finally:
+                    for publish in held:
+                        self._publish(publish, now=True)
 
-    def _publish(self, publish: Callable[[], None]) -> None:
-        """Publish now, or after the commit of the tick or command being handled. Never raises: a bug in
+    def _publish(self, publish: Callable[[], None], *, now: bool = False) -> None:
+        """Publish now, or after the commit of the tick, job or command being handled. Never raises: a bug in
         publishing must not cost a tick or a command its audit."""
-        if self._held is not None:
+        if self._holders and not now:
             self._held.append(publish)
             return
         try:
@@ -399,14 +451,21 @@ class SiteDaemon:
         if self.historian is None:
             return
         started = time.monotonic()
+        # a historian that failed to commit in time (a dying disk) is only glanced at until it recovers:
+        # waiting COMMIT_TIMEOUT_S every tick and every command would slow control itself
+        timeout = COMMIT_RETRY_S if self._commit_failing else COMMIT_TIMEOUT_S
         try:
-            ok = await asyncio.to_thread(self.historian.commit, COMMIT_TIMEOUT_S)
+            ok = await asyncio.to_thread(self.historian.commit, timeout)
         except Exception as exc:  # a failing disk must not stop the control loop nor MQTT
             ok = False
             log.warning("historian commit failed: %s", exc)
         self.commit_s.append(time.monotonic() - started)
         if not ok:
             self.commit_failures += 1
+            if not self._commit_failing:
+                self.event(None, "historian_slow", f"historian commit not done in {timeout:g} s: publishing "
+                                                   "without waiting for it until it catches up")
+        self._commit_failing = not ok
 
     def _start_backups(self) -> None:
         from farmcore.gpio import open_output
@@ -492,6 +551,8 @@ class SiteDaemon:
                 value = reading.value if reading is not None else None
                 observe(track, value if isinstance(value, int | float) else None,
                         reading.quality if reading is not None else "comm_error", now_s, None)
+                if track.good_at == now_s and track.value is not None:
+                    self.outside.note(quantity, track.value, now_s)
 
     async def _read_bus(self, bus_id: str, units: list[int]) -> dict[tuple[str, int], dict[int, Reading]]:
         out: dict[tuple[str, int], dict[int, Reading]] = {}
@@ -580,13 +641,12 @@ class SiteDaemon:
         dt = 0.0 if runner.last_tick_s is None else now_s - runner.last_tick_s
         runner.last_tick_s = now_s
         requests, runner.requests = tuple(runner.requests), []
-        held = {q: (t.value, now_s - t.good_at) for q, t in self.weather.items()
-                if t.value is not None and t.good_at is not None}
         inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
-                        views, runner.stage, requests, held)
+                        views, runner.stage, requests, self.outside.held_ages(now_s), self.outside.lows(now_s), z)
         out = runner.controller.tick(inp)
         runner.trace, runner.bad, runner.readings = out.trace, bad, readings
-        runner.fallbacks, runner.fallback_mode = out.fallbacks, out.fallback_mode
+        runner.fallbacks, runner.fallback_mode, runner.fallback_note = out.fallbacks, out.fallback_mode, \
+            out.fallback_note
         runner.wanted, runner.run_s = out.decisions, out.run_s
         runner.in_force = out.setpoints
         for act_id, driver in runner.drivers.items():
@@ -615,7 +675,9 @@ class SiteDaemon:
                 readings[q] = track.value  # type: ignore[assignment]
             else:
                 bad[q] = why
-        combine(runner.fused, runner.tracks, readings, bad, now_s)
+        suspect = frozenset(k for k, w in runner.stuck.items()
+                            if runner.tracks[k].quality == "good" and w.stuck_for(now_s) is not None)
+        runner.spread = combine(runner.fused, runner.tracks, readings, bad, now_s, suspect)
         weather: dict[str, float] = {}
         for q, track in self.weather.items():
             why = judge(track, now_s, runner.zone.stale_after_s)
@@ -649,6 +711,7 @@ class SiteDaemon:
             if override is not None and now_s >= override.expires_at:
                 self.event(runner, "override_ended", f"{act.id}: manual override ended")
                 del runner.overrides[act.id]
+                self._keep_manual(runner)
                 override = None
             decisions[act.id] = arbitrate(wanted, override, safety, now_s)
         decisions = apply_interlocks(decisions, INTERLOCKS.get(z.kind, ()))
@@ -679,12 +742,20 @@ class SiteDaemon:
             if kind == AlarmKind.STALE_DATA:
                 idle = subject in runner.tracks and runner.tracks[subject].quality == IDLE  # expected, not a fault
                 events += book.observe(rule.id, subject in bad and not idle, now_s, bad.get(subject))
-            elif kind == AlarmKind.FALLBACK:
-                used = runner.fallback_used if runner.fallback_mode == rule.subject else []
-                events += book.observe(rule.id, bool(used), now_s, used[0] if used else None)
+            elif kind == AlarmKind.FALLBACK:  # the degraded mode acts, or should and cannot
+                mine = runner.fallback_mode == rule.subject
+                why = (runner.fallback_used[0] if runner.fallback_used else runner.fallback_note) if mine else ""
+                events += book.observe(rule.id, bool(why), now_s, why or None)
+            elif kind == AlarmKind.SENSORS_DISAGREE:
+                spread = runner.spread.get(subject)
+                limit = DISAGREE.get(subject)
+                events += book.observe(rule.id, spread is not None and limit is not None and spread > limit, now_s,
+                                       None if spread is None else f"{spread:.2f} apart")
             elif kind == AlarmKind.STUCK_SENSOR:
                 watch = runner.stuck.get(subject)
-                flat = None if watch is None else watch.stuck_for(now_s)
+                track = runner.tracks.get(subject)
+                reading = track is not None and track.quality == "good"  # a silent sensor is not a stuck one
+                flat = None if watch is None or not reading else watch.stuck_for(now_s)
                 events += book.observe(rule.id, flat is not None, now_s,
                                        None if flat is None or watch is None else
                                        f"{watch.ref:g} for {flat / 3600:.1f} h")
@@ -900,12 +971,18 @@ class SiteDaemon:
             for act_id, driver in runner.drivers.items():
                 items[f"driver:{act_id}"] = driver.state()
             self.state.put_many(runner.zone.id, items)
+        self.state.put("_site", "outside", self.outside.state())
 
     # ------------------------------------------------------------------ jobs
 
     async def run_job(self, kind: str, zone: str | None = None, at: str | None = None) -> None:
         """A scheduled job: claim its slot, then apply the state for now to every zone (level-triggered,
-        idempotent), yielding to the tick loop between zones so a site of many zones keeps its ticks."""
+        idempotent), yielding to the tick loop between zones so a site of many zones keeps its ticks. What it
+        records is committed before its events are published, as a tick's."""
+        async with self._durable_first():
+            await self._run_job(kind, zone, at)
+
+    async def _run_job(self, kind: str, zone: str | None, at: str | None) -> None:
         now = self.clock.now()
         job_id = f"{self.site.site.id}:{kind}" + (f":{zone}" if zone else "")
         if kind == "meal" and at is not None:
@@ -1003,9 +1080,10 @@ class SiteDaemon:
                     [(z.id, z.kind, z.bus, [x.model_dump() for x in z.sensors],
                       [(a.id, a.role, a.unit, a.slot) for a in z.actuators]) for z in s.zones])
 
-        if wiring(site) != wiring(self.site) or site.site.id != self.site.site.id:
-            self.event(None, "reload_rejected", "site file changes buses, nodes or wiring: restart the daemon to "
-                       "apply them; the running wiring is kept")
+        if wiring(site) != wiring(self.site) or site.site.id != self.site.site.id \
+                or site.runtime.tick_s != self.site.runtime.tick_s:
+            self.event(None, "reload_rejected", "site file changes buses, nodes, wiring or the tick: restart the "
+                       "daemon to apply them; the running ones are kept")
             return
         zones = {}
         for zone in site.zones:
@@ -1018,14 +1096,19 @@ class SiteDaemon:
             new = ZoneRunner(zone, runner.controller, runner.recipe, runner.kinds, runner.drivers, runner.tracks,
                              runner.overrides, runner.tenant)
             _watch_readings(new, zone, {k: w.state() for k, w in runner.stuck.items()})
-            for act in zone.actuators:  # a changed dead-man setting applies from the next ON
+            for act in zone.actuators:  # a changed dead-man setting applies at once (an ON is sent again)
                 driver = new.drivers[act.id]
-                if type(driver) is SwitchDriver:
-                    driver.lease_s = act.lease_s(site.runtime.tick_s)
+                lease = act.lease_s(site.runtime.tick_s)
+                if type(driver) is SwitchDriver and lease != driver.lease_s:
+                    driver.lease_s = lease
+                    if driver.commanded:
+                        driver.commanded, driver.renew_at = None, None
             new.refresh_offset, new.period = runner.refresh_offset, runner.period
             _carry(runner, new)
             if zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted:
                 new.recipe = self._load_zone_recipe(zone) if zone.recipe else None
+                new.switched_recipe = None  # the site file's recipe wins over an earlier switch by command
+                self._keep_manual(new)
             zones[zone.id] = new
             self.event(new, "site_changed", f"zone {zone.id}: settings reloaded")
         self.site, self.zones = site, zones
@@ -1058,7 +1141,7 @@ class SiteDaemon:
         record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now, account=account)
         self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
                            {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
-        self.desk.remember(ack, judged_at)
+        self.desk.remember(ack, judged_at, zone=zone_id, account=account)
         code = "command_applied" if ack.ok else "command_rejected"
         self.event(runner, code, f"{record.get('who', '?')}: {record.get('kind', '?')} {record.get('target', '')} "
                    f"{record.get('value', '')} -> {'ok' if ack.ok else ack.error}: {ack.message}"[:300],
@@ -1122,19 +1205,23 @@ class SiteDaemon:
         if action.kind == "setpoint":
             runner.tenant[target] = float(action.value)  # type: ignore[arg-type]
             runner.setpoints_at = float("-inf")
+            self._keep_manual(runner)
         elif action.kind == "release_setpoint":
             runner.tenant.pop(target, None)
             runner.setpoints_at = float("-inf")
+            self._keep_manual(runner)
         elif action.kind == "override":
             self.set_override(zone_id, target, action.value, action.duration_s or 0.0,  # type: ignore[arg-type]
                               action.reason, action.issued_by)
         elif action.kind == "release_override":
             runner.overrides.pop(target, None)
+            self._keep_manual(runner)
         elif action.kind == "recipe":
             path = self.recipe_ids(runner.zone.kind)[str(action.value)]
             recipe = load_recipe(path)
             old = runner.recipe.recipe.label if runner.recipe else "none"
-            runner.recipe = ZoneRecipe(recipe, path, _stamp(path))
+            runner.recipe, runner.switched_recipe = ZoneRecipe(recipe, path, _stamp(path)), str(action.value)
+            self._keep_manual(runner)
             runner.setpoints_at, runner.day_cache = float("-inf"), None
             self.event(runner, "recipe_changed", f"recipe {old} -> {recipe.label} by {action.issued_by}")
             self._plan_meals(now)
@@ -1180,6 +1267,7 @@ class SiteDaemon:
             raise BadInput(f"zone {zone_id}: no actuator {actuator!r}")
         expires = self.clock.now().timestamp() + duration_s
         runner.overrides[actuator] = Override(target, expires, reason, issued_by)
+        self._keep_manual(runner)
         self.event(runner, "override", f"{actuator}: manual {target!r} for {duration_s:g} s by {issued_by}: {reason}")
 
 
@@ -1205,6 +1293,8 @@ def _carry(old: ZoneRunner, new: ZoneRunner) -> None:
     before the next tick acts on them), its alarm book, the units its nodes report."""
     new.wanted, new.run_s, new.bad, new.decisions = old.wanted, old.run_s, old.bad, old.decisions
     new.last_tick_s, new.units, new.alarm_count = old.last_tick_s, old.units, old.alarm_count
+    new.requests, new.fallbacks, new.fallback_mode = old.requests, old.fallbacks, old.fallback_mode
+    new.switched_recipe, new.saved = old.switched_recipe, old.saved
     new.alarms = old.alarms
     if new.alarms is not None:
         new.alarms.set_rules(standard_rules(new.zone))

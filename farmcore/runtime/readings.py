@@ -2,8 +2,9 @@
 
 - **Combined sensors.** A zone may have two (or more) sensors of one quantity, each with its own `id`; the
   zone's reading of the quantity is then the median of the good ones (with two, their mean; with one good,
-  that one), and it is bad only when none is good. So one failed air sensor does not send the heater to its
-  failsafe, and the controller keeps seeing `air_temperature`.
+  that one; for dissolved oxygen the lowest), a stuck one counting only when no other is good, and it is bad
+  only when none is good. So one failed air sensor does not send the heater to its failsafe, and the
+  controller keeps seeing `air_temperature`. Two good sensors far apart raise a warning: one is wrong.
 - **Recorded.** Only what was read in this tick goes to the historian, stamped with the tick: a good value
   as `good`, a value the node reported with a fault or while not measuring with that quality; a value held
   from an earlier read is never recorded again as if it were new.
@@ -24,33 +25,53 @@ from farmcore.historian.base import Point
 from farmcore.runtime.safety import Tracked, held_note, shown_quality
 from farmcore.site import ZoneDef
 
+# Quantities for which the lowest of several good readings is the zone's: a DO probe lifted out of the water
+# reads high, and the fish are safer with the low one (more aeration, the backup sooner). Others: the median.
+LOW_WINS = frozenset({"dissolved_oxygen"})
+# [engineering choice] two sensors of one quantity further apart than this: one of them is wrong (a warning).
+DISAGREE = {"air_temperature": 2.0, "relative_humidity": 10.0, "co2": 150.0, "water_temperature": 1.0,
+            "dissolved_oxygen": 1.0, "soil_moisture": 10.0, "ec": 0.5, "ph": 0.5}
+
 
 def combined_quantities(zone: ZoneDef) -> dict[str, tuple[str, ...]]:
-    """{quantity: the readings combined into it} for quantities measured by several sensors of the zone."""
+    """{quantity: the readings combined into it}: quantities measured by several sensors of the zone, and a
+    quantity whose one sensor has an `id` of its own (the zone still has the quantity by its name)."""
     by_quantity: dict[str, list[str]] = {}
     for sensor in zone.sensors:
         if sensor.source is None:
             by_quantity.setdefault(sensor.quantity, []).append(sensor.key)
-    return {q: tuple(keys) for q, keys in by_quantity.items() if len(keys) > 1}
+    return {q: tuple(keys) for q, keys in by_quantity.items() if len(keys) > 1 or keys != [q]}
 
 
 def combine(fused: Mapping[str, tuple[str, ...]], tracks: Mapping[str, Tracked], readings: dict[str, float],
-            bad: dict[str, str], now_s: float) -> None:
-    """Add each combined quantity to `readings` (the median of its good sensors) or to `bad` (none good), and
-    keep its own track up to date for the record and the display."""
+            bad: dict[str, str], now_s: float, suspect: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Add each combined quantity to `readings` (the median of its good sensors, the lowest for LOW_WINS; a
+    `suspect` one, e.g. stuck, only when no other is good) or to `bad` (none good), and keep its own track:
+    good (and recorded) only when a sensor was read good in this tick, else the quality of a held value.
+    Returns {quantity: the spread between its good sensors}."""
+    spreads: dict[str, float] = {}
     for quantity, keys in fused.items():
-        good = [readings[k] for k in keys if k in readings]
+        usable = [k for k in keys if k in readings]
+        good = [k for k in usable if k not in suspect] or usable
         track = tracks[quantity]
-        if good:
-            value = float(statistics.median(good))
-            readings[quantity] = value
-            bad.pop(quantity, None)
-            track.value, track.good_at, track.quality, track.raw, track.read_at = value, now_s, "good", value, now_s
-        else:
+        if not good:
             bad[quantity] = "no good sensor: " + "; ".join(f"{k} {bad.get(k, 'bad')}" for k in keys)
             stale = all(bad.get(k, "").startswith("stale") for k in keys)
             track.quality = "stale" if stale else tracks[keys[0]].quality
             track.raw, track.read_at = None, now_s
+            continue
+        values = [readings[k] for k in good]
+        value = min(values) if quantity in LOW_WINS else float(statistics.median(values))
+        readings[quantity] = value
+        bad.pop(quantity, None)
+        spreads[quantity] = max(values) - min(values)
+        fresh = [k for k in good if tracks[k].quality == "good" and tracks[k].good_at == tracks[k].read_at]
+        track.value = value
+        track.good_at = max(tracks[k].good_at or 0.0 for k in good)
+        track.read_at = max(tracks[k].read_at or 0.0 for k in good)
+        track.quality = "good" if fresh else tracks[good[0]].quality
+        track.raw = value if fresh else None
+    return spreads
 
 
 def sensor_points(site: str, zone: str, tracks: Mapping[str, Tracked], now: datetime,

@@ -4,9 +4,12 @@ Without its inside temperature the heater's failsafe is `off` and the vents hold
 kills the crop within hours. So while the outside is colder than `below_outside`, the heater runs at a duty
 set by the outside temperature (a curve in the site file, `FrostGuardDef`: the heat loss of the house grows
 with the difference to the outside), on and off in a fixed cycle, and the vents shut. The outside reading may
-be up to `outside_max_age_s` old (the weather station may be down too); with no outside reading at all the
-guard cannot tell a frost night from a summer noon and leaves the plain failsafe, and says so. The runtime
-raises the zone's critical `frost_guard` alarm whenever the guard drives an actuator.
+be up to `outside_max_age_s` old (the weather station may be down too); older, at night the lowest outside
+temperature of the last 24 h stands in (or, in the half year of short days with no history, 0 degC); by day
+without it
+the guard cannot tell a frost morning from a sunny noon in a shut house and leaves the plain failsafe. The
+runtime raises the zone's critical `frost_guard` alarm whenever the guard drives an actuator, and when it
+should but cannot.
 
 Pure: the tick's input and the site's settings in, decisions out.
 """
@@ -33,26 +36,42 @@ def duty_pct(curve: list[list[float]], outside: float) -> float:
     return curve[-1][1]
 
 
-def outside_temperature(inp: TickInput, max_age_s: float) -> tuple[float, str] | None:
-    """The outside temperature now, else the last good one if recent enough; with how it is known."""
+def cold_season(inp: TickInput) -> bool:
+    """The half year of short days (autumn to spring equinox): days shorter than 12 h, whatever the hemisphere."""
+    sunrise, sunset = inp.sun
+    return (sunset - sunrise).total_seconds() < 12 * 3600
+
+
+def outside_temperature(inp: TickInput, spec: FrostGuardDef) -> tuple[float, str] | None:
+    """The outside temperature to heat against, and how it is known: now; else the last good one if recent
+    enough; else, at night only (by day the sun heats a shut house whatever the air does), the lowest of the
+    last 24 h, or in the cold season the curve's 0 degC when nothing is known. None: it cannot be judged."""
     if "air_temperature" in inp.weather:
         return inp.weather["air_temperature"], "outside"
     held = inp.weather_held.get("air_temperature")
-    if held is not None and held[1] <= max_age_s:
+    if held is not None and held[1] <= spec.outside_max_age_s:
         return held[0], f"outside {held[1] / 60:.0f} min ago"
+    if inp.is_day:
+        return None
+    low = inp.weather_low_24h.get("air_temperature")
+    if low is not None:
+        return low, "outside unknown, lowest of 24 h"
+    if cold_season(inp):
+        return 0.0, "outside unknown, cold season: taken as"
     return None
 
 
-def decide(inp: TickInput, spec: FrostGuardDef, actuators: list[ActuatorView]) -> dict[str, Decision]:
-    """Decisions for the heaters and vents while no inside air temperature is good; {} otherwise."""
-    if not spec.enabled or "air_temperature" in inp.readings:
-        return {}
-    outside = outside_temperature(inp, spec.outside_max_age_s)
+def decide(inp: TickInput, spec: FrostGuardDef, actuators: list[ActuatorView]) -> tuple[dict[str, Decision], str]:
+    """Decisions for the heaters and vents while no inside air temperature is good ({} otherwise), and why the
+    guard cannot act when it should ("" when it acts or is not needed)."""
+    if not spec.enabled or "air_temperature" in inp.readings or not any(v.role == "heater" for v in actuators):
+        return {}, ""
+    outside = outside_temperature(inp, spec)
     if outside is None:
-        return {}
+        return {}, "no inside and no usable outside temperature: heater left in its failsafe"
     t_out, known = outside
     if t_out >= spec.below_outside:
-        return {}
+        return {}, ""
     duty = duty_pct(spec.duty, t_out)
     phase = inp.now_s % spec.period_s
     on = phase < duty / 100.0 * spec.period_s
@@ -64,4 +83,4 @@ def decide(inp: TickInput, spec: FrostGuardDef, actuators: list[ActuatorView]) -
             out[view.id] = Decision(on, "safety", f"{why}: {'on' if on else 'off'} phase")
         elif view.role in VENT_ROLES:
             out[view.id] = Decision(0.0, "safety", f"frost guard: vents shut (outside {t_out:.1f} °C)")
-    return out
+    return out, ""
