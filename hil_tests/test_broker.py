@@ -110,7 +110,8 @@ async def test_tls_listener_carries_a_zone_link_and_refuses_plain_clients(tmp_pa
     and a plain-text client is refused."""
     import asyncio
 
-    from farmcore.link.client import ZoneLink, parse_broker_url
+    from farmcore.link.brokerurl import parse_broker_url
+    from farmcore.link.client import ZoneLink
 
     mosq = Mosquitto(load_site(SITE), tmp_path / "broker", tls=_certificates(tmp_path / "tls")).start()
     try:

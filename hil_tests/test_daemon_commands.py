@@ -8,7 +8,8 @@ from pathlib import Path
 
 from farmcore.historian.base import Point
 from farmcore.historian.sqlite import SqliteHistorian
-from farmcore.link.client import BrokerUrl, SiteLink
+from farmcore.link.brokerurl import BrokerUrl
+from farmcore.link.client import SiteLink
 from hil_tests.test_daemon import command, free_tcp_url, kst, rig
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from farmcore.link.client import SiteLink, ZoneLink, parse_broker_url
+from farmcore.link.brokerurl import parse_broker_url
+from farmcore.link.client import SiteLink, ZoneLink
 from farmcore.site import load_site
 from hil_tests.mosquitto import Mosquitto, needs_mosquitto
 

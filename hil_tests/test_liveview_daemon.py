@@ -22,7 +22,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from farmcore.fieldbus.url import parse_bus_url
-from farmcore.link.client import parse_broker_url
+from farmcore.link.brokerurl import parse_broker_url
 from farmcore.runtime import reasontext
 from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.controllers import installed

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from farmcore.historian.sqlite import SqliteHistorian
-from farmcore.link.client import parse_broker_url
+from farmcore.link.brokerurl import parse_broker_url
 from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock

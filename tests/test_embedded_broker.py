@@ -12,7 +12,8 @@ import aiomqtt
 import pytest
 
 from farmcore.errors import BadInput
-from farmcore.link.client import BrokerUrl, ZoneLink, parse_broker_url
+from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
+from farmcore.link.client import ZoneLink
 from farmcore.link.embedded import embedded_broker
 
 pytestmark = pytest.mark.timeout(20)

@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from farmcore.errors import BadInput
-from farmcore.link.client import BrokerUrl, ZoneLink, parse_broker_url
+from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
+from farmcore.link.client import ZoneLink
 
 
 def test_broker_urls(tmp_path) -> None:

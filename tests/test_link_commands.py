@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from farmcore.link.audit import audit_record
 from farmcore.link.commands import CommandDesk, ZoneContext
 from farmcore.link.messages import (
     KINDS,
@@ -435,7 +436,7 @@ def test_audit_of_a_rejection_uses_what_it_can_read():
     assert out.command is None
     assert (a["code"], a["ok"], a["error"], a["who"], a["kind"], a["id"]) == (
         "command_rejected", False, "invalid_command", "kim", "override", "c1")
-    assert CommandDesk.audit(out.ack, None, NOW)["message"].startswith("command c1")
+    assert audit_record(out.ack, None, NOW)["message"].startswith("command c1")
     junk = CommandDesk().process(b"\x00", NOW, GH).audit
     assert junk["error"] == "malformed_json" and "id" not in junk and "(no id)" in junk["message"]
 

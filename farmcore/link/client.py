@@ -8,9 +8,7 @@ and acks in a bounded queue, which a sender task drains while connected. When th
 reconnects with exponential backoff and jitter, then republishes `online`, the state and the alarm list,
 and sends what the queue kept (the oldest are dropped first once it is full, and counted).
 
-Broker URLs (no secret in them; a site file is copied and mailed):
-    mqtt://[USER@]HOST[:1883][?password_file=PATH | password_env=NAME]
-    mqtts://[USER@]HOST[:8883][?ca=PATH&cert=PATH&key=PATH&password_file=...]
+Broker URLs: farmcore/link/brokerurl.py.
 """
 
 from __future__ import annotations
@@ -19,22 +17,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
-import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import aiomqtt
 import orjson
 from aiomqtt.exceptions import MqttConnectError
 
-from farmcore.errors import BadInput
+from farmcore.link.brokerurl import BrokerUrl
 from farmcore.link.messages import commands_filter, parse_topic, topic
 
 log = logging.getLogger("farmcore.link")
@@ -43,83 +36,10 @@ QUEUE_MAX = 1000  # events and acks kept per zone while the broker is away (a 10
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
 STATE_MIN_INTERVAL_S = 1.0  # DESIGN: retained state at most once a second per zone
-PASSWORD_ENV = "FARMCTL_MQTT_PASSWORD"  # default password source when the URL names a user and no source
-URL_KEYS = ("password_file", "password_env", "ca", "cert", "key")
-URL_FORMS = "mqtt://[USER@]HOST[:PORT][?password_file=PATH|password_env=NAME] or mqtts://...&ca=PATH"
 
 PROBE_S = 1.0  # while every zone is away, the broker's port is tried this often: its return ends the backoff
 HERD_SPREAD_S = 0.5  # zones woken by the broker's return reconnect spread over this much time
 CommandHandler = Callable[[str, bytes, str | None], Awaitable[bytes]]  # (zone, payload, account) -> ack
-# An ack follows the PUBACK of its command at once: with Nagle on, it waits for the broker's delayed TCP ACK
-# (~40 ms on Linux). Commands and acks are small and latency-bound, so no Nagle on our sockets.
-NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-
-    @property
-    def shown(self) -> str:
-        """The URL as it may be printed (it never holds the password)."""
-        user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
-
-    def client(self, identifier: str, *, will: aiomqtt.Will | None = None, clean_session: bool = True,
-               keepalive: int = 30, timeout: float = 10.0) -> aiomqtt.Client:
-        tls = aiomqtt.TLSParameters(ca_certs=self.ca, certfile=self.cert, keyfile=self.key) if self.tls else None
-        return aiomqtt.Client(self.host, self.port, username=self.username, password=self.password,
-                              identifier=identifier, will=will, clean_session=clean_session, keepalive=keepalive,
-                              timeout=timeout, tls_params=tls, socket_options=NODELAY)
-
-
-def parse_broker_url(url: str, *, environ: dict[str, str] | None = None) -> BrokerUrl:
-    """A broker URL -> `BrokerUrl` with its password read; BadInput naming the part that is wrong."""
-    env = os.environ if environ is None else environ
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise BadInput(f"broker URL {url!r}: {exc}; expected {URL_FORMS}") from None
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise BadInput(f"broker URL {url!r}: scheme {parts.scheme!r}; expected {URL_FORMS}")
-    if not parts.hostname:
-        raise BadInput(f"broker URL {url!r}: no host; expected {URL_FORMS}")
-    if parts.password is not None:
-        raise BadInput(f"broker URL {parts.scheme}://{parts.username}:***@{parts.hostname}: a password in the URL "
-                       "leaks with the site file; use password_file=PATH or password_env=NAME")
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    unknown = sorted(set(params) - set(URL_KEYS))
-    if unknown:
-        raise BadInput(f"broker URL {url!r}: unknown parameter {unknown[0]!r}; allowed: {', '.join(URL_KEYS)}")
-    if "password_file" in params and "password_env" in params:
-        raise BadInput(f"broker URL {url!r}: give password_file or password_env, not both")
-    password = None
-    if "password_file" in params:
-        path = Path(params["password_file"]).expanduser()
-        try:
-            password = path.read_text().strip()
-        except OSError as exc:
-            raise BadInput(f"broker URL {url!r}: password_file {path}: {exc.strerror or exc}") from None
-    elif "password_env" in params:
-        name = params["password_env"]
-        if name not in env:
-            raise BadInput(f"broker URL {url!r}: environment variable {name} (password_env) is not set")
-        password = env[name]
-    elif parts.username:
-        password = env.get(PASSWORD_ENV)
-    tls = parts.scheme == "mqtts"
-    if not tls and any(k in params for k in ("ca", "cert", "key")):
-        raise BadInput(f"broker URL {url!r}: ca/cert/key need mqtts://")
-    return BrokerUrl(parts.hostname, port or (8883 if tls else 1883), parts.username or None, password, tls,
-                     params.get("ca"), params.get("cert"), params.get("key"))
 
 
 def _json(value: Any) -> bytes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from farmcore.link.audit import audit_record, clip
 from farmcore.link.messages import (
     ACCOUNT_PATTERN,
     Ack,
@@ -38,7 +39,6 @@ MAX_LIFETIME = timedelta(days=1)  # issued_at -> expires_at [engineering choice]
 SKEW_S = 300.0  # issued_at may lie this far in the future (clocks of the portal and the box differ)
 FEED_NOW_MAX_KG = 100.0
 SEEN_MAX = 10_000
-MAX_MESSAGE = 500
 
 ActionKind = Literal["setpoint", "override", "release_override", "release_setpoint", "recipe", "feed_now",
                      "ack_alarm"]
@@ -178,11 +178,11 @@ class CommandDesk:
             ack, action = self._decide(payload, now, ctx, progress, account)
         except Exception as exc:  # a bug in a rule must not cost the loop, nor the sender its ack
             ack = Ack(progress.cid, False, ErrorCode.INTERNAL_ERROR,
-                      _clip(f"internal error ({type(exc).__name__}: {exc}); not applied"))
+                      clip(f"internal error ({type(exc).__name__}: {exc}); not applied"))
             action = None
         if remember:
             self.remember(ack, now, zone=ctx.zone, account=account)
-        return Outcome(ack, action, progress.command, self.audit(ack, progress.command, now, progress.raw, account))
+        return Outcome(ack, action, progress.command, audit_record(ack, progress.command, now, progress.raw, account))
 
     # ------------------------------------------------------------------------------------------- decision
 
@@ -191,7 +191,7 @@ class CommandDesk:
         try:
             p.raw = read_payload(payload)
         except CommandError as exc:
-            return Ack(None, False, exc.code, _clip(exc.message)), None
+            return Ack(None, False, exc.code, clip(exc.message)), None
         p.cid = readable_id(p.raw)
         if p.cid is not None:
             first = self._recall(seen_key(ctx.zone, account, p.cid))
@@ -206,7 +206,7 @@ class CommandDesk:
             applied, action = self._rules(p.command, now, ctx)
             ack = Ack(p.cid, True, None, _describe(applied), applied)
         except CommandError as exc:
-            ack, action = Ack(p.cid, False, exc.code, _clip(exc.message)), None
+            ack, action = Ack(p.cid, False, exc.code, clip(exc.message)), None
         return ack, action
 
     def _rules(self, cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], Action]:
@@ -360,48 +360,6 @@ class CommandDesk:
         self.store_errors += 1
         self.last_store_error = f"{type(exc).__name__}: {exc}"
 
-    # ---------------------------------------------------------------------------------------------- audit
-
-    @staticmethod
-    def audit(ack: Ack, command: Command | None, now: datetime, raw: Mapping[str, Any] | None = None,
-              account: str | None = None) -> dict[str, float | int | str | bool]:
-        """The historian event of one command: who (the broker account that sent it, from its topic, and the
-        person it names), what, when, why and the outcome.
-
-        Flat, with no None values, so it can be an event point's fields as it is
-        (`Point("event", site, zone, record["code"], now, record)`). For a payload that was not a valid
-        command, `who` and `kind` come from the raw JSON when they are text, clipped.
-        """
-        record: dict[str, Any] = {
-            "code": "command_applied" if ack.ok else "command_rejected",
-            "at": iso(now),
-            "ok": ack.ok,
-        }
-        if ack.id is not None:
-            record["id"] = ack.id
-        if account is not None:
-            record["account"] = account
-        if ack.error is not None:
-            record["error"] = str(ack.error)
-        if command is not None:
-            record.update(who=command.issued_by, kind=command.kind, issued_at=iso(command.issued_at),
-                          expires_at=iso(command.expires_at), why=command.reason)
-            for name in ("target", "value", "duration_s"):
-                v = getattr(command, name)
-                if v is not None:
-                    record[name] = v
-        elif raw is not None:
-            for src, dst in (("issued_by", "who"), ("kind", "kind"), ("reason", "why")):
-                v = raw.get(src)
-                if isinstance(v, str):
-                    record[dst] = v[:64] if dst != "why" else v[:500]
-        who = record.get("who", "unknown")
-        via = f" via {account}" if account is not None and account != who else ""
-        what = " ".join(str(record[k]) for k in ("kind", "target", "value") if k in record) or "?"
-        outcome = "applied" if ack.ok else f"rejected {ack.error}"
-        record["message"] = _clip(f"command {ack.id or '(no id)'} {what} by {who}{via}: {outcome}: {ack.message}")
-        return record
-
 
 def seen_key(zone: str, account: str | None, cid: str) -> str:
     """Where a handled command id is remembered: per zone and broker account (`-`: an in-process caller)."""
@@ -427,8 +385,4 @@ def _applied(value: Any) -> dict[str, Any] | None:
 def _describe(applied: dict[str, Any]) -> str:
     parts = [str(applied[k]) for k in ("target", "value") if applied.get(k) is not None]
     until = f" until {applied['until']}" if "until" in applied else ""
-    return _clip(f"{applied['kind']} {' '.join(parts)}{until}".rstrip())
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    return clip(f"{applied['kind']} {' '.join(parts)}{until}".rstrip())

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import aiomqtt
 
 from farmcore.errors import BadInput, FarmError
-from farmcore.link.client import BrokerUrl
+from farmcore.link.brokerurl import BrokerUrl
 from farmcore.link.messages import parse_topic, zones_filter
 
 QUIET_S = 0.5  # retained messages come right after the SUBACK; this long without one means we have them all

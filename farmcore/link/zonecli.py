@@ -34,7 +34,7 @@ import click
 
 from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
-from farmcore.link.client import BrokerUrl, parse_broker_url
+from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
 from farmcore.link.messages import (
     ID_PATTERN,
     KINDS,

@@ -38,8 +38,10 @@ from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.gpio import Watchdog
 from farmcore.historian.base import Historian, Point
+from farmcore.link.audit import audit_record
 from farmcore.link.broker import ACCOUNT_PREFIX
-from farmcore.link.client import BrokerUrl, SiteLink, parse_broker_url
+from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
+from farmcore.link.client import SiteLink
 from farmcore.link.commands import MAX_LIFETIME, SKEW_S, Action, CommandDesk, ZoneContext
 from farmcore.link.messages import Ack, ErrorCode, iso, readable_id_of
 from farmcore.recipe import zonerecipe
@@ -1138,7 +1140,7 @@ class SiteDaemon:
                 self._apply_action(runner, outcome.action, now)
             except FarmError as exc:  # e.g. the recipe file went bad since the desk saw its id
                 ack = Ack(ack.id, False, ErrorCode.INTERNAL_ERROR, f"accepted but not applied: {exc}")
-        record = outcome.audit if ack is outcome.ack else self.desk.audit(ack, outcome.command, now, account=account)
+        record = outcome.audit if ack is outcome.ack else audit_record(ack, outcome.command, now, account=account)
         self._write([Point("event", self.site.site.id, zone_id, "command_audit", now,
                            {k: v for k, v in record.items() if isinstance(v, str | int | float | bool)})])
         self.desk.remember(ack, judged_at, zone=zone_id, account=account)
