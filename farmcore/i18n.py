@@ -169,6 +169,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "event:request": {"ko": "요청", "en": "request"},
     # `zone status|cmd|watch` (farmcore/link/zonecli.py)
     "site": {"ko": "단지", "en": "site"},
+    "site check ok": {"ko": "이상 없음", "en": "ok"},
+    "clock ahead": {
+        "en": "{zones}: state times up to {seconds} s ahead of this machine's clock (a twin running faster than real "
+              "time, or a wrong clock); ages count from when a state arrived, - when none arrived live",
+        "ko": "{zones}: 상태 시각이 이 컴퓨터 시계보다 최대 {seconds}초 앞섭니다 (실제보다 빠르게 도는 트윈이거나 시계 "
+              "오류). 경과 시간은 상태를 실시간으로 받은 때부터 세며, 받지 못했으면 - 로 표시합니다"},
+    "not a KS node": {
+        "en": "no KS X 3267 node information at registers 1-8; a vendor device needs --profile (shipped: {ids})",
+        "ko": "1-8번 레지스터에 KS X 3267 노드 정보가 없습니다. 제조사 장치는 --profile 을 지정하세요 (제공: {ids})"},
+    "buses": {"ko": "버스", "en": "buses"},
+    "nodes": {"ko": "노드", "en": "nodes"},
+    "zones this daemon runs": {"ko": "이 데몬이 운전할 구역", "en": "zones this daemon runs"},
+    "zones of the other daemon": {"ko": "다른 데몬의 구역", "en": "zones of the other daemon"},
+    "no recipe": {"ko": "레시피 없음", "en": "no recipe"},
+    "planted": {"ko": "정식/입식", "en": "planted"},
     "broker": {"ko": "브로커", "en": "broker"},
     "mode": {"ko": "운전모드", "en": "mode"},
     "state age s": {"ko": "상태경과(초)", "en": "state age s"},

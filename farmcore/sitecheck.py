@@ -25,21 +25,6 @@ from farmcore.recipe.zonerecipe import load_zone_recipe
 from farmcore.site import SiteFile, load_site
 from farmcore.siterules import shared_sensors
 
-TEXTS: dict[str, dict[str, str]] = {
-    "ok": {"ko": "이상 없음", "en": "ok"},
-    "site": {"ko": "단지", "en": "site"},
-    "buses": {"ko": "버스", "en": "buses"},
-    "nodes": {"ko": "노드", "en": "nodes"},
-    "runs": {"ko": "이 데몬이 운전할 구역", "en": "zones this daemon runs"},
-    "others": {"ko": "다른 데몬의 구역", "en": "zones of the other daemon"},
-    "no recipe": {"ko": "레시피 없음", "en": "no recipe"},
-    "planted": {"ko": "정식/입식", "en": "planted"},
-}
-
-
-def _t(key: str) -> str:
-    return TEXTS[key][i18n.language()]
-
 
 @dataclass(frozen=True)
 class ZoneReport:
@@ -88,16 +73,17 @@ def summary(report: SiteReport, kinds: tuple[str, ...]) -> str:
 
     def zone_text(z: ZoneReport) -> str:
         if z.recipe is None:
-            return f"{z.id} ({_t('no recipe')})"
-        return f"{z.id} {z.recipe.label} ({_t('planted')} {planted[z.id]})"
+            return f"{z.id} ({i18n.t('no recipe')})"
+        return f"{z.id} {z.recipe.label} ({i18n.t('planted')} {planted[z.id]})"
 
     runs = [zone_text(z) for z in report.zones if z.kind in kinds]
     others = [z.id for z in report.zones if z.kind not in kinds]
-    lines = [f"{_t('ok')} {report.path}: {_t('site')} {site.site.id} ({site.site.timezone})",
-             f"  {_t('buses')}: {', '.join(f'{b.id} {b.url}' for b in site.buses)}; {_t('nodes')}: {len(site.nodes)}",
-             f"  {_t('runs')}: {', '.join(runs)}"]
+    lines = [f"{i18n.t('site check ok')} {report.path}: {i18n.t('site')} {site.site.id} ({site.site.timezone})",
+             f"  {i18n.t('buses')}: {', '.join(f'{b.id} {b.url}' for b in site.buses)}; "
+             f"{i18n.t('nodes')}: {len(site.nodes)}",
+             f"  {i18n.t('zones this daemon runs')}: {', '.join(runs)}"]
     if others:
-        lines.append(f"  {_t('others')}: {', '.join(others)}")
+        lines.append(f"  {i18n.t('zones of the other daemon')}: {', '.join(others)}")
     return "\n".join(lines)
 
 

@@ -102,12 +102,6 @@ profile_option = click.option("--profile", metavar="ID|FILE",
                               help="register-map profile (needed for vendor devices and KS X 3286 nodes)")
 
 
-_NOT_KS_HINT = {
-    "en": "no KS X 3267 node information at registers 1-8; a vendor device needs --profile (shipped: {ids})",
-    "ko": "1-8번 레지스터에 KS X 3267 노드 정보가 없습니다. 제조사 장치는 --profile 을 지정하세요 (제공: {ids})",
-}
-
-
 async def _open_node(bus: Bus, unit: int, profile_ref: str | None) -> KsNode | VendorNode:
     if profile_ref:
         profile = find_profile(profile_ref)
@@ -118,7 +112,7 @@ async def _open_node(bus: Bus, unit: int, profile_ref: str | None) -> KsNode | V
         return await KsNode.discover(bus, unit)
     except ModbusExceptionReply as exc:  # a vendor probe refuses the KS node-information registers
         ids = ", ".join(p for p in sorted(builtin_profiles()) if p.startswith("vendor:"))
-        raise DeviceError(f"{exc}; {_NOT_KS_HINT[i18n.language()].format(ids=ids)}") from None
+        raise DeviceError(f"{exc}; {i18n.t('not a KS node').format(ids=ids)}") from None
 
 
 # --------------------------------------------------------------------------- bus scan

@@ -38,6 +38,7 @@ from farmctl.strategies.irrigation import Irrigation
 from farmctl.strategies.lighting import Lighting
 
 STATE_VERSION = 1
+DEFAULT_FROST = FrostGuardDef()  # a zone whose site file says nothing about its frost guard
 
 
 def _held(d: Decision, switched: Switched) -> Decision:
@@ -60,9 +61,8 @@ def _opening(view: ActuatorView, decided: Decision | None) -> float | None:
 class GreenhouseController:
     """A greenhouse zone's strategies; works with any subset of the greenhouse actuator roles."""
 
-    def __init__(self, actuators: list[ActuatorView] | None = None, frost: FrostGuardDef | None = None) -> None:
+    def __init__(self, actuators: list[ActuatorView] | None = None) -> None:
         self._default_actuators = {a.id: a for a in actuators or []}  # used when a tick brings none
-        self._frost = frost or FrostGuardDef()
         self._day: date | None = None
         self._ti = TemperatureIntegration()
         self._vents = ventilation.Vents()
@@ -142,7 +142,7 @@ class GreenhouseController:
             if (d := self._lighting.decide(inp, view)) is not None:
                 decide[view.id] = d
 
-        frost = (inp.zone.frost_guard if inp.zone is not None else None) or self._frost
+        frost = (inp.zone.frost_guard if inp.zone is not None else None) or DEFAULT_FROST  # the site's, as reloaded
         out.fallbacks, out.fallback_note = frostguard.decide(inp, frost, [v for vs in roles.values() for v in vs])
         if out.fallbacks or out.fallback_note:
             out.fallback_mode = frostguard.MODE
@@ -188,6 +188,7 @@ class GreenhouseController:
         self._heaters.restore(state.get("heaters", {}))
 
 
-def for_zone(zone: ZoneDef) -> GreenhouseController:
-    """The controller of a greenhouse zone (the `farmcore.controllers` entry point)."""
-    return GreenhouseController(frost=zone.frost_guard)
+def for_zone(_zone: ZoneDef) -> GreenhouseController:
+    """The controller of a greenhouse zone (the `farmcore.controllers` entry point); its site settings arrive
+    with every tick (`TickInput.zone`), so a reload changes them."""
+    return GreenhouseController()

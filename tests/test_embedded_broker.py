@@ -194,6 +194,8 @@ async def test_the_daemon_zone_link_works_against_it(broker: BrokerUrl) -> None:
             assert await receive(portal, 1) == [("farm/demo/z1/status", b"online", False, 1)]
             await portal.publish("farm/demo/z1/cmd/portal", b"fan on", qos=1)
             assert await receive(portal, 1) == [("farm/demo/z1/ack", b"ack from portal:fan on", False, 1)]
+            await portal.publish("farm/demo/z1/cmd/No Account!", b"x", qos=1)  # no ACL here: the desk judges it
+            assert await receive(portal, 1) == [("farm/demo/z1/ack", b"ack from No Account!:x", False, 1)]
             link.close()
             await asyncio.wait_for(task, 3)
         finally:

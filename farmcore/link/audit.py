@@ -37,7 +37,7 @@ def audit_record(ack: Ack, command: Command | None, now: datetime, raw: Mapping[
     if ack.id is not None:
         record["id"] = ack.id
     if account is not None:
-        record["account"] = account
+        record["account"] = account[:64]  # from the topic: any text a client could publish on
     if ack.error is not None:
         record["error"] = str(ack.error)
     if command is not None:

@@ -28,7 +28,7 @@ import orjson
 from aiomqtt.exceptions import MqttConnectError
 
 from farmcore.link.brokerurl import BrokerUrl
-from farmcore.link.messages import commands_filter, parse_topic, topic
+from farmcore.link.messages import commands_filter, topic
 
 log = logging.getLogger("farmcore.link")
 
@@ -233,18 +233,16 @@ class ZoneLink:
         """Commands one at a time. Each is handled in its own task, shielded: a dropped connection or a
         stop never cancels a command halfway through its Modbus write, and its ack goes out through the
         queue (after a reconnect if need be)."""
+        branch = self.commands.removesuffix("+")  # farm/SITE/ZONE/cmd/
         async for message in client.messages:
-            try:
-                parts = parse_topic(str(message.topic))
-            except ValueError:
+            name = str(message.topic)
+            if not name.startswith(branch):
                 continue
-            if parts.leaf != "cmd" or parts.zone != self.zone or parts.account is None:
-                continue
+            account = name.removeprefix(branch)  # judged by the command desk: whatever arrives is answered
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
-            task = asyncio.create_task(self._handle(bytes(payload), parts.account,
-                                                    message.mid if message.qos else None))
+            task = asyncio.create_task(self._handle(bytes(payload), account, message.mid if message.qos else None))
             self._handling.add(task)
             task.add_done_callback(self._handling.discard)
             await asyncio.shield(task)

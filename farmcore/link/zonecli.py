@@ -55,12 +55,6 @@ BROKER_ENV = "FARMCTL_MQTT"
 DEFAULT_TZ = "Asia/Seoul"
 DEFAULT_TIMEOUT_S = 10.0
 AHEAD_S = 5.0  # a state stamped further ahead of this machine's clock: a fast twin or a wrong clock
-CLOCK_AHEAD = {
-    "en": "{zones}: state times up to {seconds} s ahead of this machine's clock (a twin running faster than real "
-          "time, or a wrong clock); ages count from when a state arrived, - when none arrived live",
-    "ko": "{zones}: 상태 시각이 이 컴퓨터 시계보다 최대 {seconds}초 앞섭니다 (실제보다 빠르게 도는 트윈이거나 시계 "
-          "오류). 경과 시간은 상태를 실시간으로 받은 때부터 세며, 받지 못했으면 - 로 표시합니다",
-}
 CLIP = 120
 STATUS_LEAVES = ("status", "state", "alarms")
 WATCH_LEAVES = ("status", "state", "alarms", "events", "cmd", "ack")
@@ -354,7 +348,7 @@ def status_text(site: str, broker: BrokerUrl, zones: dict[str, dict[str, Any]]) 
     notes = [f"{i18n.t('warning')}: {zone}: {n}" for zone, e in zones.items() for n in e["notes"]]
     ahead = {zone: e["clock_ahead_s"] for zone, e in zones.items() if e["clock_ahead_s"] is not None}
     if ahead:  # one line for the site, not one per zone
-        notes.append(f"{i18n.t('warning')}: " + CLOCK_AHEAD[i18n.language()].format(
+        notes.append(f"{i18n.t('warning')}: " + i18n.t("clock ahead").format(
             zones=", ".join(ahead), seconds=f"{max(ahead.values()):.0f}"))
     return "\n".join([head, table(headers, rows), *notes])
 

@@ -70,8 +70,8 @@ class SwitchDriver:
         if want != self.commanded:
             return self._switch(want, now_s, run_s)
         resend = self._count_feedback(want, feedback_on)
-        if want and self.renew_at is not None and now_s >= self.renew_at:  # a renewal is a resend as well
-            return replace(self._lease(now_s, "dead-man lease renewed"), renewal=True)
+        if want and (renewal := self.renew(now_s)) is not None:  # a renewal is a resend as well
+            return renewal
         if resend:
             count = self.mismatches
             command = self._switch(want, now_s, run_s, why=f"feedback {'on' if feedback_on else 'off'} "
@@ -85,7 +85,7 @@ class SwitchDriver:
         if self.commanded and self.renew_at is not None and now_s >= self.renew_at:
             if self.run_until is not None and now_s >= self.run_until:
                 return None  # a timed run that ended: plan() settles it
-            return replace(self._lease(now_s, "dead-man lease renewed"), renewal=True)
+            return replace(self._on(now_s, "dead-man lease renewed"), renewal=True)
         return None
 
     def _count_feedback(self, want: bool, feedback_on: bool | None) -> bool:
@@ -109,16 +109,11 @@ class SwitchDriver:
         if self.max_on_s is not None and limit is not None:
             limit = min(limit, self.max_on_s)
         self.run_until = None if limit is None else now_s + max(1, round(limit))
-        if self.lease_s is not None:
-            return self._lease(now_s, why)
-        self.renew_at = None
-        if self.run_until is None:
-            return Command("on", why=why)
-        return Command("timed-on", time_s=round(self.run_until - now_s), why=why)
+        return self._on(now_s, why)
 
-    def _lease(self, now_s: float, why: str) -> Command:
-        """ON for one lease (or what is left of a timed run, if less), sent again next tick; plain ON (or the
-        timed run) once the lease has been switched off by a reload."""
+    def _on(self, now_s: float, why: str) -> Command:
+        """ON: without a lease plain `on` (or the timed run); with one, a timed run of the lease (or what is
+        left of the timed run, if less), sent again next tick."""
         if self.lease_s is None:
             self.renew_at = None
             if self.run_until is None:

@@ -138,6 +138,7 @@ class ZoneRunner:
     in_force: dict[str, float] = field(default_factory=dict)  # the controller's setpoints in force (live view)
     fused: dict[str, tuple[str, ...]] = field(default_factory=dict)  # quantity -> its sensors' readings (median)
     stuck: dict[str, StuckWatch] = field(default_factory=dict)  # reading -> its stuck-sensor watch
+    flat: dict[str, float] = field(default_factory=dict)  # reading -> how long it has been stuck (last judgement)
     readings: dict[str, float] = field(default_factory=dict)  # the last tick's usable readings (combined included)
     fallbacks: dict[str, Decision] = field(default_factory=dict)  # the controller's degraded mode, by actuator
     fallback_mode: str = ""  # its name ("frost_guard"), while it has any decision
@@ -180,6 +181,9 @@ class SiteDaemon:
         self.outside = OutsideMemory()  # last good weather and the day's lows, kept across restarts
         self.outside.restore(self.state.get("_site", "outside"))
         self.zones: dict[str, ZoneRunner] = {}
+        # nodes with a KS X 3288 supply device: their sensors measure only while it runs (plausibility.py)
+        self._supply_nodes = {(n.bus, n.unit) for n in self.site.nodes
+                              if any(s.kind == "nutrient" for s in builtin_profiles()[n.profile].slots)}
         self.backups: dict[str, OxygenBackup] = {}
         self.events: list[dict[str, Any]] = []  # recent events, newest last (for the live view)
         self._throttle: dict[tuple[str, str, str], datetime] = {}  # repeated events: once a minute
@@ -392,9 +396,10 @@ class SiteDaemon:
             await self._read_all()
             local = now.astimezone(self.tz)
             sun = self._sun_for(local.date())
+            outside = self.outside.held_ages(now.timestamp()), self.outside.lows(now.timestamp())  # once a tick
             for runner in list(self.zones.values()):
                 try:
-                    await self._tick_zone(runner, now, local, sun)
+                    await self._tick_zone(runner, now, local, sun, outside)
                 except Exception as exc:  # a bug in one zone's strategy must not stop the others
                     log.exception("zone %s tick failed", runner.zone.id)
                     self.event(runner, "tick_failed", f"tick failed: {type(exc).__name__}: {exc}")
@@ -521,7 +526,7 @@ class SiteDaemon:
             readings = snapshot.get(key)
             self.unit_ok[f"{key[0]}/{key[1]}"] = bool(readings) and any(
                 r.quality != "comm_error" for r in readings.values())
-        measuring = {key: node_measuring(part.values()) for key, part in snapshot.items()}
+        measuring = {key: node_measuring(snapshot[key].values()) for key in self._supply_nodes if key in snapshot}
         for runner in self.zones.values():
             z = runner.zone
             for s in z.sensors:
@@ -627,8 +632,8 @@ class SiteDaemon:
             runner.day_cache = cached
         return cached[1]
 
-    async def _tick_zone(self, runner: ZoneRunner, now: datetime, local: datetime,
-                         sun: tuple[datetime, datetime]) -> None:
+    async def _tick_zone(self, runner: ZoneRunner, now: datetime, local: datetime, sun: tuple[datetime, datetime],
+                         outside: tuple[dict[str, tuple[float, float]], dict[str, float]]) -> None:
         z = runner.zone
         now_s = now.timestamp()
         self._refresh_setpoints(runner, now)
@@ -644,7 +649,7 @@ class SiteDaemon:
         runner.last_tick_s = now_s
         requests, runner.requests = tuple(runner.requests), []
         inp = TickInput(now_s, now, local, dt, readings, bad, weather, dict(runner.setpoints), strategy, sun,
-                        views, runner.stage, requests, self.outside.held_ages(now_s), self.outside.lows(now_s), z)
+                        views, runner.stage, requests, *outside, z)
         out = runner.controller.tick(inp)
         runner.trace, runner.bad, runner.readings = out.trace, bad, readings
         runner.fallbacks, runner.fallback_mode, runner.fallback_note = out.fallbacks, out.fallback_mode, \
@@ -677,9 +682,9 @@ class SiteDaemon:
                 readings[q] = track.value  # type: ignore[assignment]
             else:
                 bad[q] = why
-        suspect = frozenset(k for k, w in runner.stuck.items()
-                            if runner.tracks[k].quality == "good" and w.stuck_for(now_s) is not None)
-        runner.spread = combine(runner.fused, runner.tracks, readings, bad, now_s, suspect)
+        runner.flat = {k: flat for k, w in runner.stuck.items()  # a silent sensor is not a stuck one
+                       if runner.tracks[k].quality == "good" and (flat := w.stuck_for(now_s)) is not None}
+        runner.spread = combine(runner.fused, runner.tracks, readings, bad, now_s, frozenset(runner.flat))
         weather: dict[str, float] = {}
         for q, track in self.weather.items():
             why = judge(track, now_s, runner.zone.stale_after_s)
@@ -754,13 +759,9 @@ class SiteDaemon:
                 events += book.observe(rule.id, spread is not None and limit is not None and spread > limit, now_s,
                                        None if spread is None else f"{spread:.2f} apart")
             elif kind == AlarmKind.STUCK_SENSOR:
-                watch = runner.stuck.get(subject)
-                track = runner.tracks.get(subject)
-                reading = track is not None and track.quality == "good"  # a silent sensor is not a stuck one
-                flat = None if watch is None or not reading else watch.stuck_for(now_s)
-                events += book.observe(rule.id, flat is not None, now_s,
-                                       None if flat is None or watch is None else
-                                       f"{watch.ref:g} for {flat / 3600:.1f} h")
+                flat = runner.flat.get(subject)
+                why = None if flat is None else f"{runner.stuck[subject].ref:g} for {flat / 3600:.1f} h"
+                events += book.observe(rule.id, flat is not None, now_s, why)
             elif kind == AlarmKind.COMM_LOST:
                 events += book.observe(rule.id, not self.unit_ok.get(subject, True), now_s)
             elif kind == AlarmKind.FEEDBACK_MISMATCH:
