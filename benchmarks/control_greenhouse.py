@@ -73,9 +73,10 @@ from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmcore.runtime.daemon import SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
+from farmcore.sun import sun_times
 from farmcore.twin.greenhouse import PARAMS, Greenhouse, GreenhouseState
 from farmcore.twin.runtime import set_greenhouse_inputs
-from farmcore.twin.weather import WeatherSample, load_weather, sun_times
+from farmcore.twin.weather import WeatherSample, load_weather
 from farmctl.controller import GreenhouseController
 
 SITE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"

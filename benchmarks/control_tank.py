@@ -107,9 +107,10 @@ from farmcore.runtime.controller import ActuatorView, Request, TickInput
 from farmcore.runtime.daemon import INTERLOCKS, SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target, safety_decision
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
+from farmcore.sun import sun_times
 from farmcore.twin.runtime import _model_for, _room_temperature
 from farmcore.twin.tank import Tank
-from farmcore.twin.weather import WeatherSample, load_weather, sun_times
+from farmcore.twin.weather import WeatherSample, load_weather
 
 SITE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"
 ZONE = "tank1"

@@ -15,7 +15,7 @@ from farmcore.errors import ConfigError
 from farmcore.recipe.cli import recipe as recipe_group
 from farmcore.recipe.load import load_recipe, parse_recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
-from farmcore.twin.weather import sun_times
+from farmcore.sun import sun_times
 
 ROOT = Path(__file__).resolve().parents[1]
 CROPS = sorted((ROOT / "recipes" / "crops").glob("*.toml"))

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from farmcore.recipe.schema import QUANTITIES, Recipe, Stage
-from farmcore.twin.weather import sun_times
+from farmcore.sun import sun_times
 
 _START = re.compile(r"^\s*(?:(sunrise|sunset)\s*([+-])\s*)?(\d{1,2}):(\d{2})\s*$")
 _BARE_SUN = re.compile(r"^\s*(sunrise|sunset)\s*$")
