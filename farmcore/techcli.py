@@ -21,9 +21,9 @@ from farmcore.errors import BadInput, CommError, DeviceError, FarmError, ModbusE
 from farmcore.fieldbus.bus import Bus, open_bus
 from farmcore.fieldbus.framelog import FrameLog
 from farmcore.fieldbus.node import KsNode, read_node_info
-from farmcore.fieldbus.opid import default_state_dir
 from farmcore.fieldbus.profile import builtin_profiles, find_profile
 from farmcore.fieldbus.vendor import VendorNode
+from farmcore.paths import default_state_dir
 from farmcore.textui import table
 
 T = TypeVar("T")

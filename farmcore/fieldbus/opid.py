@@ -11,15 +11,9 @@ import fcntl
 import os
 from pathlib import Path
 
+from farmcore.paths import default_state_dir
+
 OPID_MAX = 0xFFFF
-
-
-def default_state_dir() -> Path:
-    """$FARMCTL_STATE_DIR, else $XDG_STATE_HOME/farmctl, else ~/.local/state/farmctl."""
-    if env := os.environ.get("FARMCTL_STATE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "farmctl"
 
 
 class OpidStore:

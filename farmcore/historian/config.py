@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from farmcore.errors import BadInput
-from farmcore.fieldbus.opid import default_state_dir
 from farmcore.historian.base import Historian
+from farmcore.paths import default_state_dir
 
 INFLUX_PORT = 8086
 SQLITE_KEYS = ("raw_days", "minute_days")
