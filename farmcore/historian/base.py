@@ -78,6 +78,47 @@ class Latest:
     quality: str | None
 
 
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series of a zone, for choosing columns (`farmctl history export`) without knowing names."""
+
+    kind: Kind
+    name: str
+    field: str
+    numeric: bool  # numbers and bools; False for text (event messages)
+    unit: str | None = None  # the `unit` tag of its newest point
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event point as it was written: the daemon's `Point("event", site, zone, code, t, {"message": ...,
+    "code": ...})`, a command's audit record (code `command_audit`), a spool alarm (zone `_historian`)."""
+
+    time: datetime  # UTC
+    site: str
+    zone: str
+    code: str  # the point's name
+    message: str | None  # fields["message"] when it is text
+    fields: Mapping[str, FieldValue]  # every field of the point, the message included
+
+
+def event_args(start: datetime, end: datetime, codes: Sequence[str] | str | None, limit: int) -> list[str] | None:
+    """Check an events query's arguments the same way on every back-end; the codes, once each, or None."""
+    for label, when in (("start", start), ("end", end)):
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise BadInput(f"events {label} {when.isoformat()}: no time zone; give UTC (…Z or +00:00) or an offset")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise BadInput(f"events limit {limit!r}: a whole number of at least 1")
+    if codes is None:
+        return None
+    return list(dict.fromkeys([codes] if isinstance(codes, str) else codes))
+
+
+def newest_events(events: Sequence[Event], limit: int) -> list[Event]:
+    """The newest `limit` events, newest last (ties in time by zone and code, so every back-end agrees)."""
+    return sorted(events, key=lambda e: (e.time, e.zone, e.code))[-limit:]
+
+
 class Historian(Protocol):
     """The interface the daemons, the portal and the command line use; back-ends implement it."""
 
@@ -100,6 +141,18 @@ class Historian(Protocol):
 
     def latest(self, *, site: str, zone: str, names: Sequence[str] | None = None) -> dict[str, Latest]:
         """The newest point of each name (all names of the zone when None)."""
+
+    def sites(self) -> list[str]:
+        """The site ids that have data, sorted (a one-site box's command line may leave `--site` out)."""
+
+    def catalog(self, *, site: str, zone: str) -> list[SeriesInfo]:
+        """Every series of a zone, ordered by name, kind and field; numeric or text, and its unit."""
+
+    def events(self, *, site: str, zone: str | None = None, start: datetime, end: datetime,
+               codes: Sequence[str] | None = None, limit: int = 1000) -> list[Event]:
+        """Event points of the site (of one zone when given; every zone, `_site` and `_historian` included,
+        when None) over [start, end), only those named in `codes` when given: the newest `limit` of them,
+        newest last. Points of one zone and code at one millisecond are one event."""
 
     def stats(self) -> dict[str, object]:
         """Counts, sizes, spool depth, oldest/newest times: for `farmctl history stats`."""

@@ -83,31 +83,22 @@ def _zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Column:
-    kind: str | None  # None: the back-end picks (sensor first)
+    kind: str
     name: str
     field: str
     unit: str | None = None
 
     @property
     def header(self) -> str:
-        label = f"{self.kind}:{self.name}" if self.kind else self.name
+        label = f"{self.kind}:{self.name}"
         if self.field != "value":
             label += f".{self.field}"
         return f"{label} [{self.unit}]" if self.unit else label
 
 
 def _catalog(h: Historian, site: str, zone: str) -> list[Column]:
-    """The zone's numeric series; from `catalog()` where the back-end has it, else from `latest()`."""
-    catalog = getattr(h, "catalog", None)
-    if callable(catalog):
-        return [Column(e["kind"], e["name"], e["field"], e.get("unit")) for e in catalog(site=site, zone=zone)
-                if e.get("numeric", True)]
-    columns = []
-    for name, latest in sorted(h.latest(site=site, zone=zone).items()):
-        for field, value in sorted(latest.fields.items()):
-            if not isinstance(value, str):
-                columns.append(Column(None, name, field))
-    return columns
+    """The zone's numeric series, from the historian's catalog."""
+    return [Column(s.kind, s.name, s.field, s.unit) for s in h.catalog(site=site, zone=zone) if s.numeric]
 
 
 def select_columns(available: list[Column], wanted: str | None, site: str, zone: str) -> list[Column]:
@@ -124,7 +115,7 @@ def select_columns(available: list[Column], wanted: str | None, site: str, zone:
         if kind and kind not in KINDS:
             raise BadInput(f"--names {item!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
         name, _, field = rest.partition(".")
-        hits = [c for c in available if c.name == name and (not kind or c.kind in (None, kind))
+        hits = [c for c in available if c.name == name and (not kind or c.kind == kind)
                 and (not field or c.field == field)]
         if not hits:
             raise BadInput(f"--names {item!r}: no numeric series of that name in site {site!r} zone {zone!r}")
@@ -150,7 +141,7 @@ def _fmt_value(v: float | None) -> str:
 def export_rows(h: Historian, *, site: str, zone: str, columns: list[Column], start: datetime, end: datetime,
                 every: timedelta | None, agg: str) -> Iterator[tuple[datetime, list[float | None]]]:
     """(time, one value per column) in time order, a day of data at a time."""
-    groups: dict[tuple[str | None, str], list[tuple[int, str]]] = {}
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for i, c in enumerate(columns):
         groups.setdefault((c.kind, c.field), []).append((i, c.name))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
@@ -176,9 +167,9 @@ def export_rows(h: Historian, *, site: str, zone: str, columns: list[Column], st
 
 
 def _only_site(h: Historian) -> str:
-    sites = h.sites() if hasattr(h, "sites") else []
+    sites = h.sites()
     if len(sites) != 1:
-        known = f"stored sites: {', '.join(sites)}" if sites else "this historian cannot list its sites"
+        known = f"stored sites: {', '.join(sites)}" if sites else "no site stored yet"
         raise BadInput(f"--site is needed ({known})")
     return sites[0]
 

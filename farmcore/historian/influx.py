@@ -20,7 +20,8 @@ kinds, so an actuator `target` of 1 for a heater and 35.5 for a vent (or a setpo
 would otherwise be refused as a type conflict. `latest()` reads the tag and gives those fields back as ints.
 
 Query path. Flux through influxdb-client's `query_api()`; the Flux text is built by the small pure
-functions `flux_query()` and `flux_latest()` below. The results follow the SQLite back-end's contract: every
+functions `flux_query()` and `flux_latest()` below, and for `sites()`, `catalog()` and `events()` in
+farmcore.historian.influx_queries. The results follow the SQLite back-end's contract: every
 requested name is a key; with `every`, windows are aligned to multiples of `every` since the epoch, stamped
 with the window start, and a window inside the series' span with no data is a Sample with value None (Flux
 is asked with `createEmpty: false` and the gaps are filled here, so the server sends only real windows);
@@ -50,13 +51,29 @@ from farmcore.historian.base import (
     KINDS,
     STATE_KINDS,
     Aggregate,
+    Event,
     FieldValue,
     Kind,
     Latest,
     Point,
     Sample,
+    SeriesInfo,
+    event_args,
     query_names,
     window_agg,
+)
+from farmcore.historian.influx_queries import (
+    any_of,
+    catalog_from_tables,
+    events_from_tables,
+    field_value,
+    flux_catalog,
+    flux_duration,
+    flux_events,
+    flux_sites,
+    flux_string,
+    flux_time,
+    sites_from_tables,
 )
 from farmcore.historian.lineproto import INT_FIELDS_TAG
 from farmcore.historian.spool import TIER_CHAR, Spool, SpoolAlarm, SpoolError, SpoolInUse
@@ -81,39 +98,6 @@ class HistorianClosed(SpoolError, RuntimeError):
 # ---------------------------------------------------------------------------------------------- Flux, pure
 
 
-def flux_string(text: str) -> str:
-    """A Flux string literal: backslash, double quote and `${` (interpolation) escaped."""
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
-               .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
-    return f'"{escaped}"'
-
-
-def flux_time(when: datetime) -> str:
-    """An RFC 3339 UTC time literal (microseconds when not whole seconds)."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise BadInput(f"time {when.isoformat()} has no time zone; give UTC (…Z or +00:00) or a local offset")
-    utc = when.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
-
-
-def flux_duration(every: timedelta) -> str:
-    """A Flux duration literal in the largest whole unit: 1h, 15m, 30s, 250ms, 10us."""
-    us = every // _US
-    if us <= 0 or every % _US:
-        raise BadInput(f"every {every}: a positive whole number of microseconds")
-    for unit, size in (("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000)):
-        if us % size == 0:
-            return f"{us // size}{unit}"
-    return f"{us}us"
-
-
-def _any_of(column: str, values: Iterable[str]) -> str:
-    return " or ".join(f"r.{column} == {flux_string(v)}" for v in values)
-
-
 def flux_query(*, bucket: str, site: str, zone: str, names: Sequence[str], start: datetime, end: datetime,
                every: timedelta | None = None, agg: Aggregate = "mean", field: str = "value",
                kind: Kind | None = None) -> str:
@@ -127,7 +111,7 @@ def flux_query(*, bucket: str, site: str, zone: str, names: Sequence[str], start
         f"from(bucket: {flux_string(bucket)})",
         f"  |> range(start: {flux_time(start)}, stop: {flux_time(end)})",
         f"  |> filter(fn: (r) => {' and '.join(where)})",
-        f"  |> filter(fn: (r) => {_any_of('name', names)})",
+        f"  |> filter(fn: (r) => {any_of('name', names)})",
         '  |> keep(columns: ["_start", "_stop", "_time", "_value", "_measurement", "name"])',
         '  |> group(columns: ["_measurement", "name"])',
         '  |> sort(columns: ["_time"])',
@@ -141,7 +125,7 @@ def flux_query(*, bucket: str, site: str, zone: str, names: Sequence[str], start
     fn, state_fn = window_agg(kind, field, agg), window_agg(next(iter(STATE_KINDS)), field, agg)
     if kind is not None or fn == state_fn:
         return "\n".join([*lines, f"  |> {window(fn)}"]) + "\n"
-    states = _any_of("_measurement", sorted(STATE_KINDS))  # every kind asked: states by `last`, as window_agg says
+    states = any_of("_measurement", sorted(STATE_KINDS))  # every kind asked: states by `last`, as window_agg says
     return "\n".join(["data = " + lines[0], *lines[1:], "union(tables: [",
                       f"  data |> filter(fn: (r) => not ({states})) |> {window(fn)},",
                       f"  data |> filter(fn: (r) => {states}) |> {window(state_fn)}", "])"]) + "\n"
@@ -155,7 +139,7 @@ def flux_latest(*, bucket: str, site: str, zone: str, names: Sequence[str] | Non
         f"  |> filter(fn: (r) => r.site == {flux_string(site)} and r.zone == {flux_string(zone)})",
     ]
     if names is not None:
-        lines.append(f"  |> filter(fn: (r) => {_any_of('name', names)})")
+        lines.append(f"  |> filter(fn: (r) => {any_of('name', names)})")
     lines += [
         "  |> last()",
         f'  |> keep(columns: ["_time", "_value", "_field", "_measurement", "name", "quality", "{INT_FIELDS_TAG}"])',
@@ -215,11 +199,8 @@ def latest_from_tables(tables: Iterable[Any]) -> dict[str, Latest]:
             when, field = record.get_time(), record.get_field()
             if name is None or when is None or field is None:
                 continue
-            value = record.get_value()
-            if isinstance(value, float) and value.is_integer() and \
-                    field in (record.values.get(INT_FIELDS_TAG) or "").split(","):
-                value = int(value)
-            rows.setdefault(name, {}).setdefault(kind, []).append((when, field, value, record.values.get("quality")))
+            rows.setdefault(name, {}).setdefault(kind, []).append((when, field, field_value(record),
+                                                                   record.values.get("quality")))
     result: dict[str, Latest] = {}
     for name, kinds in rows.items():
         found = kinds[min(kinds, key=lambda k: _KIND_RANK.get(k, 99))]
@@ -424,6 +405,20 @@ class InfluxHistorian:
                 return {}
         return latest_from_tables(self._run_query(flux_latest(bucket=self.bucket, site=site, zone=zone,
                                                               names=names)))
+
+    def sites(self) -> list[str]:
+        return sites_from_tables(self._run_query(flux_sites(bucket=self.bucket)))
+
+    def catalog(self, *, site: str, zone: str) -> list[SeriesInfo]:
+        return catalog_from_tables(self._run_query(flux_catalog(bucket=self.bucket, site=site, zone=zone)))
+
+    def events(self, *, site: str, zone: str | None = None, start: datetime, end: datetime,
+               codes: Sequence[str] | None = None, limit: int = 1000) -> list[Event]:
+        names = event_args(start, end, codes, limit)
+        if end <= start or names == []:
+            return []
+        flux = flux_events(bucket=self.bucket, site=site, zone=zone, start=start, end=end, codes=names, limit=limit)
+        return events_from_tables(self._run_query(flux), site=site, limit=limit)
 
     def _run_query(self, flux: str) -> Any:
         if self._closed:

@@ -53,7 +53,21 @@ from pathlib import Path
 from typing import Any
 
 from farmcore.errors import BadInput
-from farmcore.historian.base import KINDS, Aggregate, FieldValue, Kind, Latest, Point, Sample, query_names, window_agg
+from farmcore.historian import sqlite_queries
+from farmcore.historian.base import (
+    KINDS,
+    Aggregate,
+    Event,
+    Kind,
+    Latest,
+    Point,
+    Sample,
+    SeriesInfo,
+    event_args,
+    query_names,
+    window_agg,
+)
+from farmcore.historian.sqlite_queries import from_ms, typed_value
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +202,6 @@ def to_ms(when: datetime) -> int:
     return (when - EPOCH) // _MS
 
 
-def from_ms(t: int) -> datetime:
-    return EPOCH + timedelta(0, t // 1000, t % 1000 * 1000)
-
-
 def _floor(t: int, step: int) -> int:
     return t - t % step
 
@@ -232,16 +242,6 @@ def _vtype(value: object) -> str | None:
     if isinstance(value, str):
         return "t"
     return None
-
-
-def _typed(vtype: str, v: float | None) -> FieldValue:
-    if v is None:
-        return math.nan  # the point carried NaN (stored as NULL)
-    if vtype == "b":
-        return bool(v)
-    if vtype == "i":
-        return int(v)
-    return float(v)
 
 
 def _cut(now_s: float, days: float | None, align: int) -> int:
@@ -1037,7 +1037,7 @@ class SqliteHistorian:
                 if not candidates:
                     continue
                 t, v, q = max(candidates, key=lambda r: r[0])  # max() keeps the first on ties: inbox wins
-                value = v if isinstance(v, str) else _typed(vtype, v)
+                value = v if isinstance(v, str) else typed_value(vtype, v)
                 by_name.setdefault(name, []).append((t, field, value, q, vtype))
             for name, fields in by_name.items():
                 t = max(f[0] for f in fields)
@@ -1051,29 +1051,21 @@ class SqliteHistorian:
 
     def sites(self) -> list[str]:
         """The site ids that have data, for commands that may leave --site out on a one-site box."""
-        return self._read(lambda conn: [r[0] for r in conn.execute("SELECT DISTINCT site FROM series ORDER BY site")])
+        return self._read(sqlite_queries.sites)
 
-    def catalog(self, *, site: str, zone: str) -> list[dict[str, Any]]:
+    def catalog(self, *, site: str, zone: str) -> list[SeriesInfo]:
         """Every series of a zone: kind, name, field, whether it is numeric, and its unit tag if it has one."""
+        return self._read(lambda conn: sqlite_queries.catalog(conn, site, zone))
 
-        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            out = []
-            tagsets = dict(conn.execute("SELECT id, json FROM tagsets"))
-            for sid, kind, name, field, vtype in conn.execute(
-                    "SELECT id, kind, name, field, vtype FROM series WHERE site = ? AND zone = ?"
-                    " ORDER BY name, kind, field", (site, zone)):
-                unit = None
-                row = conn.execute("SELECT g FROM samples WHERE series_id = ? ORDER BY t DESC LIMIT 1",
-                                   (sid,)).fetchone()
-                if row is None:
-                    row = conn.execute("SELECT g FROM inbox WHERE series_id = ? ORDER BY rowid DESC LIMIT 1",
-                                       (sid,)).fetchone()
-                if row is not None and row[0] is not None:
-                    unit = json.loads(tagsets.get(row[0], "{}")).get("unit")
-                out.append({"kind": kind, "name": name, "field": field, "numeric": vtype != "t", "unit": unit})
-            return out
-
-        return self._read(run)
+    def events(self, *, site: str, zone: str | None = None, start: datetime, end: datetime,
+               codes: Sequence[str] | None = None, limit: int = 1000) -> list[Event]:
+        """Event points over [start, end), the newest `limit`, newest last (see `Historian.events`)."""
+        names = event_args(start, end, codes, limit)
+        lo, hi = to_ms(start), to_ms(end)
+        if hi <= lo:
+            return []
+        return self._read(lambda conn: sqlite_queries.events(conn, site=site, zone=zone, lo=lo, hi=hi,
+                                                             codes=names, limit=limit))
 
     def stats(self) -> dict[str, object]:
         """Counts, sizes, queue depth, times of the oldest and newest data, commits and fsyncs."""
