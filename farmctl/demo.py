@@ -162,11 +162,12 @@ async def _run_linked(folder: Path, speed: float, start: datetime | None, durati
     from farmcore.fieldbus.url import parse_bus_url
     from farmcore.historian.sqlite import SqliteHistorian
     from farmcore.runtime.cli import serve_daemon
-    from farmcore.runtime.clock import TwinClock, WallClock
+    from farmcore.runtime.clock import WallClock
     from farmcore.runtime.controllers import installed
     from farmcore.runtime.daemon import SiteDaemon
     from farmcore.runtime.scheduler import follow_clock
     from farmcore.site import load_site
+    from farmcore.twin.clock import TwinClock
     from farmcore.twin.runtime import Twin
 
     site = load_site(DEMO_SITE)

@@ -26,11 +26,11 @@ import pytest
 from farmcore import gpio
 from farmcore.historian.sqlite import SqliteHistorian
 from farmcore.runtime.cli import open_watchdog
-from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.daemon import RECIPES_DIR, SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
 from farmcore.runtime.state import StateStore
 from farmcore.site import FaultDef, load_site
+from farmcore.twin.clock import TwinClock
 from farmcore.twin.runtime import Twin
 from farmcore.twin.weather import WeatherSample, load_weather
 from farmctl.cli import CONTROLLERS

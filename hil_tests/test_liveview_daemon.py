@@ -24,7 +24,6 @@ from rich.console import Console
 from farmcore.fieldbus.url import parse_bus_url
 from farmcore.link.brokerurl import parse_broker_url
 from farmcore.runtime import reasontext
-from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.controllers import installed
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.liveview import LiveScreen, ViewState, render
@@ -32,6 +31,7 @@ from farmcore.runtime.scheduler import follow_clock
 from farmcore.runtime.stopcheck import stop_report
 from farmcore.runtime.viewmodel import snapshot
 from farmcore.site import FaultDef, load_site
+from farmcore.twin.clock import TwinClock
 from farmcore.twin.runtime import Twin
 from farmctl.demo import DEMO_SITE
 

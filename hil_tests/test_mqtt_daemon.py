@@ -24,10 +24,10 @@ from typing import Any
 
 from farmcore.historian.sqlite import SqliteHistorian
 from farmcore.link.brokerurl import parse_broker_url
-from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
 from farmcore.site import load_site
+from farmcore.twin.clock import TwinClock
 from farmcore.twin.runtime import Twin
 from farmctl.cli import CONTROLLERS
 from hil_tests.mosquitto import Mosquitto, needs_mosquitto

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from farmcore.historian.base import Point
-from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
 from farmcore.site import FaultDef, load_site
+from farmcore.twin.clock import TwinClock
 from farmcore.twin.runtime import Twin
 from farmctl.cli import CONTROLLERS
 from hil_tests.test_daemon import Weather, command, kst, site_text

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aquactl.cli import CONTROLLERS
 from farmcore import gpio
-from farmcore.runtime.clock import TwinClock
 from farmcore.runtime.controller import Request
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
 from farmcore.site import FaultDef, load_site
+from farmcore.twin.clock import TwinClock
 from farmcore.twin.runtime import Twin
 
 PIN = 22

@@ -1,7 +1,8 @@
-"""Where the daemon gets its time: the wall clock in the field, the twin's simulated clock in demos and tests.
+"""Where the daemon gets its time: the wall clock in the field, any other `Clock` in demos and tests.
 
 Everything the runtime decides is stamped from one `Clock`, so the same daemon code runs a real
-greenhouse in real time and a simulated one a thousand times faster.
+greenhouse in real time and a simulated one a thousand times faster (the twin's `TwinClock`, in
+`farmcore.twin.clock`: the runtime never imports the twin).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
-from farmcore.twin.runtime import SimClock
-
 
 class Clock(Protocol):
+    speed: float
+    """Clock seconds per real second: a period of real time the daemon waits (the tick, a save, a reload
+    check) is the clock's period divided by this."""
+
     def now(self) -> datetime:
         """Aware UTC time."""
 
@@ -22,21 +25,10 @@ class Clock(Protocol):
 
 
 class WallClock:
+    speed: float = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
-
-
-class TwinClock:
-    """The twin's simulated time; sleeping waits `seconds / speed` of real time (the twin runs at `speed`)."""
-
-    def __init__(self, sim: SimClock, speed: float = 1.0) -> None:
-        self.sim, self.speed = sim, speed
-
-    def now(self) -> datetime:
-        return self.sim.now()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)

@@ -18,7 +18,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from farmcore.errors import BadInput, ConfigError
 from farmcore.fieldbus.profile import builtin_profiles
 from farmcore.fieldbus.url import parse_bus_url
 from farmcore.site import SENSOR_CODES, FaultDef, NodeDef, SiteFile, ZoneDef, sensor_code
+from farmcore.twin.clock import SimClock
 from farmcore.twin.greenhouse import PARAMS as GREENHOUSE_PARAMS
 from farmcore.twin.greenhouse import Greenhouse, GreenhouseInputs
 from farmcore.twin.ksnode import PREPARING, STOPPING, SUPPLYING, KsNode
@@ -48,20 +49,6 @@ MAX_SPEED = 3600.0
 NOISE_SD = {"air_temperature": 0.05, "relative_humidity": 0.3, "co2": 3.0, "water_temperature": 0.03,
             "dissolved_oxygen": 0.03, "soil_moisture": 0.1, "ec": 0.01, "ph": 0.01}
 SOURCE_WATER = (0.3, 7.2)  # EC dS/m and pH of plain irrigation water [assumption: typical groundwater]
-
-
-@dataclass
-class SimClock:
-    """Simulated time: UTC `start` plus the simulated seconds elapsed."""
-
-    start: datetime
-    elapsed: float = 0.0
-
-    def seconds(self) -> float:
-        return self.elapsed
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed)
 
 
 @dataclass
