@@ -317,7 +317,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from historian_contract import *  # noqa: E402, F403  (tests/historian_contract.py: the shared interface suite)
 
 NO_FLUX = ("VictoriaMetrics cannot answer Flux (/api/v2/query gives 400): the query side is checked against "
-           "recorded InfluxDB 2 answers in tests/test_influx_flux.py, and live when INFLUXDB_URL/INFLUXDB_TOKEN set")
+           "recorded InfluxDB 2 answers in tests/test_influx_flux.py and tests/test_influx_listings.py, and live "
+           "when INFLUXDB_URL/INFLUXDB_TOKEN set")
 
 
 class WriteOnlyInflux(InfluxHistorian):
@@ -327,6 +328,15 @@ class WriteOnlyInflux(InfluxHistorian):
         pytest.skip(NO_FLUX)
 
     def latest(self, **kwargs):
+        pytest.skip(NO_FLUX)
+
+    def sites(self):
+        pytest.skip(NO_FLUX)
+
+    def catalog(self, **kwargs):
+        pytest.skip(NO_FLUX)
+
+    def events(self, **kwargs):
         pytest.skip(NO_FLUX)
 
 

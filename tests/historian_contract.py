@@ -33,6 +33,7 @@ What the suite fixes, beyond the docstrings of base.py:
   the first with data in [start, end), in `latest()` the first that has the name at all.
 - `latest()` gives, per name, the fields of its newest point with that point's time and quality; ints stay
   ints and bools stay bools there; text fields (events) come back as text.
+- `sites()`, `catalog()`, `events()` and the protocol's whole surface: tests/historian_contract_listings.py.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from historian_contract_listings import (  # sites, catalog, events: every binding runs them too
+    test_events_come_back_whole_by_zone_code_and_window,
+    test_events_limit_keeps_the_newest_newest_last,
+    test_sites_and_catalog_list_what_was_written,
+    test_the_back_end_offers_every_method_of_the_protocol,
+)
 
 from farmcore.historian.base import Historian, Point, Sample
 
@@ -58,15 +65,19 @@ __all__ = [
     "test_downsampling_matches_a_direct_computation",
     "test_downsampling_of_each_aggregate_by_hand",
     "test_empty_and_unknown",
+    "test_events_come_back_whole_by_zone_code_and_window",
     "test_events_keep_their_text",
+    "test_events_limit_keeps_the_newest_newest_last",
     "test_fields_of_one_point_are_separate_series",
     "test_flush_with_nothing_written",
     "test_latest_gives_the_newest_point_of_each_name",
     "test_one_name_under_two_kinds",
     "test_range_is_half_open",
     "test_several_names_at_once",
+    "test_sites_and_catalog_list_what_was_written",
     "test_tags_and_quality_do_not_split_a_series",
     "test_ten_thousand_points_round_trip",
+    "test_the_back_end_offers_every_method_of_the_protocol",
     "test_time_is_the_sample_time_in_order",
     "test_windows_are_aligned_to_the_epoch",
     "test_write_flush_query_raw",
