@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from farmcore.link import commands
 from farmcore.link.audit import audit_record
 from farmcore.link.commands import CommandDesk, ZoneContext
 from farmcore.link.messages import (
@@ -407,7 +408,7 @@ def test_internal_error_is_acked_and_not_remembered(monkeypatch):
     def boom(*args):
         raise KeyError("bug")
 
-    monkeypatch.setattr(CommandDesk, "_ack_alarm", staticmethod(boom))
+    monkeypatch.setitem(commands._RULES, "ack_alarm", boom)
     out = desk.process(json.dumps(cmd(kind="ack_alarm", target="hi_temp")).encode(), NOW, GH)
     assert (out.ack.ok, out.ack.error, out.ack.id, out.action) == (False, ErrorCode.INTERNAL_ERROR, "c1", None)
     assert "KeyError" in out.ack.message and out.audit["error"] == "internal_error"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from farmcore.link.audit import audit_record, clip
 from farmcore.link.messages import (
     ACCOUNT_PATTERN,
+    KIND_FIELDS,
     Ack,
     Command,
     CommandError,
@@ -46,16 +47,6 @@ ActionKind = Literal["setpoint", "override", "release_override", "release_setpoi
 _ON_OFF = {"on": True, "off": False}
 _OPEN_CLOSE = {"open": 100.0, "close": 0.0}
 
-# which optional fields each kind uses: required, optional or forbidden (a stray field is a client bug)
-_REQ, _OPT, _NO = "required", "optional", "forbidden"
-_SHAPE: dict[str, dict[str, str]] = {
-    "setpoint": {"target": _REQ, "value": _REQ, "duration_s": _NO},
-    "override": {"target": _REQ, "value": _REQ, "duration_s": _REQ},
-    "release": {"target": _REQ, "value": _NO, "duration_s": _NO},
-    "recipe": {"target": _NO, "value": _REQ, "duration_s": _NO},
-    "feed_now": {"target": _NO, "value": _OPT, "duration_s": _NO},
-    "ack_alarm": {"target": _REQ, "value": _NO, "duration_s": _NO},
-}
 
 
 @dataclass(frozen=True)
@@ -221,110 +212,15 @@ class CommandDesk:
                                f"{self.skew_s:g} s after the controller's clock {iso(now)}")
         if cmd.expires_at <= now:
             raise CommandError(ErrorCode.EXPIRED, f"expired at {iso(cmd.expires_at)}; controller time {iso(now)}")
-        for name, use in _SHAPE[cmd.kind].items():
+        for name, use in KIND_FIELDS[cmd.kind].items():  # a stray field is a client bug
             present = getattr(cmd, name) is not None
-            if use == _REQ and not present:
+            if use == "required" and not present:
                 raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} needs {name}")
-            if use == _NO and present:
+            if use == "forbidden" and present:
                 raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} takes no {name}")
-        rule = getattr(self, f"_{cmd.kind}")
-        applied, kind, target, value = rule(cmd, now, ctx)
+        applied, kind, target, value = _RULES[cmd.kind](cmd, now, ctx)
         return applied, Action(kind, target, value, cmd.duration_s if kind == "override" else None,
                                cmd.issued_by, cmd.reason, cmd.id)
-
-    @staticmethod
-    def _setpoint(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, float]:
-        q = cmd.target
-        assert q is not None
-        if q not in ctx.envelope and q not in QUANTITIES:
-            raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{q!r} is not a setpoint quantity")
-        v = cmd.value
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise CommandError(ErrorCode.INVALID_VALUE, f"a {q} setpoint is a number, got {v!r}")
-        v = float(v)
-        if q in ctx.hard_limits:
-            lo, hi = ctx.hard_limits[q]
-            if not lo <= v <= hi:
-                raise CommandError(ErrorCode.OUT_OF_HARD_LIMITS,
-                                   f"{q} {v:g} is outside the site's hard limits {lo:g}..{hi:g}")
-        if q not in ctx.envelope:
-            raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"the zone's recipe lets no tenant adjust {q}")
-        lo, hi = ctx.envelope[q]
-        if not lo <= v <= hi:
-            raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"{q} {v:g} is outside the recipe's envelope {lo:g}..{hi:g}")
-        return {"kind": "setpoint", "target": q, "value": v}, "setpoint", q, v
-
-    @staticmethod
-    def _override(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, Any]:
-        a = cmd.target
-        assert a is not None and cmd.duration_s is not None
-        kind = ctx.actuators.get(a)
-        if kind is None:
-            raise CommandError(ErrorCode.UNKNOWN_TARGET, f"no actuator {a!r} in this zone")
-        v = cmd.value
-        target: bool | float
-        if kind in ("switch", "nutrient"):
-            if isinstance(v, str) and v in _ON_OFF:
-                target = _ON_OFF[v]
-            elif isinstance(v, bool):
-                target = v
-            else:
-                raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is a {kind}: value true/false or \"on\"/\"off\", "
-                                   f"got {v!r}")
-        elif kind == "retractable":
-            if isinstance(v, str) and v in _OPEN_CLOSE:
-                target = _OPEN_CLOSE[v]
-            elif isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100:
-                target = float(v)
-            else:
-                raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is retractable: value a position 0..100 % or "
-                                   f"\"open\"/\"close\", got {v!r}")
-        else:
-            raise CommandError(ErrorCode.NOT_SUPPORTED, f"{a} is a {kind!r} actuator, which cannot be overridden")
-        until = (ctx.zone_now or now) + timedelta(seconds=cmd.duration_s)
-        return ({"kind": "override", "target": a, "value": target, "duration_s": cmd.duration_s, "until": iso(until)},
-                "override", a, target)
-
-    @staticmethod
-    def _release(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
-        t = cmd.target
-        assert t is not None
-        if t in ctx.actuators:
-            return {"kind": "release", "target": t, "what": "override"}, "release_override", t, None
-        if t in ctx.envelope or t in QUANTITIES:  # releasing is always safe: back to the recipe
-            return {"kind": "release", "target": t, "what": "setpoint"}, "release_setpoint", t, None
-        raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{t!r} is neither an actuator of this zone nor a quantity")
-
-    @staticmethod
-    def _recipe(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, str]:
-        rid = cmd.value
-        if not isinstance(rid, str):
-            raise CommandError(ErrorCode.INVALID_VALUE, f"a recipe command's value is a recipe id, got {rid!r}")
-        if rid not in ctx.known_recipes:
-            known = ", ".join(sorted(ctx.known_recipes)[:10]) or "none"
-            raise CommandError(ErrorCode.UNKNOWN_RECIPE,
-                               f"recipe {rid!r} is not available to this zone (known: {known})")
-        return {"kind": "recipe", "value": rid}, "recipe", None, rid
-
-    @staticmethod
-    def _feed_now(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, Any]:
-        if not ctx.feeding_supported:
-            raise CommandError(ErrorCode.NOT_SUPPORTED, f"a {ctx.kind} zone without a feeder cannot feed")
-        kg = cmd.value
-        if kg is not None:
-            if isinstance(kg, bool) or not isinstance(kg, int | float) or not 0 < kg <= FEED_NOW_MAX_KG:
-                raise CommandError(ErrorCode.INVALID_VALUE,
-                                   f"feed_now value is kg, above 0 and at most {FEED_NOW_MAX_KG:g}, got {kg!r}")
-            kg = float(kg)
-        return {"kind": "feed_now", "value": kg}, "feed_now", None, kg
-
-    @staticmethod
-    def _ack_alarm(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
-        alarm = cmd.target
-        assert alarm is not None
-        if alarm not in ctx.active_alarms:
-            raise CommandError(ErrorCode.UNKNOWN_ALARM, f"no active alarm {alarm!r} in this zone")
-        return {"kind": "ack_alarm", "target": alarm}, "ack_alarm", alarm, None
 
     # ----------------------------------------------------------------------------------------- duplicates
 
@@ -359,6 +255,110 @@ class CommandDesk:
     def _store_failed(self, exc: Exception) -> None:
         self.store_errors += 1
         self.last_store_error = f"{type(exc).__name__}: {exc}"
+
+
+# ------------------------------------------------------------------------------------------------ the rules
+# One per kind: the command (its shape already checked against KIND_FIELDS) -> what to ack as applied, the
+# action's kind, target and value; CommandError with the stable code when the zone cannot take it.
+
+
+def _setpoint(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, float]:
+    q = cmd.target
+    assert q is not None
+    if q not in ctx.envelope and q not in QUANTITIES:
+        raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{q!r} is not a setpoint quantity")
+    v = cmd.value
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise CommandError(ErrorCode.INVALID_VALUE, f"a {q} setpoint is a number, got {v!r}")
+    v = float(v)
+    if q in ctx.hard_limits:
+        lo, hi = ctx.hard_limits[q]
+        if not lo <= v <= hi:
+            raise CommandError(ErrorCode.OUT_OF_HARD_LIMITS,
+                               f"{q} {v:g} is outside the site's hard limits {lo:g}..{hi:g}")
+    if q not in ctx.envelope:
+        raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"the zone's recipe lets no tenant adjust {q}")
+    lo, hi = ctx.envelope[q]
+    if not lo <= v <= hi:
+        raise CommandError(ErrorCode.OUT_OF_ENVELOPE, f"{q} {v:g} is outside the recipe's envelope {lo:g}..{hi:g}")
+    return {"kind": "setpoint", "target": q, "value": v}, "setpoint", q, v
+
+
+def _override(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, Any]:
+    a = cmd.target
+    assert a is not None and cmd.duration_s is not None
+    kind = ctx.actuators.get(a)
+    if kind is None:
+        raise CommandError(ErrorCode.UNKNOWN_TARGET, f"no actuator {a!r} in this zone")
+    v = cmd.value
+    target: bool | float
+    if kind in ("switch", "nutrient"):
+        if isinstance(v, str) and v in _ON_OFF:
+            target = _ON_OFF[v]
+        elif isinstance(v, bool):
+            target = v
+        else:
+            raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is a {kind}: value true/false or \"on\"/\"off\", "
+                               f"got {v!r}")
+    elif kind == "retractable":
+        if isinstance(v, str) and v in _OPEN_CLOSE:
+            target = _OPEN_CLOSE[v]
+        elif isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100:
+            target = float(v)
+        else:
+            raise CommandError(ErrorCode.INVALID_VALUE, f"{a} is retractable: value a position 0..100 % or "
+                               f"\"open\"/\"close\", got {v!r}")
+    else:
+        raise CommandError(ErrorCode.NOT_SUPPORTED, f"{a} is a {kind!r} actuator, which cannot be overridden")
+    until = (ctx.zone_now or now) + timedelta(seconds=cmd.duration_s)
+    return ({"kind": "override", "target": a, "value": target, "duration_s": cmd.duration_s, "until": iso(until)},
+            "override", a, target)
+
+
+def _release(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
+    t = cmd.target
+    assert t is not None
+    if t in ctx.actuators:
+        return {"kind": "release", "target": t, "what": "override"}, "release_override", t, None
+    if t in ctx.envelope or t in QUANTITIES:  # releasing is always safe: back to the recipe
+        return {"kind": "release", "target": t, "what": "setpoint"}, "release_setpoint", t, None
+    raise CommandError(ErrorCode.UNKNOWN_TARGET, f"{t!r} is neither an actuator of this zone nor a quantity")
+
+
+def _recipe(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, str]:
+    rid = cmd.value
+    if not isinstance(rid, str):
+        raise CommandError(ErrorCode.INVALID_VALUE, f"a recipe command's value is a recipe id, got {rid!r}")
+    if rid not in ctx.known_recipes:
+        known = ", ".join(sorted(ctx.known_recipes)[:10]) or "none"
+        raise CommandError(ErrorCode.UNKNOWN_RECIPE,
+                           f"recipe {rid!r} is not available to this zone (known: {known})")
+    return {"kind": "recipe", "value": rid}, "recipe", None, rid
+
+
+def _feed_now(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, None, Any]:
+    if not ctx.feeding_supported:
+        raise CommandError(ErrorCode.NOT_SUPPORTED, f"a {ctx.kind} zone without a feeder cannot feed")
+    kg = cmd.value
+    if kg is not None:
+        if isinstance(kg, bool) or not isinstance(kg, int | float) or not 0 < kg <= FEED_NOW_MAX_KG:
+            raise CommandError(ErrorCode.INVALID_VALUE,
+                               f"feed_now value is kg, above 0 and at most {FEED_NOW_MAX_KG:g}, got {kg!r}")
+        kg = float(kg)
+    return {"kind": "feed_now", "value": kg}, "feed_now", None, kg
+
+
+def _ack_alarm(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, Any], ActionKind, str, None]:
+    alarm = cmd.target
+    assert alarm is not None
+    if alarm not in ctx.active_alarms:
+        raise CommandError(ErrorCode.UNKNOWN_ALARM, f"no active alarm {alarm!r} in this zone")
+    return {"kind": "ack_alarm", "target": alarm}, "ack_alarm", alarm, None
+
+
+Rule = Callable[[Command, datetime, ZoneContext], tuple[dict[str, Any], ActionKind, Any, Any]]
+_RULES: dict[str, Rule] = {"setpoint": _setpoint, "override": _override, "release": _release, "recipe": _recipe,
+                           "feed_now": _feed_now, "ack_alarm": _ack_alarm}
 
 
 def seen_key(zone: str, account: str | None, cid: str) -> str:

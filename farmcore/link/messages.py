@@ -1,4 +1,6 @@
-"""MQTT topics, the command and ack messages, and their stable error codes (DESIGN.md § MQTT).
+"""The messages of a zone on MQTT (DESIGN.md § MQTT): the command, its ack and their stable error codes here;
+the topics (`topics.py`) and what the daemon publishes on `state`, `alarms` and `events` (`payloads.py`) are
+re-exported, so this module is the one door to every message shape.
 
 The portal, technicians' scripts and the acceptance checks all speak these shapes, so they are strict:
 unknown fields are errors, times must carry their UTC offset, and every rejection carries an `ErrorCode`
@@ -13,17 +15,65 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from farmcore.datafile import Strict
+from farmcore.link.payloads import (
+    SCHEMA,
+    ActuatorEntry,
+    AlarmEntry,
+    AlarmListMessage,
+    AlarmText,
+    EventMessage,
+    MessageError,
+    OverrideEntry,
+    ReadingEntry,
+    RecipeRef,
+    SetpointEntry,
+    StateMessage,
+    decode,
+    encode,
+)
+from farmcore.link.topics import (
+    ACCOUNT_PATTERN,
+    ID_PATTERN,
+    LEAVES,
+    PERSON_NAMING_ACCOUNTS,
+    ROOT,
+    TopicParts,
+    command_topic,
+    commands_filter,
+    may_speak_for,
+    parse_topic,
+    topic,
+    zones_filter,
+)
 
-ROOT = "farm"
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # site and zone ids, as the site file has them
-LEAVES: tuple[str, ...] = ("status", "state", "alarms", "events", "cmd", "ack")
-KINDS: tuple[str, ...] = ("setpoint", "override", "release", "recipe", "feed_now", "ack_alarm")
-Kind = Literal["setpoint", "override", "release", "recipe", "feed_now", "ack_alarm"]
+__all__ = [
+    "ACCOUNT_PATTERN", "ID_PATTERN", "KINDS", "KIND_FIELDS", "LEAVES", "MAX_DURATION_S", "MAX_PAYLOAD",
+    "PERSON_NAMING_ACCOUNTS", "ROOT", "SCHEMA", "Ack", "AckMessage", "ActuatorEntry", "AlarmEntry",
+    "AlarmListMessage", "AlarmText", "Command", "CommandError", "ErrorCode", "EventMessage", "MessageError",
+    "OverrideEntry", "ReadingEntry", "RecipeRef", "SetpointEntry", "StateMessage", "TopicParts", "command_topic",
+    "commands_filter", "encode", "iso", "may_speak_for", "parse_topic", "read_payload", "readable_id",
+    "readable_id_of", "topic", "validate_command", "zones_filter",
+]
+
+# What each command kind takes besides id, author and times: the one table. The daemon's desk enforces it,
+# `farmctl zone cmd` checks it before publishing, and the command's JSON Schema states it.
+Use = Literal["required", "optional", "forbidden"]
+KIND_FIELDS: dict[str, dict[str, Use]] = {
+    "setpoint": {"target": "required", "value": "required", "duration_s": "forbidden"},
+    "override": {"target": "required", "value": "required", "duration_s": "required"},
+    "release": {"target": "required", "value": "forbidden", "duration_s": "forbidden"},
+    "recipe": {"target": "forbidden", "value": "required", "duration_s": "forbidden"},
+    "feed_now": {"target": "forbidden", "value": "optional", "duration_s": "forbidden"},
+    "ack_alarm": {"target": "required", "value": "forbidden", "duration_s": "forbidden"},
+}
+KINDS: tuple[str, ...] = tuple(KIND_FIELDS)
+Kind = Literal["setpoint", "override", "release", "recipe", "feed_now", "ack_alarm"]  # KINDS, for the schema
 
 MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred, anything this big is a mistake or an attack
 MAX_ID = 64
@@ -32,13 +82,6 @@ MAX_TEXT_VALUE = 128  # a string value: "on", "open", a recipe id
 MAX_DURATION_S = 86400.0  # an override lasts a day at most; the recipe must not be forgotten for longer
 TEXT_ID = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"  # printable, not only blanks (logged)
 
-ACCOUNT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # broker account names (`farmctl broker config` makes these)
-# Accounts that speak for people they authenticated themselves: the portal names its signed-in user in
-# `issued_by`. Any other account may name only itself, or a person under its own name (`technician:kim`).
-PERSON_NAMING_ACCOUNTS = frozenset({"portal"})
-
-_ID_RE = re.compile(ID_PATTERN)
-_ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)
 _TEXT_ID_RE = re.compile(TEXT_ID)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
@@ -65,6 +108,9 @@ class ErrorCode(StrEnum):
     NOT_PERMITTED = "not_permitted"  # issued_by names a person the publishing account may not speak for
 
 
+_CODES = frozenset(c.value for c in ErrorCode)
+
+
 class CommandError(Exception):
     """A rejection: its stable code and a message for people."""
 
@@ -72,85 +118,6 @@ class CommandError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-# ------------------------------------------------------------------------------------------------- topics
-
-
-class TopicParts(NamedTuple):
-    site: str
-    zone: str
-    leaf: str
-    account: str | None = None  # `cmd/{account}`: the broker account that published the command
-
-
-def _check_id(what: str, value: str) -> None:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise ValueError(f"{what} id {value!r} must match {ID_PATTERN}")
-
-
-def _check_account(account: str) -> None:
-    if not isinstance(account, str) or not _ACCOUNT_RE.fullmatch(account):
-        raise ValueError(f"account {account!r} must match {ACCOUNT_PATTERN}")
-
-
-def topic(site: str, zone: str, leaf: str) -> str:
-    """`farm/{site}/{zone}/{leaf}`; ids are checked so a bad one cannot widen a subscription or an ACL.
-    Commands go to the publishing account's own branch: `command_topic`."""
-    _check_id("site", site)
-    _check_id("zone", zone)
-    if leaf not in LEAVES:
-        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
-    if leaf == "cmd":
-        raise ValueError("commands are published on farm/SITE/ZONE/cmd/ACCOUNT: use command_topic()")
-    return f"{ROOT}/{site}/{zone}/{leaf}"
-
-
-def command_topic(site: str, zone: str, account: str) -> str:
-    """`farm/{site}/{zone}/cmd/{account}`: each account publishes on its own branch, which the broker lets no
-    other account write, so the daemon knows who sent a command from the topic, not from the payload."""
-    _check_id("site", site)
-    _check_id("zone", zone)
-    _check_account(account)
-    return f"{ROOT}/{site}/{zone}/cmd/{account}"
-
-
-def commands_filter(site: str, zone: str) -> str:
-    """The daemon's subscription: every account's commands to one zone (`farm/{site}/{zone}/cmd/+`)."""
-    _check_id("site", site)
-    _check_id("zone", zone)
-    return f"{ROOT}/{site}/{zone}/cmd/+"
-
-
-def zones_filter(site: str, leaf: str) -> str:
-    """The subscription filter for one leaf of every zone of a site (`farm/{site}/+/state`; for `cmd` every
-    account's branch, `farm/{site}/+/cmd/+`)."""
-    _check_id("site", site)
-    if leaf not in LEAVES:
-        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
-    return f"{ROOT}/{site}/+/{leaf}" + ("/+" if leaf == "cmd" else "")
-
-
-def parse_topic(text: str) -> TopicParts:
-    """`farm/{site}/{zone}/{leaf}` or `farm/{site}/{zone}/cmd/{account}` back into its parts; ValueError for
-    anything else (wildcards included)."""
-    parts = text.split("/") if isinstance(text, str) else []
-    if len(parts) not in (4, 5) or parts[0] != ROOT or (len(parts) == 5) != (parts[3:4] == ["cmd"]):
-        raise ValueError(f"topic {text!r} is not {ROOT}/SITE/ZONE/LEAF or {ROOT}/SITE/ZONE/cmd/ACCOUNT")
-    site, zone, leaf = parts[1:4]
-    _check_id("site", site)
-    _check_id("zone", zone)
-    if leaf not in LEAVES:
-        raise ValueError(f"topic leaf {leaf!r} not one of {', '.join(LEAVES)}")
-    account = parts[4] if len(parts) == 5 else None
-    if account is not None:
-        _check_account(account)
-    return TopicParts(site, zone, leaf, account)
-
-
-def may_speak_for(account: str, issued_by: str) -> bool:
-    """Whether `account` may publish a command naming `issued_by` as its author (see PERSON_NAMING_ACCOUNTS)."""
-    return account in PERSON_NAMING_ACCOUNTS or issued_by == account or issued_by.startswith(f"{account}:")
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -176,6 +143,11 @@ class Command(Strict):
     value: float | bool | Annotated[str, Field(max_length=MAX_TEXT_VALUE)] | None = None
     duration_s: float | None = Field(default=None, ge=1, le=MAX_DURATION_S)
     reason: str = Field(default="", max_length=MAX_REASON)
+
+    @classmethod
+    def from_json(cls, payload: bytes | bytearray | str) -> Command:
+        """A published command, judged as the daemon judges it; CommandError with its stable code."""
+        return validate_command(read_payload(payload))
 
     @field_validator("issued_at", "expires_at", mode="before")
     @classmethod
@@ -316,15 +288,35 @@ def _explain(exc: ValidationError) -> str:
 # --------------------------------------------------------------------------------------------------- acks
 
 
-@dataclass(frozen=True)
-class Ack:
-    """The one answer to a command, published on `.../ack`. `id` is null when the payload had no readable id."""
+class AckMessage(msgspec.Struct, frozen=True, gc=False):
+    """An ack as published, for readers (`Ack.from_json`) and its JSON Schema: the keys in contract order."""
 
     id: str | None
     ok: bool
-    error: ErrorCode | None = None
+    error: Annotated[str | None, msgspec.Meta(description="null when ok, else a stable code (farmcore.link.messages."
+                                                          "ErrorCode); codes are only ever added")]
+    message: str
+    applied: Annotated[dict[str, Any] | None, msgspec.Meta(description="what was done, when ok (and for a "
+                                                                       "duplicate, what its first was)")]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The one answer to a command, published on `.../ack`. `id` is null when the payload had no readable id.
+    `error` is text only when read from a daemon newer than this reader (a code added since)."""
+
+    id: str | None
+    ok: bool
+    error: ErrorCode | str | None = None
     message: str = ""
     applied: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, payload: bytes | bytearray | str) -> Ack:
+        """A published ack, validated; MessageError (one line) when it is not one."""
+        wire = decode(AckMessage, payload, "ack")
+        error = ErrorCode(wire.error) if wire.error in _CODES else wire.error
+        return cls(wire.id, wire.ok, error, wire.message, wire.applied)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "ok": self.ok, "error": None if self.error is None else str(self.error),
