@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+import msgspec
+
+from farmcore.link.payloads import AlarmEntry, AlarmText
 from farmcore.runtime.plausibility import flatness_for
 from farmcore.runtime.readings import DISAGREE, combined_quantities
 from farmcore.site import ZoneDef
@@ -176,16 +179,20 @@ class Alarm:
             return "acknowledged" if self.acked else "unacknowledged"
         return "cleared_unacknowledged" if self.listed else "normal"
 
+    def to_entry(self) -> AlarmEntry:
+        """The entry of the retained `alarms` list (and the `alarm` of an alarm event)."""
+        return AlarmEntry(
+            id=self.id, zone=self.zone, kind=str(self.kind), severity=str(self.severity),
+            status=self.status, active=self.active, acked=self.acked,
+            raised_at=iso_utc(self.raised_at), cleared_at=iso_utc(self.cleared_at),
+            acked_by=self.acked_by, acked_at=iso_utc(self.acked_at),
+            value=self.value, repeats=self.repeats,
+            message=AlarmText(ko=self.message_ko, en=self.message_en),
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The entry of the retained `alarms` list (and of `events`)."""
-        return {
-            "id": self.id, "zone": self.zone, "kind": str(self.kind), "severity": str(self.severity),
-            "status": self.status, "active": self.active, "acked": self.acked,
-            "raised_at": iso_utc(self.raised_at), "cleared_at": iso_utc(self.cleared_at),
-            "acked_by": self.acked_by, "acked_at": iso_utc(self.acked_at),
-            "value": self.value, "repeats": self.repeats,
-            "message": {"ko": self.message_ko, "en": self.message_en},
-        }
+        """`to_entry` as plain JSON values."""
+        return msgspec.to_builtins(self.to_entry())
 
 
 @dataclass(frozen=True)
@@ -356,8 +363,12 @@ class AlarmBook:
         listed = [a for a in self._alarms.values() if a.listed]
         return sorted(listed, key=lambda a: (SEVERITY_RANK[a.severity], a.raised_at or 0.0, a.id))
 
+    def entries(self) -> tuple[AlarmEntry, ...]:
+        """This book's part of the retained `alarms` topic (a zone's list is its own, then the site's)."""
+        return tuple(a.to_entry() for a in self.active())
+
     def to_list(self) -> list[dict[str, Any]]:
-        """The JSON payload of the retained `alarms` topic."""
+        """`entries` as plain JSON values."""
         return [a.to_dict() for a in self.active()]
 
     # -- persistence -----------------------------------------------------------------------------------

@@ -8,27 +8,26 @@ and acks in a bounded queue, which a sender task drains while connected. When th
 reconnects with exponential backoff and jitter, then republishes `online`, the state and the alarm list,
 and sends what the queue kept (the oldest are dropped first once it is full, and counted).
 
-Broker URLs: farmcore/link/brokerurl.py.
+Broker URLs: farmcore/link/brokerurl.py; the messages and their encoding: farmcore/link/payloads.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiomqtt
-import orjson
 from aiomqtt.exceptions import MqttConnectError
 
 from farmcore.link.brokerurl import BrokerUrl
-from farmcore.link.messages import commands_filter, topic
+from farmcore.link.payloads import AlarmEntry, EventMessage, StateMessage, encode
+from farmcore.link.topics import commands_filter, topic
 
 log = logging.getLogger("farmcore.link")
 
@@ -40,15 +39,6 @@ STATE_MIN_INTERVAL_S = 1.0  # DESIGN: retained state at most once a second per z
 PROBE_S = 1.0  # while every zone is away, the broker's port is tried this often: its return ends the backoff
 HERD_SPREAD_S = 0.5  # zones woken by the broker's return reconnect spread over this much time
 CommandHandler = Callable[[str, bytes, str | None], Awaitable[bytes]]  # (zone, payload, account) -> ack
-
-
-def _json(value: Any) -> bytes:
-    """Compact UTF-8 JSON; orjson, because a 200-zone site encodes 200 states a second (~10x json's speed).
-    Never raises: what orjson refuses (text UTF-8 cannot carry, a huge integer) goes out escaped by json."""
-    try:
-        return orjson.dumps(value, default=str)
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, default=str, separators=(",", ":")).encode()
 
 
 class ZoneLink:
@@ -92,7 +82,7 @@ class ZoneLink:
 
     # ----------------------------------------------------------------- from the control loop
 
-    def offer_state(self, build: Callable[[], Any], at: float | None = None) -> bool:
+    def offer_state(self, build: Callable[[], StateMessage], at: float | None = None) -> bool:
         """The zone's state, built by `build()` only when due; True if taken. `at`: when the tick that made it
         started (monotonic s, default now): zones are ticked one after the other, so their offers drift
         within a tick, while the tick's start is on the grid. The slots are a grid one interval apart with
@@ -103,7 +93,7 @@ class ZoneLink:
         if now < self._state_at - 0.1 * interval:
             return False
         self._state_at = max(self._state_at + interval, now + 0.9 * interval)  # the next slot
-        self._state = _json(build())
+        self._state = encode(build())
         paho = self._paho
         if paho is not None and self.connected:
             # straight to paho's out queue (QoS 0, retained): no task wake-up, no future per zone and tick;
@@ -115,14 +105,15 @@ class ZoneLink:
         self._wake.set()
         return True
 
-    def set_alarms(self, alarms: list[dict[str, Any]]) -> None:
-        payload = _json(alarms)
+    def set_alarms(self, alarms: Sequence[AlarmEntry]) -> None:
+        """The zone's retained alarm list (its own entries, then the site's); published when it changed."""
+        payload = encode(alarms)
         if payload != self._alarms:
             self._alarms, self._alarms_dirty = payload, True
             self._wake.set()
 
-    def send_event(self, event: dict[str, Any]) -> None:
-        self._enqueue(self.topics["events"], _json(event))
+    def send_event(self, event: EventMessage) -> None:
+        self._enqueue(self.topics["events"], encode(event))
 
     def _enqueue(self, to: str, payload: bytes, *, front: bool = False) -> None:
         if len(self.queue) >= self.queue_max:

@@ -198,7 +198,7 @@ def encode(message: Any) -> bytes:
     (a lone surrogate) goes out escaped by the json module."""
     try:
         return _encoder.encode(message)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
         return json.dumps(msgspec.to_builtins(message, enc_hook=str), default=str, separators=(",", ":")).encode()
 
 
