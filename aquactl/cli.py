@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from farmcore import cliapp
+from farmcore import cliapp, cligroup
 
 if TYPE_CHECKING:
     from farmcore.runtime.daemon import ControllerFactory
@@ -33,7 +33,7 @@ def _site() -> click.Command:
     return make_site_group(KINDS)
 
 
-cli = cliapp.make_group("aquactl", "Land-based smart fish-farm controller: field bus, twin and daemons.", {
+cli = cligroup.make_group("aquactl", "Land-based smart fish-farm controller: field bus, twin and daemons.", {
     "run": (_run, "Run the daemon of the site's tank zones until stopped (SIGTERM: stop states, then exit)."),
     "site": (_site, "Check a site file the way the daemon does at start."),
 })

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from farmcore import cliapp
+from farmcore import cliapp, cligroup
 
 if TYPE_CHECKING:
     from farmcore.runtime.daemon import ControllerFactory
@@ -33,9 +33,9 @@ def _site() -> click.Command:
     return make_site_group(KINDS)
 
 
-cli = cliapp.make_group("farmctl", "Rental smart-greenhouse controller: field bus, twin and daemons.", {
+cli = cligroup.make_group("farmctl", "Rental smart-greenhouse controller: field bus, twin and daemons.", {
     "run": (_run, "Run the daemon of the site's greenhouse zones until stopped (SIGTERM: stop states, then exit)."),
-    "demo": (cliapp.lazy("farmctl.demo:demo"), "Twin site + greenhouse daemon + SQLite historian with a live view "
+    "demo": (cligroup.lazy("farmctl.demo:demo"), "Twin site + greenhouse daemon + SQLite historian with a live view "
                                                "(Ctrl-C stops it)."),
     "site": (_site, "Check a site file the way the daemon does at start."),
 })

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+import farmcore.twin
 from farmcore import i18n
 from farmcore.errors import BadInput
 from farmcore.historian.config import sqlite_url
@@ -104,7 +105,7 @@ class _SiteThread(threading.Thread):
         self.join(5)
 
 
-DEMO_SITE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
+DEMO_SITE = Path(farmcore.twin.__file__).resolve().parent / "sites" / "gyeongbuk-demo.toml"  # package data
 
 
 @click.command("demo")
@@ -193,8 +194,8 @@ async def _run_linked(folder: Path, speed: float, start: datetime | None, durati
 
 
 def _bench_tour() -> None:
-    from farmctl.cli import cli  # the group this command is mounted on
-
+    cli = click.get_current_context().find_root().command  # the group this command is mounted on (`farmctl`)
+    assert isinstance(cli, click.Group)
     lang = i18n.language()
     with _pty_pair() as tty:
         site = _SiteThread(tty[0] if tty else None)
