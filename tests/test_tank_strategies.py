@@ -415,7 +415,7 @@ def test_a_scattered_table_holds_the_meal_with_the_reason_instead_of_overfeeding
 
 
 def test_pct_bw_takes_recipe_models():
-    from farmcore.recipe.schema import FeedRate
+    from aquactl.strategies.feeding import FeedRate
     rows = [FeedRate(**p) for p in FLOUNDER_TABLE]
     assert feeding.pct_bw(rows, 120, 20) == pytest.approx(feeding.pct_bw(FLOUNDER_TABLE, 120, 20))
 

@@ -13,7 +13,7 @@ meal time comes. A meal running when DO or temperature goes out of range is stop
 delivered is booked.
 
 Table interpolation (`pct_bw`): the table is a full weight x temperature grid (the recipe schema refuses
-anything else, `farmcore.recipe.schema.grid_gap`; grouping scattered points by exact temperature let weight
+anything else, `grid_gap`; grouping scattered points by exact temperature let weight
 drop out and overfed rockfish 2-3x, issue 14 item 12). The rate is bilinear between the four grid points
 around the fish: piecewise linear in log(weight) (feeding rates fall roughly as a power of body weight, so log
 spacing fits the 5 g .. 317 g tables of agronomy.md §2.2 better than linear) and linear in temperature. So
@@ -28,17 +28,87 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import field_validator
 
 from aquactl.biomass import Biomass
 from farmcore.control.arbitration import Decision
-from farmcore.recipe.schema import grid_gap
-from farmcore.runtime.controller import ActuatorView, Request, TickInput, TickOutput
+from farmcore.datafile import StrictFile
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, Request, TickInput, TickOutput
 
 FEED_KG_PER_MIN = 0.2  # feeder delivery when the site gives none [engineering choice]; the demo site's figure
 MIN_DO_MG_L = 5.0  # no feeding below: the marine growth criterion 4.8 rounded up (US EPA 2000) [secondary]
 MIN_MEAL_SHARE = 0.05  # a rest under 5 % of a meal is not worth a run (growth booked raises the ration) [eng. choice]
 MEALS_PER_DAY = 2  # when the recipe lists no meal times [engineering choice]; grow-out 1-2 a day, agronomy.md §2.1
+
+
+def grid_gap(points: list[tuple[float, float]]) -> str | None:
+    """Why (weight_g, temperature) points are not a full weight x temperature grid, or None when they are.
+
+    A feeding table is a grid, as feed makers print them (weight classes x water-temperature columns): every
+    weight has a rate at every temperature, so interpolation between the four corners around a fish uses
+    only rates someone wrote down, and no point of the table can drop out (issue 14 item 12)."""
+    seen: set[tuple[float, float]] = set()
+    for point in points:
+        if point in seen:
+            return f"two rates at {point[0]:g} g, {point[1]:g} °C"
+        seen.add(point)
+    weights = sorted({w for w, _ in points})
+    temps = sorted({t for _, t in points})
+    for w in weights:
+        for t in temps:
+            if (w, t) not in seen:
+                return (f"not a full weight x temperature grid: no rate at {w:g} g, {t:g} °C (every weight "
+                        f"{', '.join(f'{x:g}' for x in weights)} g needs a rate at every temperature "
+                        f"{', '.join(f'{x:g}' for x in temps)} °C)")
+    return None
+
+
+class FeedRate(StrictFile):
+    """One point of a feeding table: % of body weight a day at a fish weight and water temperature."""
+
+    weight_g: float = param(..., gt=0, le=100000, unit="g", en="mean fish weight", ko="물고기 평균 무게")
+    temperature: float = param(..., ge=0, le=40, unit="°C", en="water temperature", ko="수온")
+    pct_bw: float = param(..., ge=0, le=30, unit="%/d", en="feed a day, in % of body weight",
+                          ko="하루 먹이량(몸무게 대비 %)")
+
+
+class FeedingTable(StrategyTable):
+    """`[strategy.feeding]`."""
+
+    meals: list[str] | None = param(
+        None, unit="", day_time=True, en="meal times: HH:MM, sunrise±HH:MM or sunset±HH:MM (none: no meals by clock)",
+        ko="급이 시각 목록: HH:MM, sunrise±HH:MM 또는 sunset±HH:MM(없으면 정해진 시각에 급이하지 않습니다)")
+    table: list[FeedRate] | None = param(
+        None, unit="", en="feeding rates as a full weight x temperature grid (none: no ration by table)",
+        ko="무게×수온 칸을 모두 채운 급이율 표(없으면 표로 급이량을 정하지 않습니다)")
+    fcr: float | None = param(None, gt=0, le=5, unit="kg/kg",
+                              en="feed conversion ratio: kg of feed per kg of growth (books growth from feed)",
+                              ko="사료 효율: 1 kg 자라는 데 드는 사료 kg(준 먹이로 성장량을 계산합니다)")
+    min_temperature: float | None = param(None, ge=0, le=40, unit="°C",
+                                          en="no feeding below this water temperature (none: no limit)",
+                                          ko="수온이 이보다 낮으면 먹이를 주지 않습니다(없으면 제한 없음)")
+    max_temperature: float | None = param(None, ge=0, le=40, unit="°C",
+                                          en="no feeding above this water temperature (none: no limit)",
+                                          ko="수온이 이보다 높으면 먹이를 주지 않습니다(없으면 제한 없음)")
+    min_do_mg_l: float | None = param(None, gt=0, le=20, unit="mg/L",
+                                      en="no feeding below this DO (none: oxygen.minimum_mg_l)",
+                                      ko="용존산소가 이보다 낮으면 먹이를 주지 않습니다(없으면 oxygen.minimum_mg_l)")
+
+    @field_validator("table")
+    @classmethod
+    def _grid(cls, table: list[FeedRate] | None) -> list[FeedRate] | None:
+        if table is not None:
+            if not table:
+                raise ValueError("an empty feeding table; leave `table` out when the ration is set by hand")
+            gap = grid_gap([(p.weight_g, p.temperature) for p in table])
+            if gap is not None:
+                raise ValueError(gap)
+        return table
 
 
 def _points(table: Iterable[Any]) -> list[tuple[float, float, float]]:

@@ -28,11 +28,14 @@ A missing DO reading gives no aerator or valve decision: the runtime's failsafe 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import MinOnOff, Staging
-from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
 # Without recipe values, the olive-flounder levels of recipes/fish/olive-flounder.toml, whose sources say why:
 TARGET_MG_L = 6.5  # middle of the flounder growth optimum 6-7 mg/L (oak.go.kr article_seq=17565) [secondary]
@@ -48,6 +51,33 @@ CURRENT_GRACE_S = 30.0  # a new command shows in the current after a poll or two
 MIN_AERATORS_ON = 1  # see the module docstring [engineering choice]
 O2_MIN_ON_S = 60.0  # solenoid valve: no chatter at the tick rate [engineering choice]
 O2_MIN_OFF_S = 60.0  # [engineering choice]
+
+
+class OxygenTable(StrategyTable):
+    """`[strategy.oxygen]`: the target is the `dissolved_oxygen` setpoint; these are the limits around it."""
+
+    minimum_mg_l: float = param(MINIMUM_MG_L, gt=0, le=20, unit="mg/L",
+                                en="the species' minimum: an alarm, and no feeding below it",
+                                ko="어종이 견디는 최저 용존산소: 이보다 낮으면 경보를 내고 먹이를 주지 않습니다")
+    critical_mg_l: float = param(CRITICAL_MG_L, gt=0, le=20, unit="mg/L",
+                                 en="backup aeration and emergency oxygen engage below this",
+                                 ko="이보다 낮으면 비상 폭기와 비상 산소 공급을 가동합니다")
+    night_raise_mg_l: float = param(NIGHT_RAISE_MG_L, ge=0, le=5, unit="mg/L",
+                                    en="the DO target is raised this much at night",
+                                    ko="밤에는 용존산소 목표를 이만큼 높입니다")
+    stage_band_mg_l: float = param(STAGE_BAND_MG_L, gt=0, le=5, unit="mg/L",
+                                   en="band over which the aerators are staged on and off",
+                                   ko="폭기기를 차례로 켜고 끄는 용존산소 폭")
+    response_check_min: float = param(RESPONSE_CHECK_MIN, gt=0, le=120, unit="min",
+                                      en="a started aerator must show in the DO within this time",
+                                      ko="폭기기를 켠 뒤 이 시간 안에 용존산소가 올라야 정상으로 봅니다")
+    min_current_a: float = param(MIN_CURRENT_A, ge=0, le=100, unit="A",
+                                 en="a running aerator draws at least this current",
+                                 ko="가동 중인 폭기기에는 적어도 이만큼의 전류가 흘러야 합니다")
+    min_aerators_on: int = param(MIN_AERATORS_ON, ge=1, le=20, unit="",
+                                 en="never fewer aerators running (a biofloc tank keeps its floc suspended)",
+                                 ko="폭기기를 언제나 이 대수 이상 돌립니다"
+                                    "(바이오플락 수조는 플록이 가라앉지 않게 합니다)")
 
 
 def target(inp: TickInput) -> tuple[float, str]:

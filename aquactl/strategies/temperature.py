@@ -12,11 +12,13 @@ interlock also forbids the pair). A missing water temperature or setpoint gives 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis, MinOnOff
-from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
 BAND_K = 0.5  # [engineering choice]: a sixth of the olive flounder's 21-24 degC optimum (agronomy.md §2.1)
 MIN_CYCLE_MIN = 10.0  # minimum on and off time, compressor protection [engineering choice]

@@ -21,10 +21,14 @@ decision (the runtime's failsafe, on, applies). A bad tank-level reading changes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aquactl.strategies.temperature import BAND_K, MIN_CYCLE_MIN
 from farmcore.control.arbitration import Decision
-from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
 SUMP_KEY = "sump_level"  # the reading of the source sump (a site sensor's `source`)
 MIN_SUMP_LEVEL_PCT = 30.0  # [engineering choice] the pump's suction must stay covered
@@ -33,6 +37,31 @@ LEVEL_BAND_PCT = 2.0  # back on this far above the minimum, against chatter on r
 MIN_FLOW_L_MIN = 1.0  # [engineering choice] a running pump showing less is dry or blocked
 FLOW_CHECK_S = 60.0  # a started pump has this long to show its flow (the brief; priming) [engineering choice]
 DRY_RETRY_MIN = 30.0  # off this long after a dry-run trip, then tried again [engineering choice]
+MAX_FLOW_L_MIN = 10000.0  # highest flow threshold a recipe may set: 10 m3/min, above any farm pump [engineering choice]
+
+
+class WaterTable(StrategyTable):
+    """`[strategy.water]`: water temperature (temperature.py) and the exchange pump (this module)."""
+
+    UNUSED = frozenset({"exchange_pct_per_day"})  # the pump runs always: a duty cycle needs its flow
+    heater_band_k: float = param(BAND_K, gt=0, le=10, unit="K",
+                                 en="heater or chiller switch on this far from the water temperature setpoint",
+                                 ko="수온이 설정값에서 이만큼 벗어나면 히터나 냉각기를 켭니다")
+    min_cycle_min: float = param(MIN_CYCLE_MIN, ge=0, le=120, unit="min",
+                                 en="shortest on and off time of the heater and the chiller",
+                                 ko="히터와 냉각기를 한 번 켜거나 끄면 적어도 이 시간은 그대로 둡니다")
+    low_level_pct: float = param(LOW_LEVEL_PCT, ge=0, le=100, unit="%",
+                                 en="a tank level below this is an event; the inflow is kept on",
+                                 ko="수조 수위가 이보다 낮으면 이벤트를 남기고 급수는 계속합니다")
+    min_sump_level_pct: float = param(MIN_SUMP_LEVEL_PCT, ge=0, le=100, unit="%",
+                                      en="the exchange pump stops below this sump level",
+                                      ko="저수조 수위가 이보다 낮으면 환수 펌프를 멈춥니다")
+    min_flow_l_min: float = param(MIN_FLOW_L_MIN, ge=0, le=MAX_FLOW_L_MIN, unit="L/min",
+                                  en="a running pump showing less flow is running dry and is stopped",
+                                  ko="가동 중인 펌프의 유량이 이보다 적으면 헛돌고 있는 것으로 보고 멈춥니다")
+    exchange_pct_per_day: float | None = param(
+        None, ge=0, le=2000, unit="%/d", en="water exchanged a day (kept with the recipe: needs the pump's flow)",
+        ko="하루 환수율(기록만 됩니다: 펌프 유량을 알아야 씁니다)")
 
 
 class Exchange:

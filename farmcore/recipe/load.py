@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, get_args
 
-from farmcore.datafile import parse_checked, read_text
+from farmcore.datafile import parse_toml, read_text, validate
 from farmcore.errors import ConfigError
-from farmcore.recipe.schema import HUMIDITY_QUANTITIES, QUANTITIES, Recipe
+from farmcore.recipe import kinds
+from farmcore.recipe.schema import DAY_TIME, HUMIDITY_QUANTITIES, QUANTITIES, Recipe, StrategyTables, ZoneKind
 from farmcore.recipe.timeline import parse_start
 
 
@@ -47,7 +49,7 @@ def check_recipe(recipe: Recipe, file: str) -> None:
             if not spec.lo <= v <= spec.hi:
                 raise fail(f"envelope.{q}.{side}", f"{_num(v)} {spec.unit} is outside {_num(spec.lo)}..{_num(spec.hi)}")
 
-    _check_strategy_times(recipe.strategy.tables(), "strategy", fail)
+    _check_day_times(recipe.strategy, "strategy", fail)
 
     humidity_used: tuple[str, str] | None = None  # (quantity, first field using it)
     names: set[str] = set()
@@ -61,8 +63,7 @@ def check_recipe(recipe: Recipe, file: str) -> None:
         if stage.name in names:
             raise fail(f"{where}.name", f"{stage.name!r} is used by another stage")
         names.add(stage.name)
-        if stage.strategy is not None:
-            _check_strategy_times(stage.strategy.tables(), f"{where}.strategy", fail)
+        _check_day_times(stage.strategy, f"{where}.strategy", fail)
         starts: set[str] = set()
         for pi, period in enumerate(stage.periods):
             pwhere = f"{where}.periods[{pi}]"
@@ -94,27 +95,55 @@ def check_recipe(recipe: Recipe, file: str) -> None:
                                           f"{humidity_used[0]}")
 
 
-def _check_strategy_times(
-    tables: dict[str, dict[str, object]], where: str, fail: Callable[[str, str], ConfigError]
+def _check_day_times(
+    strategy: StrategyTables | None, where: str, fail: Callable[[str, str], ConfigError]
 ) -> None:
-    for m, text in enumerate(tables.get("feeding", {}).get("meals") or []):
-        try:
-            parse_start(str(text))
-        except ValueError as exc:
-            raise fail(f"{where}.feeding.meals[{m}]", str(exc)) from None
-    for table, keys in (("irrigation", ("start", "stop")), ("lighting", ("on", "off"))):
-        for key in keys:
-            text = tables.get(table, {}).get(key)
-            if text is None:
+    """Every key a table marks as period-start syntax (`param(day_time=True)`), a text or a list of them."""
+    for name in type(strategy).model_fields if strategy is not None else ():
+        table = getattr(strategy, name)
+        if table is None:
+            continue
+        for key, field in type(table).model_fields.items():
+            extra = field.json_schema_extra
+            if key not in table.model_fields_set or not isinstance(extra, dict) or extra.get("format") != DAY_TIME:
                 continue
-            try:
-                parse_start(str(text))
-            except ValueError as exc:
-                raise fail(f"{where}.{table}.{key}", str(exc)) from None
+            value = getattr(table, key)
+            texts = [(f"{where}.{name}.{key}", value)] if isinstance(value, str) else [
+                (f"{where}.{name}.{key}[{i}]", text) for i, text in enumerate(value or [])]
+            for field_path, text in texts:
+                try:
+                    parse_start(str(text))
+                except ValueError as exc:
+                    raise fail(field_path, str(exc)) from None
+
+
+def recipe_model(data: dict[str, Any], file: str) -> type[Recipe]:
+    """The schema to check a recipe's data with: its kind's strategy tables (farmcore/recipe/kinds.py); the
+    bare shape when the kind is wrong (its error comes first) or the recipe has no strategy table."""
+    head = data.get("recipe")
+    kind = head.get("kind") if isinstance(head, dict) else None
+    model = kinds.recipe_model(kind) if isinstance(kind, str) else None
+    if model is not None:
+        return model
+    stages = data.get("stages")
+    tables = "strategy" in data or any(isinstance(s, dict) and "strategy" in s for s in
+                                       (stages if isinstance(stages, list) else []))
+    if tables and kind in get_args(ZoneKind):
+        installed = ", ".join(kinds.installed()) or "none"
+        raise ConfigError(file, "recipe.kind", f"no installed package declares the strategy tables of {kind} "
+                                               f"recipes ({kinds.GROUP} entry points: {installed})")
+    return Recipe
+
+
+def recipe_from_data(data: dict[str, Any], file: str) -> Recipe:
+    """TOML data -> the recipe, checked against its kind's tables and the cross-field rules."""
+    recipe = validate(recipe_model(data, file), data, file)
+    check_recipe(recipe, file)
+    return recipe
 
 
 def parse_recipe(text: str, file: str) -> Recipe:
-    return parse_checked(Recipe, text, file, check_recipe)
+    return recipe_from_data(parse_toml(text, file), file)
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -7,15 +7,31 @@ ventilation is needed, anchors.md), and there is no dosing beyond it nor in the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis
-from farmcore.runtime.controller import TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import TickInput
 
 NO_DOSING_AT_OR_BELOW_PPM = 450.0  # a setpoint at about outside air means "do not dose" (recipe schema)
 AMBIENT_PPM = 420.0  # outside air, NOAA Mauna Loa annual mean 2023 ≈ 419 ppm
 MAX_VENT_OPENING_PCT = 20.0  # as the tomato/cucumber/paprika recipes [unverified there] [engineering choice]
 BAND_PPM = 50.0  # valve on 25 ppm below the target, off 25 ppm above [engineering choice]
 MIN_OFF_S = 180.0  # a valve that closed stays closed this long (GreenhouseController paces it) [engineering choice]
+
+
+class Co2Table(StrategyTable):
+    """`[strategy.co2]`."""
+
+    dose_in_dark: bool = param(False, unit="", en="dose CO2 in the dark too",
+                               ko="어두울 때에도 CO2를 공급합니다")
+    max_vent_opening_pct: float = param(
+        MAX_VENT_OPENING_PCT, ge=0, le=100, unit="%",
+        en="no dosing beyond this vent opening; up to it the target falls toward outside air",
+        ko="환기창이 이보다 많이 열리면 CO2 공급을 멈추고, 그때까지는 목표 농도를 바깥 공기 쪽으로 낮춥니다")
 
 
 def working_target(setpoint: float, vent_pct: float, max_vent: float) -> float:

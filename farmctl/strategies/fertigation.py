@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from farmcore.recipe.schema import StrategyTable, param
+
 PARAM_KEYS = {"ec": "EC", "ph": "pH"}  # setpoint quantity -> KS X 3288 supply parameter
+
+
+class FertigationTable(StrategyTable):
+    """`[strategy.fertigation]`: agronomic figures kept with the recipe; acting on them needs a drain EC sensor."""
+
+    UNUSED = frozenset({"drain_ec_max", "correction_interval_days"})
+    drain_ec_max: float | None = param(
+        None, gt=0, le=20, unit="dS/m", en="highest drain EC before the supply is corrected (kept with the recipe)",
+        ko="급액을 보정하기 전까지 허용하는 배액 EC 상한(기록만 됩니다)")
+    correction_interval_days: float | None = param(
+        None, gt=0, le=60, unit="d", en="days between corrections of the supply (kept with the recipe)",
+        ko="급액을 보정하는 간격(기록만 됩니다)")
 
 
 def supply_params(setpoints: Mapping[str, float]) -> dict[str, float]:

@@ -9,15 +9,27 @@ a modulating heat supply and is not used by an on/off heater; the band is `heati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis, MinOnOff
-from farmcore.runtime.controller import ActuatorView, TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput
 
 BAND_K = 1.0  # on at setpoint - 0.5 K, off at setpoint + 0.5 K [engineering choice]
 MIN_ON_S = 180.0  # minimum run, protects burner and contactor (anchors.md: min ON/OFF, Brewblox) [engineering choice]
 MIN_OFF_S = 180.0  # [engineering choice]
 DEHUMIDIFY_RAISE_K = 1.0  # setpoint raise while venting for humidity [engineering choice]
+
+
+class HeatingTable(StrategyTable):
+    """`[strategy.heating]`."""
+
+    band_k: float = param(BAND_K, gt=0, le=10, unit="K",
+                          en="on/off band around the heating setpoint: on at setpoint - band/2, off at + band/2",
+                          ko="난방 설정온도를 가운데 둔 켜짐·꺼짐 폭: 설정온도-폭/2에서 켜고 +폭/2에서 끕니다")
 
 
 @dataclass(frozen=True, slots=True)

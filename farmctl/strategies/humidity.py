@@ -9,12 +9,25 @@ The recipe key `humidity.humidify_below_rh` has no actuator here: the greenhouse
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis
-from farmcore.runtime.controller import ActuatorView, TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput
 
 FAN_RH_BAND = 5.0  # fan runs from RH limit - 5 %RH up, off again 5 %RH lower [engineering choice]
+
+
+class HumidityTable(StrategyTable):
+    """`[strategy.humidity]`."""
+
+    UNUSED = frozenset({"humidify_below_rh"})  # the greenhouse roles have no humidifier
+    humidify_below_rh: float | None = param(
+        None, ge=0, le=100, unit="%RH", en="humidify below this RH (kept with the recipe: no humidifier role yet)",
+        ko="상대습도가 이보다 낮으면 가습합니다(기록만 됩니다: 아직 가습기 역할이 없습니다)")
 
 
 def sat_vp_kpa(t_c: float) -> float:

@@ -10,12 +10,27 @@ Time below the setpoint (including the lowered night) draws the bank down again.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from farmcore.runtime.controller import TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import TickInput
 
 WINDOW_H = 24.0  # the crop-relevant mean is the 24-h mean (agronomy.md §1.4)
 MAX_DEVIATION_K = 2.0  # as the crop recipes that use it [unverified there] [engineering choice]
 MAX_DT_S = 600.0  # a longer gap between ticks is not counted: the temperature then is unknown [engineering choice]
+
+
+class TemperatureIntegrationTable(StrategyTable):
+    """`[strategy.temperature_integration]`: the table being there turns temperature integration on."""
+
+    window_h: float = param(WINDOW_H, gt=0, le=168, unit="h",
+                            en="heat above the heating setpoint is banked over this many hours",
+                            ko="난방 설정온도를 넘은 온도 적산을 이 시간 동안 모아 둡니다")
+    max_deviation_k: float = param(MAX_DEVIATION_K, ge=0, le=10, unit="K",
+                                   en="the banked heat lowers the night heating setpoint by at most this much",
+                                   ko="모아 둔 온도 적산으로 밤 난방 설정온도를 최대 이만큼까지 낮춥니다")
 
 
 class TemperatureIntegration:

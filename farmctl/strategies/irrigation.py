@@ -11,12 +11,17 @@ its irrigation pump.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import model_validator
 
 from farmcore.control.arbitration import Decision
+from farmcore.recipe.schema import StrategyTable, param
 from farmcore.recipe.timeline import parse_start
-from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmctl.strategies import fertigation
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 
 RADIATION_SUM_J_CM2 = 100.0  # tomato recipe trigger, derived from hortidaily/farmnmarket (agronomy.md §1.8)
 MAX_OFF_MIN = 120.0  # safety-net interval of the crop recipes (Link4 practice) [unverified value]
@@ -25,6 +30,42 @@ DOSE_S = 120.0  # [engineering choice] until dose_ml_per_plant can be turned int
 START, STOP = "sunrise+01:00", "sunset-02:00"  # window of the crop recipes [unverified there]
 SOIL_MARGIN_PCT = 5.0  # irrigate early when soil moisture is this far below its setpoint [engineering choice]
 MAX_DT_S = 600.0  # longer gaps add no radiation: what the sun did meanwhile is unknown [engineering choice]
+
+
+class IrrigationTable(StrategyTable):
+    """`[strategy.irrigation]`."""
+
+    UNUSED = frozenset({"dose_ml_per_plant", "target_drain_pct"})  # need the emitter flow, a drain sensor
+    radiation_sum_j_cm2: float = param(RADIATION_SUM_J_CM2, gt=0, le=2000, unit="J/cm²",
+                                       en="irrigate each time this much outside radiation has added up",
+                                       ko="바깥 누적 일사량이 이만큼 쌓일 때마다 관수합니다")
+    max_off_min: float = param(MAX_OFF_MIN, gt=0, le=1440, unit="min",
+                               en="safety net: inside the window, irrigate at least this often",
+                               ko="안전장치: 관수 시간대 안에서는 적어도 이 간격마다 관수합니다")
+    min_off_min: float = param(MIN_OFF_MIN, ge=0, le=1440, unit="min",
+                               en="never irrigate again sooner than this after an event",
+                               ko="관수한 뒤 이 시간이 지나기 전에는 다시 관수하지 않습니다")
+    dose_s: float = param(DOSE_S, gt=0, le=3600, unit="s",
+                          en="one event runs the pump or the nutrient node this long",
+                          ko="한 번 관수할 때 펌프나 양액기를 이 시간 동안 돌립니다")
+    dose_ml_per_plant: float | None = param(
+        None, gt=0, le=5000, unit="mL", en="water per plant and event (kept with the recipe: needs the emitter flow)",
+        ko="1회 관수 때 포기당 급액량(기록만 됩니다: 점적기 유량을 알아야 씁니다)")
+    target_drain_pct: float | None = param(
+        None, ge=0, le=100, unit="%", en="target share of drain water (kept with the recipe: needs a drain sensor)",
+        ko="목표 배액률(기록만 됩니다: 배액 센서가 있어야 씁니다)")
+    start: str = param(START, unit="", day_time=True,
+                       en="first event of the day: HH:MM, sunrise±HH:MM or sunset±HH:MM",
+                       ko="하루 중 관수를 시작하는 시각: HH:MM, sunrise±HH:MM 또는 sunset±HH:MM")
+    stop: str = param(STOP, unit="", day_time=True, en="last event of the day, written as start",
+                      ko="하루 중 마지막으로 관수할 수 있는 시각(start와 같은 형식)")
+
+    @model_validator(mode="after")
+    def _off_order(self) -> IrrigationTable:
+        if {"min_off_min", "max_off_min"} <= self.model_fields_set and self.min_off_min > self.max_off_min:
+            raise ValueError(f"min_off_min ({self.min_off_min:g}) must not be above max_off_min "
+                             f"({self.max_off_min:g})")
+        return self
 
 
 @dataclass

@@ -11,12 +11,15 @@ The DLI resets at local midnight, so a window spanning midnight is judged per ca
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis, MinOnOff
+from farmcore.recipe.schema import StrategyTable, param
 from farmcore.recipe.timeline import parse_start
-from farmcore.runtime.controller import ActuatorView, TickInput
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput
 
 OFF_ABOVE_RADIATION = 400.0  # W/m2 outside: sunlight then makes the lamps' share negligible [engineering choice]
 RADIATION_HYSTERESIS = 0.8  # back on below 80 % of the off limit [engineering choice]
@@ -24,6 +27,21 @@ DLI_BAND_MOL = 0.2  # lamps come on when 0.2 mol/m2 behind schedule, off when on
 MIN_ON_S = 900.0  # [engineering choice]
 MIN_OFF_S = 900.0  # [engineering choice]
 MAX_DT_S = 600.0  # longer gaps add no light: PAR meanwhile is unknown [engineering choice]
+
+
+class LightingTable(StrategyTable):
+    """`[strategy.lighting]`."""
+
+    on: str | None = param(None, unit="", day_time=True,
+                           en="lamps may run from this time: HH:MM, sunrise±HH:MM or sunset±HH:MM (none: no lamps)",
+                           ko="보광등을 켤 수 있는 시작 시각: HH:MM, sunrise±HH:MM 또는 sunset±HH:MM"
+                              "(없으면 보광하지 않습니다)")
+    off: str | None = param(None, unit="", day_time=True,
+                            en="lamps off at this time (none: on + the photoperiod setpoint)",
+                            ko="보광등을 끄는 시각(없으면 시작 시각에 일장 설정값을 더한 시각)")
+    off_above_radiation: float = param(OFF_ABOVE_RADIATION, gt=0, le=1500, unit="W/m²",
+                                       en="lamps stay off while outside radiation is above this",
+                                       ko="바깥 일사량이 이보다 강한 동안에는 보광등을 끕니다")
 
 
 def window(inp: TickInput) -> tuple[datetime, datetime] | None:

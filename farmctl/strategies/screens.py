@@ -6,9 +6,14 @@ back and forth. Without the outside reading a screen holds where it was told to 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis
-from farmcore.runtime.controller import ActuatorView, TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput
 
 CLOSE_BELOW_OUTSIDE_DAY = 5.0  # thermal screen closes when outside < 5 °C by day, GreenLight [G] (agronomy.md §1.2)
 CLOSE_BELOW_OUTSIDE_NIGHT = 10.0  # ... < 10 °C at night, GreenLight [G]
@@ -16,6 +21,20 @@ THERMAL_HYSTERESIS_K = 1.0  # reopens 1 K above the threshold [engineering choic
 DEHUMIDIFY_GAP_PCT = 5.0  # gap opened in a closed thermal screen to let moist air out [engineering choice]
 SHADE_RETRACT_FRACTION = 0.8  # shade retracts below 80 % of its deploy radiation [engineering choice]
 OPEN, CLOSED = 100.0, 0.0
+
+
+class ScreensTable(StrategyTable):
+    """`[strategy.screens]`."""
+
+    close_below_outside_day: float = param(CLOSE_BELOW_OUTSIDE_DAY, ge=-30, le=40, unit="°C",
+                                           en="by day the thermal screen closes when it is colder outside",
+                                           ko="낮에 바깥 기온이 이보다 낮으면 보온 커튼을 닫습니다")
+    close_below_outside_night: float = param(CLOSE_BELOW_OUTSIDE_NIGHT, ge=-30, le=40, unit="°C",
+                                             en="at night the thermal screen closes when it is colder outside",
+                                             ko="밤에 바깥 기온이 이보다 낮으면 보온 커튼을 닫습니다")
+    shade_above_radiation: float | None = param(
+        None, gt=0, le=1500, unit="W/m²", en="the shade screen is drawn above this outside radiation (none: never)",
+        ko="바깥 일사량이 이보다 강하면 차광 커튼을 칩니다(없으면 치지 않습니다)")
 
 
 def _deployed(view: ActuatorView) -> bool | None:

@@ -10,12 +10,19 @@ smaller cap wins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import model_validator
 
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import RateLimit
-from farmcore.runtime.controller import ActuatorView, TickInput
+from farmcore.recipe.schema import StrategyTable, param
+
+if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
+    from farmcore.runtime.controller import ActuatorView, TickInput
 
 OFFSET_K = 5.0  # heating/vent dead zone 5 K, GreenLight controls_katzin_2021 (agronomy.md §1.2 [G])
 P_BAND_K = 4.0  # vent P-band 4 K, GreenLight [G]
@@ -28,6 +35,41 @@ RAIN_SIDE_PCT = 10.0  # side vents may stay this open in rain (under the eaves);
 UNKNOWN_WEATHER_MAX_PCT = 20.0  # cap while wind or rain is unknown [engineering choice]
 STEP_PCT = 5.0  # positions are multiples of this, moved only by a full step [engineering choice]
 MAX_RATE_PCT_S = 100 / 180  # comfort demand crosses the full travel in no less than 3 min [engineering choice]
+
+
+class VentilationTable(StrategyTable):
+    """`[strategy.ventilation]`."""
+
+    offset_k: float = param(OFFSET_K, ge=0, le=15, unit="K",
+                            en="vents open this far above the heating setpoint",
+                            ko="난방 설정온도보다 이만큼 높아지면 환기창을 엽니다")
+    p_band_k: float = param(P_BAND_K, gt=0, le=20, unit="K",
+                            en="vents go from closed to fully open over this temperature band",
+                            ko="이 온도 폭에 걸쳐 환기창이 닫힘에서 완전 열림까지 열립니다")
+    humidity_p_band: float = param(HUMIDITY_P_BAND, gt=0, le=100, unit="%RH",
+                                   en="above the humidity limit, vents open fully over this RH band",
+                                   ko="습도 상한을 넘으면 이 상대습도 폭에 걸쳐 환기창을 완전히 엽니다")
+    min_outside_temperature: float | None = param(
+        None, ge=-30, le=40, unit="°C", en="no venting for humidity when it is colder outside (none: no limit)",
+        ko="바깥 기온이 이보다 낮으면 습도를 낮추려고 환기하지 않습니다(없으면 제한 없음)")
+    windward_taper_ms: float = param(WINDWARD_TAPER_MS, ge=0, le=40, unit="m/s",
+                                     en="windward vents start closing above this wind speed",
+                                     ko="풍속이 이보다 세지면 바람이 불어오는 쪽 환기창부터 닫기 시작합니다")
+    windward_close_ms: float = param(WINDWARD_CLOSE_MS, gt=0, le=40, unit="m/s",
+                                     en="windward vents are closed at this wind speed; leeward ones start closing",
+                                     ko="이 풍속에서 바람이 불어오는 쪽 환기창은 다 닫히고 반대쪽이 닫히기 시작합니다")
+    close_all_ms: float = param(CLOSE_ALL_MS, gt=0, le=40, unit="m/s",
+                                en="every vent is closed at this wind speed",
+                                ko="이 풍속이 되면 모든 환기창을 닫습니다")
+
+    @model_validator(mode="after")
+    def _wind_order(self) -> VentilationTable:
+        given = [(k, getattr(self, k)) for k in ("windward_taper_ms", "windward_close_ms", "close_all_ms")
+                 if k in self.model_fields_set]
+        for (k1, v1), (k2, v2) in itertools.pairwise(given):
+            if v1 > v2:
+                raise ValueError(f"{k1} ({v1:g} m/s) must not be above {k2} ({v2:g} m/s)")
+        return self
 
 
 @dataclass(frozen=True, slots=True)

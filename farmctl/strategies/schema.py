@@ -1,0 +1,29 @@
+"""A greenhouse recipe's `[strategy]` tables, as farmcore checks them: registered as the `greenhouse` entry point
+of `farmcore.strategies` (pyproject.toml, farmcore/recipe/kinds.py). Each table is declared in the module of
+the strategy that reads it, beside its defaults; importing them loads no runtime and no field bus."""
+
+from __future__ import annotations
+
+from farmcore.recipe.schema import StrategyTables, param
+from farmctl.strategies.co2 import Co2Table
+from farmctl.strategies.fertigation import FertigationTable
+from farmctl.strategies.heating import HeatingTable
+from farmctl.strategies.humidity import HumidityTable
+from farmctl.strategies.integration import TemperatureIntegrationTable
+from farmctl.strategies.irrigation import IrrigationTable
+from farmctl.strategies.lighting import LightingTable
+from farmctl.strategies.screens import ScreensTable
+from farmctl.strategies.ventilation import VentilationTable
+
+
+class GreenhouseStrategy(StrategyTables):
+    ventilation: VentilationTable | None = param(unit="", en="roof and side vents", ko="천창과 측창 환기")
+    heating: HeatingTable | None = param(unit="", en="heater", ko="난방기")
+    screens: ScreensTable | None = param(unit="", en="thermal and shade screens", ko="보온 커튼과 차광 커튼")
+    co2: Co2Table | None = param(unit="", en="CO2 dosing", ko="CO2 공급")
+    humidity: HumidityTable | None = param(unit="", en="humidity", ko="습도")
+    irrigation: IrrigationTable | None = param(unit="", en="irrigation events", ko="관수")
+    fertigation: FertigationTable | None = param(unit="", en="nutrient solution", ko="양액")
+    lighting: LightingTable | None = param(unit="", en="supplemental lighting", ko="보광")
+    temperature_integration: TemperatureIntegrationTable | None = param(
+        unit="", en="temperature integration (the table turns it on)", ko="온도 적산 제어(표가 있으면 켜집니다)")
