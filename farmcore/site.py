@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from farmcore.datafile import StrictFile, parse_checked, read_text
 from farmcore.fieldbus.profile import builtin_profiles
+from farmcore.sitehead import SiteHead
 
 ZoneKind = Literal["greenhouse", "tank"]
 
@@ -34,14 +35,6 @@ SENSOR_CODES: dict[str, int] = {
     "co2": 11, "ec": 12, "par": 13, "soil_moisture": 14, "soil_water_tension": 15, "ph": 16,
     "soil_temperature": 17, "weight": 18, "water_level_low": 19, "current": 22,
 }
-
-
-class SiteHead(StrictFile):
-    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = ""
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    timezone: str = "Asia/Seoul"
 
 
 class BusDef(StrictFile):

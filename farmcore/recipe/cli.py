@@ -25,9 +25,9 @@ from farmcore.errors import BadInput, FarmError
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import unused_keys
 from farmcore.recipe.timeline import setpoints_at, stage_at
-from farmcore.site import load_site
+from farmcore.sitehead import load_site_head
+from farmcore.sun import sun_times
 from farmcore.textui import table
-from farmcore.twin.weather import sun_times
 
 NOT_ACTED_ON = {"en": "kept with the recipe, but no strategy acts on it yet",
                 "ko": "레시피에 기록은 되지만 아직 이 값으로 제어하는 전략은 없습니다"}
@@ -73,7 +73,7 @@ def parse_day(text: str) -> date:
 
 def _show(file: str, at_text: str, site_file: str, planted_text: str, as_json: bool) -> None:
     r = load_recipe(file)
-    head = load_site(site_file).site
+    head = load_site_head(site_file)  # only [site]: recipes never load the field bus a site's nodes need
     try:
         zone = ZoneInfo(head.timezone)
     except (KeyError, ValueError):
