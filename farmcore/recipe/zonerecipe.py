@@ -9,17 +9,31 @@ fault inside the recipe itself names the recipe file and its field.
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from farmcore.errors import ConfigError
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
 
-if TYPE_CHECKING:
-    from farmcore.site import ZoneDef
+# The shipped recipes: the repository's top-level recipes/ folder, which `farmcore/recipes` links to so that the
+# wheel carries it as package data (pyproject.toml); resolved, so a checkout names the folder itself.
+RECIPES_DIR = (Path(__file__).resolve().parents[1] / "recipes").resolve()
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+
+class RecipeZone(Protocol):
+    """What the recipe check reads of a site file's zone (a `farmcore.site.ZoneDef`, described here, not
+    imported: the site schema knows the field bus, and recipes never do)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def recipe(self) -> str | None: ...
+    @property
+    def planted(self) -> date | None: ...
 
 
 def shipped_recipes() -> list[str]:
@@ -40,7 +54,7 @@ def resolve_recipe_path(spec: str, site_file: Path, field: str = "recipe") -> Pa
                                              f"{hint}shipped: {', '.join(shipped)}")
 
 
-def load_zone_recipe(site_file: Path, where: str, zone: ZoneDef) -> tuple[Recipe, Path]:
+def load_zone_recipe(site_file: Path, where: str, zone: RecipeZone) -> tuple[Recipe, Path]:
     """The recipe of `zone` (at `where`, e.g. `zones[0]`, in `site_file`), checked to fit it: a recipe of the
     zone's kind, and a planting (stocking) date to count its stages from."""
     assert zone.recipe is not None
