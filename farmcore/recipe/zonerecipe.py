@@ -9,6 +9,7 @@ fault inside the recipe itself names the recipe file and its field.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -54,12 +55,14 @@ def resolve_recipe_path(spec: str, site_file: Path, field: str = "recipe") -> Pa
                                              f"{hint}shipped: {', '.join(shipped)}")
 
 
-def load_zone_recipe(site_file: Path, where: str, zone: RecipeZone) -> tuple[Recipe, Path]:
+def load_zone_recipe(site_file: Path, where: str, zone: RecipeZone,
+                     load: Callable[[Path], Recipe] = load_recipe) -> tuple[Recipe, Path]:
     """The recipe of `zone` (at `where`, e.g. `zones[0]`, in `site_file`), checked to fit it: a recipe of the
-    zone's kind, and a planting (stocking) date to count its stages from."""
+    zone's kind, and a planting (stocking) date to count its stages from. `load` reads the file (a
+    `RecipeStore` reads it only when it changed)."""
     assert zone.recipe is not None
     path = resolve_recipe_path(zone.recipe, site_file, f"{where}.recipe")
-    recipe = load_recipe(path)
+    recipe = load(path)
     if recipe.recipe.kind != zone.kind:
         raise ConfigError(str(site_file), f"{where}.recipe", f"{zone.recipe!r} is a {recipe.recipe.kind} recipe; "
                                                              f"zone {zone.id!r} is a {zone.kind}")
