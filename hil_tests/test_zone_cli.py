@@ -23,7 +23,8 @@ import pytest
 
 from farmcore.errors import BadInput
 from farmcore.link.messages import Ack, ErrorCode, read_payload, validate_command
-from farmcore.link.zonecli import build_command, parse_value, readings_text, recipe_text, summary
+from farmcore.link.zonecli import build_command, parse_value
+from farmcore.link.zonetext import readings_text, recipe_text, summary
 from farmcore.site import load_site
 from hil_tests.mosquitto import Mosquitto, free_port, needs_mosquitto
 

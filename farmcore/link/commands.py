@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from farmcore.link.audit import audit_record, clip
 from farmcore.link.messages import (
     ACCOUNT_PATTERN,
-    KIND_FIELDS,
     Ack,
     Command,
     CommandError,
     ErrorCode,
+    check_kind_fields,
     iso,
     may_speak_for,
     read_payload,
@@ -212,12 +212,7 @@ class CommandDesk:
                                f"{self.skew_s:g} s after the controller's clock {iso(now)}")
         if cmd.expires_at <= now:
             raise CommandError(ErrorCode.EXPIRED, f"expired at {iso(cmd.expires_at)}; controller time {iso(now)}")
-        for name, use in KIND_FIELDS[cmd.kind].items():  # a stray field is a client bug
-            present = getattr(cmd, name) is not None
-            if use == "required" and not present:
-                raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} needs {name}")
-            if use == "forbidden" and present:
-                raise CommandError(ErrorCode.INVALID_COMMAND, f"{cmd.kind} takes no {name}")
+        check_kind_fields(cmd)
         applied, kind, target, value = _RULES[cmd.kind](cmd, now, ctx)
         return applied, Action(kind, target, value, cmd.duration_s if kind == "override" else None,
                                cmd.issued_by, cmd.reason, cmd.id)
@@ -258,7 +253,7 @@ class CommandDesk:
 
 
 # ------------------------------------------------------------------------------------------------ the rules
-# One per kind: the command (its shape already checked against KIND_FIELDS) -> what to ack as applied, the
+# One per kind: the command (its fields already checked against messages.KIND_FIELDS) -> what to ack as applied, the
 # action's kind, target and value; CommandError with the stable code when the zone cannot take it.
 
 

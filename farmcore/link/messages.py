@@ -56,8 +56,8 @@ __all__ = [
     "ACCOUNT_PATTERN", "ID_PATTERN", "KINDS", "KIND_FIELDS", "LEAVES", "MAX_DURATION_S", "MAX_PAYLOAD",
     "PERSON_NAMING_ACCOUNTS", "ROOT", "SCHEMA", "Ack", "AckMessage", "ActuatorEntry", "AlarmEntry",
     "AlarmListMessage", "AlarmText", "Command", "CommandError", "ErrorCode", "EventMessage", "MessageError",
-    "OverrideEntry", "ReadingEntry", "RecipeRef", "SetpointEntry", "StateMessage", "TopicParts", "command_topic",
-    "commands_filter", "encode", "iso", "may_speak_for", "parse_topic", "read_payload", "readable_id",
+    "OverrideEntry", "ReadingEntry", "RecipeRef", "SetpointEntry", "StateMessage", "TopicParts", "check_kind_fields",
+    "command_topic", "commands_filter", "encode", "iso", "may_speak_for", "parse_topic", "read_payload", "readable_id",
     "readable_id_of", "topic", "validate_command", "zones_filter",
 ]
 
@@ -266,6 +266,17 @@ def validate_command(raw: dict[str, Any]) -> Command:
         return Command.model_validate(raw)
     except ValidationError as exc:
         raise CommandError(ErrorCode.INVALID_COMMAND, _explain(exc)) from None
+
+
+def check_kind_fields(command: Command) -> None:
+    """The fields its kind needs are there and none it does not take (KIND_FIELDS; a stray one is a client bug):
+    CommandError `invalid_command` otherwise."""
+    for name, use in KIND_FIELDS[command.kind].items():
+        present = getattr(command, name) is not None
+        if use == "required" and not present:
+            raise CommandError(ErrorCode.INVALID_COMMAND, f"{command.kind} needs {name}")
+        if use == "forbidden" and present:
+            raise CommandError(ErrorCode.INVALID_COMMAND, f"{command.kind} takes no {name}")
 
 
 def _explain(exc: ValidationError) -> str:

@@ -15,17 +15,18 @@ import aiomqtt
 
 from farmcore.errors import BadInput, FarmError
 from farmcore.link.brokerurl import BrokerUrl
-from farmcore.link.messages import parse_topic, zones_filter
+from farmcore.link.topics import parse_topic, topic, zones_filter
 
 QUIET_S = 0.5  # retained messages come right after the SUBACK; this long without one means we have them all
 STATUS_WAIT_S = 2.0  # at most this long for the site's retained statuses before publishing
 
 
 async def retained_statuses(client: aiomqtt.Client, site: str, *, wait: float = STATUS_WAIT_S,
-                            quiet: float = QUIET_S) -> dict[str, str]:
-    """{zone: online | offline | unknown} of every zone of `site` whose daemon has ever connected to this broker,
-    collected for at most `wait` s and until `quiet` s pass without another."""
-    await client.subscribe([(zones_filter(site, "status"), 1)])
+                            quiet: float = QUIET_S, zones: Sequence[str] = ()) -> dict[str, str]:
+    """{zone: online | offline | unknown} of every zone of `site` (only of `zones`, if given) whose daemon has
+    ever connected to this broker, collected for at most `wait` s and until `quiet` s pass without another."""
+    filters = [topic(site, z, "status") for z in zones] if zones else [zones_filter(site, "status")]
+    await client.subscribe([(f, 1) for f in filters])
     found: dict[str, str] = {}
     loop = asyncio.get_running_loop()
     deadline, quiet_until = loop.time() + wait, loop.time() + quiet

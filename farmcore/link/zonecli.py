@@ -6,10 +6,8 @@
 
 `--site` is a site id or a site file (then its id, its zones and its time zone). The broker is `--broker URL`,
 else $FARMCTL_MQTT, else the site file's `[runtime] mqtt`; use the `technician` account (it may publish any
-zone's `cmd` and read the whole site). The async work lives in plain functions (`collect_status`,
-`send_command`, `watch`) so tests and scripts can call them; the click commands only parse and print.
-A payload that is not JSON or not the expected shape is shown as clipped text, never a crash: the broker
-carries whatever anyone with write access sent.
+zone's `cmd` and read the whole site). A thin command line over the zone client (`zoneclient.py`, which does
+the MQTT work) and its words (`zonetext.py`): here only the options are read and the results printed.
 """
 
 from __future__ import annotations
@@ -21,56 +19,31 @@ import json
 import math
 import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import aiomqtt
 import click
 
-from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
 from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
 from farmcore.link.messages import (
     ID_PATTERN,
+    KIND_FIELDS,
     KINDS,
     MAX_DURATION_S,
     CommandError,
-    command_topic,
-    iso,
-    parse_topic,
-    topic,
     validate_command,
-    zones_filter,
 )
-from farmcore.link.zonecheck import QUIET_S, STATUS_WAIT_S, check_zone_seen, retained_statuses
+from farmcore.link.zoneclient import DEFAULT_TIMEOUT_S, WATCH_LEAVES, Update, ZoneClient, command_json, new_command
+from farmcore.link.zonetext import ack_text, message_text, status_text, update_dict, update_line, view_dict
 from farmcore.site import load_site
-from farmcore.textui import table
 
 BROKER_ENV = "FARMCTL_MQTT"
 DEFAULT_TZ = "Asia/Seoul"
-DEFAULT_TIMEOUT_S = 10.0
-AHEAD_S = 5.0  # a state stamped further ahead of this machine's clock: a fast twin or a wrong clock
-CLIP = 120
-STATUS_LEAVES = ("status", "state", "alarms")
-WATCH_LEAVES = ("status", "state", "alarms", "events", "cmd", "ack")
-KEY_QUANTITIES = ("air_temperature", "relative_humidity", "co2", "water_temperature", "dissolved_oxygen", "ph",
-                  "ec", "soil_moisture", "par", "solar_radiation", "water_level", "salinity")
-KEY_READINGS = 4  # readings shown in a table cell or a watch line (--json has them all)
-
-# which of target / value / --for each kind takes (the daemon checks the same; DESIGN.md § MQTT)
-NEEDS: dict[str, dict[str, str]] = {
-    "setpoint": {"target": "required", "value": "required", "duration_s": "no"},
-    "override": {"target": "required", "value": "required", "duration_s": "required"},
-    "release": {"target": "required", "value": "no", "duration_s": "no"},
-    "recipe": {"target": "no", "value": "required", "duration_s": "no"},
-    "feed_now": {"target": "no", "value": "optional", "duration_s": "no"},
-    "ack_alarm": {"target": "required", "value": "no", "duration_s": "no"},
-}
 USAGE = {"setpoint": "setpoint QUANTITY NUMBER", "override": "override ACTUATOR on|off|open|close|0..100 --for S",
          "release": "release ACTUATOR|QUANTITY", "recipe": "recipe RECIPE_ID", "feed_now": "feed_now [KG]",
          "ack_alarm": "ack_alarm ALARM_ID"}
@@ -88,6 +61,9 @@ class Target:
     zones: tuple[str, ...]
     known: tuple[str, ...]
     tz: ZoneInfo
+
+    def client(self, timeout: float) -> ZoneClient:
+        return ZoneClient(self.broker, self.site, known=self.known, timeout=timeout)
 
 
 def _check_id(what: str, value: str) -> None:
@@ -126,233 +102,6 @@ def resolve(broker_url: str | None, site_ref: str, zones: Sequence[str] = (),
                   known=known, tz=tz)
 
 
-@contextlib.asynccontextmanager
-async def connected(broker: BrokerUrl, timeout: float) -> AsyncIterator[aiomqtt.Client]:
-    """A connection as a FarmError (exit 1) naming the broker when it cannot be made or is lost."""
-    client = broker.client(f"zonecli-{uuid.uuid4().hex[:12]}", timeout=timeout)
-    up = False
-    try:
-        async with client:
-            up = True
-            yield client
-    except aiomqtt.MqttError as exc:
-        what = "connection lost" if up else "cannot connect"
-        raise FarmError(f"broker {broker.shown}: {what}: {exc}") from None
-
-
-# --------------------------------------------------------------------------------------------- payloads
-
-
-def clip(text: str, limit: int = CLIP) -> str:
-    """One printable line of at most `limit` characters (payloads come from anyone with write access)."""
-    flat = "".join(c if c.isprintable() else " " for c in text)
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def decode(payload: Any) -> tuple[Any, bool]:
-    """A message payload -> (the parsed JSON, True) or (its text, False)."""
-    if isinstance(payload, bytes | bytearray):
-        text = bytes(payload).decode("utf-8", "replace")
-    else:
-        text = "" if payload is None else str(payload)
-    try:
-        return json.loads(text), True
-    except (ValueError, RecursionError):
-        return text, False
-
-
-def fmt_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{round(value, 2):g}" if math.isfinite(value) else str(value)
-    return "-" if value is None else clip(str(value), 24)
-
-
-def _text(value: Any) -> str:
-    """A message field that may be text or {ko, en}."""
-    if isinstance(value, dict):
-        value = value.get(i18n.language()) or value.get("en") or value.get("ko") or ""
-    return "" if value is None else clip(str(value))
-
-
-def state_time(state: dict[str, Any]) -> datetime | None:
-    """When the state was taken (`time`, ISO 8601 or epoch seconds); None if absent or unreadable."""
-    for key in ("time", "at", "timestamp", "ts"):
-        value = state.get(key)
-        try:
-            if isinstance(value, str):
-                t = datetime.fromisoformat(value)
-                return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return datetime.fromtimestamp(value, UTC)
-        except (ValueError, OverflowError, OSError):
-            return None
-    return None
-
-
-def recipe_text(state: dict[str, Any]) -> str:
-    """`id@version stage` from a state's recipe (an object, or an id with version and stage beside it)."""
-    recipe = state.get("recipe")
-    if isinstance(recipe, dict):
-        rid, version, stage = recipe.get("id"), recipe.get("version"), recipe.get("stage", state.get("stage"))
-    else:
-        rid, version, stage = recipe, state.get("recipe_version"), state.get("stage")
-    if rid in (None, ""):
-        return "-"
-    label = f"{rid}@{version}" if version not in (None, "") else str(rid)
-    return clip(f"{label} {stage}" if stage not in (None, "") else label, 40)
-
-
-def readings(state: dict[str, Any]) -> list[tuple[str, Any, str, str | None]]:
-    """(quantity, value, unit, quality) from `readings` as {q: {value, unit, quality}}, {q: value} or a list."""
-    raw = state.get("readings")
-    items: list[tuple[str, Any]] = []
-    if isinstance(raw, dict):
-        items = [(str(q), r) for q, r in raw.items()]
-    elif isinstance(raw, list):
-        items = [(str(r.get("quantity") or r.get("name") or "?"), r) for r in raw if isinstance(r, dict)]
-    out = []
-    for q, r in items:
-        if isinstance(r, dict):
-            quality = r.get("quality")
-            out.append((q, r.get("value"), str(r.get("unit") or ""), None if quality is None else str(quality)))
-        else:
-            out.append((q, r, "", None))
-    rank = {q: n for n, q in enumerate(KEY_QUANTITIES)}
-    return sorted(out, key=lambda r: rank.get(r[0], len(rank)))
-
-
-def readings_text(state: dict[str, Any], limit: int = KEY_READINGS) -> str:
-    parts = []
-    for q, value, unit, quality in readings(state)[:limit]:
-        flag = f"({quality})" if quality not in (None, "good", "ok") else ""
-        parts.append(f"{q}={fmt_value(value)}{' ' + unit if unit else ''}{flag}")
-    return " ".join(parts) or "-"
-
-
-def active_alarms(alarms: list[Any]) -> int:
-    """Active entries (the retained list also keeps cleared but unacknowledged ones)."""
-    return sum(1 for a in alarms if not isinstance(a, dict) or a.get("active", True))
-
-
-def summary(leaf: str, payload: Any, is_json: bool) -> str:
-    """One short line for a message of `leaf`; the raw text (clipped) when it is not the expected shape."""
-    raw = clip(payload if not is_json else json.dumps(payload, ensure_ascii=False))
-    if leaf == "status":
-        return raw if is_json else clip(payload)
-    if leaf == "alarms" and isinstance(payload, list):
-        ids = [str(a.get("id")) if isinstance(a, dict) else str(a) for a in payload]
-        return clip(f"{active_alarms(payload)} {i18n.t('active')} / {len(payload)}: {', '.join(ids) or '-'}")
-    if not isinstance(payload, dict):
-        return f"{i18n.t('raw')}: {raw}"
-    if leaf == "state":
-        mode = payload.get("mode")
-        return clip(f"{fmt_value(mode)} {recipe_text(payload)} {readings_text(payload)}", 200)
-    if leaf == "events":
-        alarm = payload.get("alarm") if isinstance(payload.get("alarm"), dict) else {}
-        code = payload.get("code") or payload.get("type") or payload.get("kind") or "?"
-        message = _text(payload.get("message")) or " ".join(
-            x for x in (str(alarm.get("id") or ""), _text(alarm.get("message"))) if x)
-        return clip(f"{code} {message}".strip(), 200)
-    if leaf == "ack":
-        verdict = i18n.t("ok") if payload.get("ok") is True else f"{i18n.t('rejected')} {payload.get('error')}"
-        return clip(f"{payload.get('id')} {verdict} {_text(payload.get('message'))}".strip(), 200)
-    if leaf == "cmd":
-        what = " ".join(fmt_value(payload.get(k)) for k in ("target", "value") if payload.get(k) is not None)
-        extra = f" {payload['duration_s']}s" if payload.get("duration_s") is not None else ""
-        return clip(f"{payload.get('id')} {payload.get('kind')} {what}{extra} by {payload.get('issued_by')}", 200)
-    return raw
-
-
-# ----------------------------------------------------------------------------------------------- status
-
-
-def _blank() -> dict[str, Any]:
-    return {"status": "unknown", "state": None, "alarms": [], "state_age_s": None, "clock_ahead_s": None,
-            "notes": []}
-
-
-def absorb(zones: dict[str, dict[str, Any]], leaf: str, zone: str, payload: Any) -> None:
-    """One status/state/alarms message into its zone's entry; a bad payload becomes a note, not an error."""
-    entry = zones.setdefault(zone, _blank())
-    value, is_json = decode(payload)
-    if value == "":  # an empty message clears a retained one
-        entry.update({"status": "unknown"} if leaf == "status" else {"state": None} if leaf == "state"
-                     else {"alarms": []})
-    elif leaf == "status":
-        word = str(value).strip().lower() if not is_json else ""
-        entry["status"] = word if word in ("online", "offline") else "unknown"
-        if entry["status"] == "unknown":
-            entry["notes"].append(f"status is not online/offline: {clip(str(value), 60)}")
-    elif leaf == "state":
-        entry["state"] = value if is_json and isinstance(value, dict) else None
-        if entry["state"] is None:
-            entry["notes"].append(f"state is not a JSON object: {clip(str(value), 60)}")
-    elif leaf == "alarms":
-        entry["alarms"] = value if is_json and isinstance(value, list) else []
-        if not (is_json and isinstance(value, list)):
-            entry["notes"].append(f"alarms is not a JSON list: {clip(str(value), 60)}")
-
-
-async def collect_status(broker: BrokerUrl, site: str, zones: Sequence[str] = (), *, known: Sequence[str] = (),
-                         timeout: float = DEFAULT_TIMEOUT_S, quiet: float = QUIET_S) -> dict[str, dict[str, Any]]:
-    """{zone: {status, state, alarms, state_age_s, notes}} from the retained messages (only `zones` if given).
-
-    Zones in `known` (the site file's) that sent nothing are listed as unknown, so a silent zone shows."""
-    filters = ([topic(site, z, leaf) for z in zones for leaf in STATUS_LEAVES] if zones
-               else [zones_filter(site, leaf) for leaf in STATUS_LEAVES])
-    out = {z: _blank() for z in (zones or known)}
-    live: dict[str, datetime] = {}  # zone -> when a state arrived as it was published (not a retained copy)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    quiet_until = loop.time() + quiet
-    async with connected(broker, timeout) as client:
-        await client.subscribe([(f, 1) for f in filters])
-        # Live states of a running site never stop coming; only retained copies extend the wait.
-        while (left := min(quiet_until, deadline) - loop.time()) > 0:
-            try:
-                message = await asyncio.wait_for(anext(client.messages), left)
-            except TimeoutError:
-                break
-            if message.retain:
-                quiet_until = loop.time() + quiet
-            with contextlib.suppress(ValueError):
-                parts = parse_topic(str(message.topic))
-                if parts.site == site and parts.leaf in STATUS_LEAVES:
-                    absorb(out, parts.leaf, parts.zone, message.payload)
-                    if parts.leaf == "state" and not message.retain:
-                        live[parts.zone] = datetime.now(UTC)
-    now = datetime.now(UTC)
-    for zone, entry in out.items():
-        taken = state_time(entry["state"]) if entry["state"] is not None else None
-        ahead = None if taken is None else (taken - now).total_seconds()
-        if ahead is not None and ahead > AHEAD_S:  # a twin faster than real time, or a wrong clock
-            entry["clock_ahead_s"] = round(ahead, 1)
-            taken = live.get(zone)  # its own time says nothing about its age here; when it arrived does
-        entry["state_age_s"] = None if taken is None else max(0.0, round((now - taken).total_seconds(), 1))
-    return dict(sorted(out.items()))
-
-
-def status_text(site: str, broker: BrokerUrl, zones: dict[str, dict[str, Any]]) -> str:
-    head = f"{i18n.t('site')} {site}  {i18n.t('broker')} {broker.shown}"
-    if not zones:
-        return f"{head}\n{i18n.t('no zones seen')}"
-    rows = []
-    for zone, e in zones.items():
-        state = e["state"] or {}
-        age = e["state_age_s"]
-        rows.append([zone, i18n.t(e["status"]), fmt_value(state.get("mode")), recipe_text(state),
-                     "-" if age is None else f"{age:.0f}", active_alarms(e["alarms"]), readings_text(state)])
-    headers = [i18n.t(h) for h in ("zone", "status", "mode", "recipe", "state age s", "alarms", "readings")]
-    notes = [f"{i18n.t('warning')}: {zone}: {n}" for zone, e in zones.items() for n in e["notes"]]
-    ahead = {zone: e["clock_ahead_s"] for zone, e in zones.items() if e["clock_ahead_s"] is not None}
-    if ahead:  # one line for the site, not one per zone
-        notes.append(f"{i18n.t('warning')}: " + i18n.t("clock ahead").format(
-            zones=", ".join(ahead), seconds=f"{max(ahead.values()):.0f}"))
-    return "\n".join([head, table(headers, rows), *notes])
-
-
 # ---------------------------------------------------------------------------------------------- command
 
 
@@ -370,11 +119,6 @@ def parse_value(text: str) -> bool | float | str:
     return number
 
 
-def account_of(broker: BrokerUrl) -> str:
-    """The broker account we publish as: commands go to its own branch, `.../cmd/ACCOUNT`."""
-    return broker.username or "anonymous"
-
-
 def login() -> str:
     try:
         return getpass.getuser() or "unknown"
@@ -385,14 +129,15 @@ def login() -> str:
 def build_command(kind: str, args: Sequence[str], *, duration_s: float | None = None, reason: str = "",
                   issued_by: str | None = None, expires_in_s: float = 60.0, command_id: str | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
-    """The command object of DESIGN.md § MQTT, checked here first (BadInput, exit 2: nothing is published)."""
+    """The command object of DESIGN.md § MQTT from the command line's words, checked here first (BadInput,
+    exit 2, with the kind's usage: nothing is published)."""
     if kind not in KINDS:
         raise BadInput(f"unknown command kind {kind!r}; kinds: {', '.join(KINDS)}")
-    need = NEEDS[kind]
+    need = KIND_FIELDS[kind]
     for arg in args:
         if arg.startswith("-") and isinstance(parse_value(arg), str):
             raise BadInput(f"no such option: {arg}")
-    takes = [k for k in ("target", "value") if need[k] != "no"]
+    takes = [k for k in ("target", "value") if need[k] != "forbidden"]
     if len(args) > len(takes):
         raise BadInput(f"{kind} takes {len(takes) or 'no'} argument(s), got {len(args)}; usage: zone cmd "
                        f"{USAGE[kind]}")
@@ -402,7 +147,7 @@ def build_command(kind: str, args: Sequence[str], *, duration_s: float | None = 
             raise BadInput(f"{kind} needs a {name.upper()}; usage: zone cmd {USAGE[kind]}")
     if need["duration_s"] == "required" and duration_s is None:
         raise BadInput(f"{kind} needs --for SECONDS (an override always ends; at most {MAX_DURATION_S:g} s)")
-    if need["duration_s"] == "no" and duration_s is not None:
+    if need["duration_s"] == "forbidden" and duration_s is not None:
         raise BadInput(f"--for goes only with override, not {kind}")
     value: bool | float | str | None = None
     if "value" in given:
@@ -414,126 +159,13 @@ def build_command(kind: str, args: Sequence[str], *, duration_s: float | None = 
             raise BadInput(f"feed_now {given['value']} kg: above 0 and at most 100")
         if kind == "override" and not numeric and value not in (True, False, "on", "off", "open", "close"):
             raise BadInput(f"override value {given['value']!r}: on, off, true, false, open, close or 0..100")
-    now = now or datetime.now(UTC)
-    command: dict[str, Any] = {
-        "id": command_id or uuid.uuid4().hex,
-        "issued_by": issued_by or f"technician:{login()}",
-        "issued_at": iso(now.replace(microsecond=0)),
-        "expires_at": iso(now.replace(microsecond=0) + timedelta(seconds=expires_in_s)),
-        "kind": kind,
-    }
-    if "target" in given:
-        command["target"] = given["target"]
-    if value is not None:
-        command["value"] = value
-    if duration_s is not None:
-        command["duration_s"] = float(duration_s)
-    if reason:
-        command["reason"] = reason
     try:
-        validate_command(command)
+        command = new_command(kind, issued_by=issued_by or f"technician:{login()}", target=given.get("target"),
+                              value=value, duration_s=None if duration_s is None else float(duration_s),
+                              reason=reason, expires_in_s=expires_in_s, command_id=command_id, now=now)
     except CommandError as exc:
         raise BadInput(f"command not sent: {exc.message}") from None
-    return command
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The ack of our command (None when none came in time) and the zone's retained status meanwhile."""
-
-    ack: dict[str, Any] | None
-    zone_status: str
-
-
-async def send_command(broker: BrokerUrl, site: str, zone: str, command: dict[str, Any], *,
-                       timeout: float = DEFAULT_TIMEOUT_S, known: Sequence[str] = ()) -> Reply:
-    """Check from the retained statuses that the zone exists and has connected (`check_zone_seen`), subscribe to
-    its ack, publish the command (QoS 1), wait for the ack with our id."""
-    async with connected(broker, timeout) as client:
-        statuses = await retained_statuses(client, site, wait=min(timeout, STATUS_WAIT_S))
-        check_zone_seen(broker, site, zone, statuses, known)
-        status = statuses[zone]
-        await client.subscribe([(topic(site, zone, "ack"), 1)])
-        payload = json.dumps(command, ensure_ascii=False, separators=(",", ":")).encode()
-        await client.publish(command_topic(site, zone, account_of(broker)), payload, qos=1)
-        try:
-            async with asyncio.timeout(timeout):
-                async for message in client.messages:
-                    value, is_json = decode(message.payload)
-                    if str(message.topic) == topic(site, zone, "status"):
-                        word = str(value).strip().lower()
-                        status = word if not is_json and word in ("online", "offline") else "unknown"
-                    elif is_json and isinstance(value, dict) and value.get("id") == command["id"]:
-                        return Reply(value, status)
-        except TimeoutError:
-            pass
-    return Reply(None, status)
-
-
-def ack_text(ack: dict[str, Any]) -> str:
-    ok = ack.get("ok") is True
-    head = i18n.t("ok") if ok else f"{i18n.t('rejected')}  {ack.get('error') or '-'}"
-    lines = [f"{head}  (id {ack.get('id')})"]
-    if ack.get("message"):
-        lines.append(f"{i18n.t('message')}: {_text(ack.get('message'))}")
-    if ack.get("applied"):
-        lines.append(f"{i18n.t('applied')}: {clip(json.dumps(ack['applied'], ensure_ascii=False), 300)}")
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------ watch
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One message as `watch` passes it on."""
-
-    topic: str
-    zone: str
-    leaf: str
-    retained: bool
-    payload: Any  # parsed JSON, or the text
-    is_json: bool
-    received: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        payload = self.payload if self.is_json else clip(self.payload, 4096)
-        return {"topic": self.topic, "zone": self.zone, "leaf": self.leaf, "retained": self.retained,
-                "time": iso(self.received), "payload": payload}
-
-    def line(self, tz: ZoneInfo) -> str:
-        local = self.received.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-        mark = f" ({i18n.t('retained')})" if self.retained else ""
-        return f"{local}  {self.zone:<8} {self.leaf:<7} {summary(self.leaf, self.payload, self.is_json)}{mark}"
-
-
-def watch_filters(site: str, zones: Sequence[str], leaves: Sequence[str]) -> list[str]:
-    return [topic(site, z, leaf) for leaf in leaves for z in zones] if zones else [
-        zones_filter(site, leaf) for leaf in leaves]
-
-
-async def watch(broker: BrokerUrl, site: str, zones: Sequence[str], leaves: Sequence[str],
-                on_message: Callable[[Seen], None], *, seconds: float | None = None, count: int | None = None,
-                timeout: float = DEFAULT_TIMEOUT_S) -> int:
-    """Pass every message (retained ones first) to `on_message` until `seconds` or `count`; how many passed."""
-    passed = 0
-    async with connected(broker, timeout) as client:
-        await client.subscribe([(f, 1) for f in watch_filters(site, zones, leaves)])
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                async for message in client.messages:
-                    text = str(message.topic)
-                    try:
-                        parts = parse_topic(text)
-                        zone, leaf = parts.zone, parts.leaf
-                    except ValueError:
-                        zone, leaf = "-", "-"
-                    value, is_json = decode(message.payload)
-                    on_message(Seen(text, zone, leaf, bool(message.retain), value, is_json, datetime.now(UTC)))
-                    passed += 1
-                    if count is not None and passed >= count:
-                        break
-    return passed
+    return json.loads(command_json(command))
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -570,12 +202,13 @@ def status_cmd(broker_url: str | None, site_ref: str, timeout: float, zones: tup
                as_json: bool) -> None:
     """Each zone: online/offline, mode, recipe, state age, active alarms, key readings (retained messages)."""
     where = resolve(broker_url, site_ref, zones)
-    found = _run(collect_status(where.broker, where.site, where.zones, known=where.known, timeout=timeout))
+    views = _run(where.client(timeout).snapshot(where.zones))
     if as_json:
+        found = {zone: view_dict(view) for zone, view in views.items()}
         click.echo(json.dumps({"site": where.site, "broker": where.broker.shown, "zones": found},
                               ensure_ascii=False))
     else:
-        click.echo(status_text(where.site, where.broker, found))
+        click.echo(status_text(where.site, where.broker, views))
 
 
 @zone.command("cmd", context_settings={"ignore_unknown_options": True})
@@ -607,16 +240,23 @@ def cmd_cmd(broker_url: str | None, site_ref: str, timeout: float, zone_id: str,
     command = build_command(kind, args, duration_s=duration_s, reason=reason, issued_by=issued_by,
                             expires_in_s=expires_in, command_id=command_id)
     where = resolve(broker_url, site_ref, (zone_id,))
+    client = where.client(timeout)
     if issued_by is None:  # a person under our own account: the daemon refuses any other name from us
-        command["issued_by"] = f"{account_of(where.broker)}:{login()}"
-    reply = _run(send_command(where.broker, where.site, zone_id, command, timeout=timeout, known=where.known))
-    if reply.ack is None:
-        raise FarmError(f"no ack for command {command['id']} from zone {zone_id} within {timeout:g} s "
-                        f"(zone status: {reply.zone_status}; is its daemon running?)")
-    click.echo(json.dumps(reply.ack, ensure_ascii=False) if as_json else ack_text(reply.ack))
-    if reply.ack.get("ok") is not True:
-        raise FarmError(f"zone {zone_id} rejected command {command['id']}: {reply.ack.get('error')}: "
-                        f"{_text(reply.ack.get('message'))}")
+        command["issued_by"] = f"{client.account}:{login()}"
+    try:
+        typed = validate_command(command)
+    except CommandError as exc:
+        raise BadInput(f"command not sent: {exc.message}") from None
+    result = _run(client.send(zone_id, typed))
+    if result.outcome == "no_answer":
+        raise FarmError(f"no ack for command {typed.id} from zone {zone_id} within {timeout:g} s "
+                        f"(zone status: {result.zone_status}; is its daemon running?)")
+    if result.ack is None:
+        raise FarmError(f"zone {zone_id} answered command {typed.id} with a malformed ack: {result.problem}")
+    click.echo(json.dumps(result.ack.to_dict(), ensure_ascii=False) if as_json else ack_text(result.ack))
+    if not result.ok:
+        raise FarmError(f"zone {zone_id} rejected command {typed.id}: {result.ack.error}: "
+                        f"{message_text(result.ack.message)}")
 
 
 @zone.command("watch")
@@ -632,9 +272,14 @@ def watch_cmd(broker_url: str | None, site_ref: str, timeout: float, zones: tupl
     """Print messages as they come (retained ones first), one line each, until --for, --count or Ctrl-C."""
     where = resolve(broker_url, site_ref, zones)
 
-    def show(seen: Seen) -> None:
-        click.echo(json.dumps(seen.as_dict(), ensure_ascii=False) if as_json else seen.line(where.tz))
+    def show(update: Update) -> None:
+        click.echo(json.dumps(update_dict(update), ensure_ascii=False) if as_json else update_line(update, where.tz))
+
+    async def follow() -> None:
+        updates = where.client(timeout).watch(where.zones, leaves or WATCH_LEAVES, seconds=seconds, count=count)
+        async with contextlib.aclosing(updates):
+            async for update in updates:
+                show(update)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(watch(where.broker, where.site, where.zones, leaves or WATCH_LEAVES, show, seconds=seconds,
-                   count=count, timeout=timeout))
+        _run(follow())
