@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,5 +96,7 @@ def test_the_installed_demo_runs_from_an_empty_folder(installed: Installed) -> N
     result = installed.run("farmctl", "demo", "--for", str(DEMO_S), "--no-live", "--mqtt-port", "0",
                            timeout=DEMO_S + 60)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "history: farmctl history export" in result.stdout, result.stdout[-2000:]
+    assert "(strawberry-seolhyang-gb@1)" in result.stdout  # gh1 runs the shipped recipe, found in the package
+    assert re.search(r"gh1: all \d+ actuators in their stop state", result.stdout), result.stdout[-2000:]
+    assert "history: farmctl history export" in result.stdout
     assert list(installed.work.iterdir()) == []  # state and history went to their folders, not the current one
