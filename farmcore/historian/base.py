@@ -152,7 +152,7 @@ class Historian(Protocol):
                codes: Sequence[str] | None = None, limit: int = 1000) -> list[Event]:
         """Event points of the site (of one zone when given; every zone, `_site` and `_historian` included,
         when None) over [start, end), only those named in `codes` when given: the newest `limit` of them,
-        newest last. Points of one zone and code at one millisecond are one event."""
+        newest last. The fields of one point (its zone, code and time) come back as one event."""
 
     def stats(self) -> dict[str, object]:
         """Counts, sizes, spool depth, oldest/newest times: for `farmctl history stats`."""
