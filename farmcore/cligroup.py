@@ -43,6 +43,7 @@ SHARED: dict[str, tuple[str, str]] = {
     "recipe": ("farmcore.recipe.cli:recipe", "Check recipe files and show the setpoints they yield."),
     "broker": ("farmcore.link.cli:broker", "The MQTT broker of a site (mosquitto)."),
     "zone": ("farmcore.link.zonecli:zone", "A site's zones over MQTT: status, commands, live messages."),
+    "schema": ("farmcore.link.schemacli:schema", "JSON Schema of a zone message on MQTT, for outside tools."),
 }
 
 
