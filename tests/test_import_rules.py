@@ -19,9 +19,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("farmcore", "farmctl", "aquactl")
 CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-# Rules the renovation of issue 15 is still bringing the code to; each xfail is strict, so the day the rule holds
-# this test fails until its line here is removed.
-NOT_YET: dict[str, str] = {}
 
 
 def _lint(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,9 +27,7 @@ def _lint(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("contract", [
-    pytest.param(c["id"], marks=pytest.mark.xfail(reason=NOT_YET[c["id"]], strict=True) if c["id"] in NOT_YET else ())
-    for c in CONTRACTS])
+@pytest.mark.parametrize("contract", [c["id"] for c in CONTRACTS])
 def test_house_import_rule(contract: str) -> None:
     result = _lint(ROOT, "--contract", contract)
     assert result.returncode == 0, result.stdout + result.stderr

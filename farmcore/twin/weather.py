@@ -74,9 +74,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from farmcore.errors import ConfigError
 from farmcore.sun import cos_zenith, haurwitz, sun_terms, sunrise_hour_angle_deg, year_start
 
-# re-exported only until runtime/daemon.py and recipe/cli.py import it from farmcore.sun
-from farmcore.sun import sun_times as sun_times
-
 __all__ = [
     "AGC_RAIN_MM_H",
     "CsvWeather",
