@@ -186,14 +186,14 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
                 await asyncio.sleep((to_next - seconds / 2) % every)
 
         def requests() -> int:
-            return sum(bus.stats.requests for bus in daemon.buses.values())
+            return sum(bus.stats.requests for bus in daemon.reader.buses.values())
 
         def errors() -> int:
-            return sum(bus.stats.errors for bus in daemon.buses.values())
+            return sum(bus.stats.errors for bus in daemon.reader.buses.values())
 
         ticks0, lat0, walls0, reads0, req0, err0 = (daemon.ticks, len(daemon.lateness_s), len(tick_walls),
                                                     len(read_walls), requests(), errors())
-        commits0 = len(daemon.commit_s)
+        commits0 = len(daemon.recorder.commit_s)
         twin0 = _proc_cpu_s(twin_pid)
         profiler = cProfile.Profile(time.process_time) if profile else None
         wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -211,10 +211,10 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         reqs, errs = requests() - req0, errors() - err0
         zones = len(daemon.zones)
         tick_s = daemon.site.runtime.tick_s
-        commits = list(daemon.commit_s)[commits0:]
-        leased = [d for r in daemon.zones.values() for d in r.drivers.values() if getattr(d, "lease_s", None)]
+        commits = list(daemon.recorder.commit_s)[commits0:]
+        leased = [d for r in daemon.zones.values() for d in r.run.drivers.values() if getattr(d, "lease_s", None)]
         leased_on = sum(1 for d in leased if d.commanded)
-        opid_writes = daemon.opids.reservations
+        opid_writes = daemon.reader.opids.reservations
         points = historian.stats()["written"] if historian is not None else None
         daemon.request_stop()
         await task
@@ -249,7 +249,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         "dead_man_switches": len(leased), "dead_man_on_at_end": leased_on, "opid_fsync_writes_total": opid_writes,
         **({"commits": len(commits), "commit_ms_mean": round(sum(commits) / max(1, len(commits)) * 1000, 2),
             "commit_ms_p99": round(_p(commits, 0.99) * 1000, 2), "commit_ms_max": round(max(commits) * 1000, 2),
-            "commit_failures": daemon.commit_failures, "historian_points_written": points} if commits else {}),
+            "commit_failures": daemon.recorder.commit_failures, "historian_points_written": points} if commits else {}),
     }
 
 

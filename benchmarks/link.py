@@ -108,7 +108,7 @@ async def command_rtt(tmp: Path, commands: int) -> dict[str, Any]:
                                 mqtt=broker.url(f"farmctl-{SITE_ID}"))
             writes = 0
             on_command_path = False
-            send = daemon._send
+            send = daemon.actuation.send
 
             async def counted(*args: Any, **kw: Any) -> None:
                 nonlocal writes
@@ -126,7 +126,7 @@ async def command_rtt(tmp: Path, commands: int) -> dict[str, Any]:
                 finally:
                     on_command_path = False
 
-            daemon._send = counted  # type: ignore[method-assign]
+            daemon.actuation.send = counted  # type: ignore[method-assign]
             daemon.on_command = flagged  # type: ignore[method-assign]
             task = asyncio.create_task(daemon.run())
             while daemon.ticks < 2 or daemon.link is None or daemon.link.connected < 1:
@@ -137,7 +137,7 @@ async def command_rtt(tmp: Path, commands: int) -> dict[str, Any]:
             client.subscribe(f"farm/{SITE_ID}/{zone}/ack", qos=1)
             await asyncio.sleep(0.5)
             rtts, rejected = [], 0
-            on = not bool(daemon.zones[zone].drivers["heater"].target)
+            on = not bool(daemon.zones[zone].run.drivers["heater"].target)
             for i in range(commands):
                 cid = f"rtt-{i}-{uuid.uuid4().hex[:6]}"
                 t0 = time.perf_counter()

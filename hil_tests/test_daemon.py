@@ -224,7 +224,7 @@ def kst(y: int, m: int, d: int, h: int = 0) -> datetime:
 
 def vent_positions(r: Rig) -> list[float]:
     now_s = r.twin.clock.now().timestamp()
-    return [r.zone().drivers[a].estimate(now_s) or 0.0 for a in ("vent_west", "vent_east")]
+    return [r.zone().run.drivers[a].estimate(now_s) or 0.0 for a in ("vent_west", "vent_east")]
 
 
 # ---------------------------------------------------------------------------------------------------- days
@@ -236,9 +236,9 @@ async def test_winter_day_over_tcp_follows_the_recipe(tmp_path: Path) -> None:
 
     def watch(r: Rig) -> None:
         z = r.zone()
-        t = z.tracks["air_temperature"].value
-        sp = z.setpoints["air_temperature"]
-        samples.append((r.local_hour(), t, sp, sp + 5, bool(z.decisions["heater"].target)))
+        t = z.run.tracks["air_temperature"].value
+        sp = z.run.setpoints["air_temperature"]
+        samples.append((r.local_hour(), t, sp, sp + 5, bool(z.run.decisions["heater"].target)))
 
     async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 15), historian=True, watchdog=True, tick_s=60) as r:
         await r.run(3600)  # settle the first hour
@@ -254,7 +254,7 @@ async def test_winter_day_over_tcp_follows_the_recipe(tmp_path: Path) -> None:
     assert sum(on for *_x, on in samples) > 20, "a January night needs the heater"
     starts = [e for e in events if e["message"].startswith("irrigation started")]
     assert 2 <= len(starts) <= 20
-    assert z.trace["radiation_sum_j_cm2"] >= 0
+    assert z.run.trace["radiation_sum_j_cm2"] >= 0
     assert r.daemon.watchdog is not None and r.daemon.watchdog.beats == r.daemon.ticks
     assert beats is not None
     with SqliteHistorian(tmp_path / "history.db", read_only=True) as h:
@@ -271,7 +271,7 @@ async def test_summer_day_over_rtu_rain_wind_co2_and_irrigation(tmp_path: Path, 
     def watch(r: Rig) -> None:
         z = r.zone()
         outside = r.daemon.weather["solar_radiation"].value or 0.0
-        seen.append((r.local_hour(), vent_positions(r), bool(z.decisions["co2_valve"].target),
+        seen.append((r.local_hour(), vent_positions(r), bool(z.run.decisions["co2_valve"].target),
                      outside * r.tick_s / 1e4))  # J/cm2 of outside radiation this tick
 
     async with rig(tmp_path, serial_line, kst(2026, 7, 20, 5), weather=weather, tick_s=60) as r:
@@ -286,7 +286,7 @@ async def test_summer_day_over_rtu_rain_wind_co2_and_irrigation(tmp_path: Path, 
     wide = [c for _h, v, c, _r in seen if sum(v) / 2 > 25]
     assert wide and not any(wide), "CO2 dosing stops while the vents are open wide"
     starts = [m for m in events if m.startswith("irrigation started: radiation sum")]
-    sunrise, sunset = r.daemon._sun_for(kst(2026, 7, 20, 12).astimezone(r.daemon.tz).date())
+    sunrise, sunset = r.daemon.sun_for(kst(2026, 7, 20, 12).astimezone(r.daemon.tz).date())
     first, last = sunrise.hour + sunrise.minute / 60 + 1, sunset.hour + sunset.minute / 60 - 2  # the recipe window
     radiation = sum(j for h, _v, _c, j in seen if first <= h < last)
     expected = radiation / 100  # tomato: one irrigation per 100 J/cm2 of outside radiation
@@ -304,20 +304,20 @@ async def test_sensor_node_offline_failsafe_within_two_ticks_and_recovery(tmp_pa
     async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 2), tick_s=10, stale_s=10) as r:
         await r.run(600)
         z = r.zone()
-        assert z.decisions["heater"].source == "recipe"
+        assert z.run.decisions["heater"].source == "recipe"
         heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
         sources = []
         for _ in range(3):
             await r.run(10)
-            sources.append((z.decisions["heater"].source, z.decisions["heater"].target,
-                            z.decisions["co2_valve"].target))
+            sources.append((z.run.decisions["heater"].source, z.run.decisions["heater"].target,
+                            z.run.decisions["co2_valve"].target))
         assert sources[1][0] == "safety" and sources[1][2] is False, sources
-        assert z.decisions["heater"].reason.startswith("frost guard: no good inside temperature")
+        assert z.run.decisions["heater"].reason.startswith("frost guard: no good inside temperature")
         heater = r.twin.zones["gh"].actuators[0]
-        assert heater.state(0)[0] is z.decisions["heater"].target, "the twin's heater does what safety decided"
+        assert heater.state(0)[0] is z.run.decisions["heater"].target, "the twin's heater does what safety decided"
         heal()
         await r.run(20)
-        assert z.decisions["heater"].source == "recipe", z.decisions["heater"]
+        assert z.run.decisions["heater"].source == "recipe", z.run.decisions["heater"]
 
 
 async def test_bad_recipe_pushed_by_hot_reload_is_rejected(tmp_path: Path) -> None:
@@ -326,17 +326,17 @@ async def test_bad_recipe_pushed_by_hot_reload_is_rejected(tmp_path: Path) -> No
     async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 10), recipe="tomato.toml", tick_s=30) as r:
         await r.run(300)
         z = r.zone()
-        before = (z.recipe.recipe.label, dict(z.setpoints))
+        before = (z.run.recipe.recipe.label, dict(z.run.setpoints))
         text = recipe.read_text()
         recipe.write_text(text.replace("air_temperature = 21 ", "air_temperature = 95 ", 1))
         r.daemon.check_reload()
         await r.run(120)
-        assert (z.recipe.recipe.label, z.setpoints) == before
+        assert (z.run.recipe.recipe.label, z.run.setpoints) == before
         rejected = [e for e in r.daemon.events if e["code"] == "reload_rejected"]
         assert rejected and "tomato.toml" in rejected[-1]["message"] and "air_temperature" in rejected[-1]["message"]
         recipe.write_text(text.replace("version = 1", "version = 2\nparent = 1", 1))
         r.daemon.check_reload()
-        assert z.recipe.recipe.label == "tomato-gb@2"
+        assert z.run.recipe.recipe.label == "tomato-gb@2"
         assert any(e["code"] == "recipe_changed" for e in r.daemon.events)
 
 
@@ -409,21 +409,21 @@ async def test_site_file_hot_reload_applies_limits_and_rejects_bad_files(tmp_pat
     async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 10), tick_s=30) as r:
         await r.run(120)
         z = r.zone()
-        assert z.setpoints["air_temperature"] == 21
+        assert z.run.setpoints["air_temperature"] == 21
         text = r.path.read_text()
         r.path.write_text(text.replace("stale_after_s = 90", "stale_after_s = 90\nhard_limits = { air_temperature "
                                        "= { min = 5, max = 18 } }"))
         r.daemon.check_reload()
         z = r.zone()
-        z.setpoints_at = float("-inf")
+        z.run.setpoints_at = float("-inf")
         await r.run(30)
-        assert z.setpoints["air_temperature"] == 18, "a hard limit from the reloaded site file caps the recipe"
+        assert z.run.setpoints["air_temperature"] == 18, "a hard limit from the reloaded site file caps the recipe"
         r.path.write_text(text.replace('role = "heater"', 'role = "boiler"'))
         r.daemon.check_reload()
         rejected = [e["message"] for e in r.daemon.events if e["code"] == "reload_rejected"]
         assert rejected and "role" in rejected[-1] and "boiler" in rejected[-1]
         await r.run(60)
-        assert r.zone().decisions["heater"].source in ("recipe", "safety")
+        assert r.zone().run.decisions["heater"].source in ("recipe", "safety")
         assert r.daemon.site.zones[0].hard_limits["air_temperature"].max == 18, "the last good file keeps running"
 
 
@@ -431,11 +431,11 @@ async def test_start_and_stop_states_reach_the_actuators(tmp_path: Path) -> None
     async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 12), tick_s=30) as r:
         fan = next(a for a in r.twin.zones["gh"].actuators if a.id == "fan")
         assert fan.state(0)[0], "the fan's start state (its failsafe, on) is applied at start"
-        assert r.zone().decisions["irrigation"].reason.startswith("start state")
+        assert r.zone().run.decisions["irrigation"].reason.startswith("start state")
         daemon, twin = r.daemon, r.twin
     heater = twin.zones["gh"].actuators[0]
     assert not heater.state(0)[0], "stop state off"
-    assert all(d.reason.startswith("stop state") for d in daemon.zones["gh"].decisions.values())
+    assert all(d.reason.startswith("stop state") for d in daemon.zones["gh"].run.decisions.values())
 
 
 def command(cid: str, now: datetime, kind: str, target: str | None = None, value: object = None,
@@ -466,9 +466,9 @@ async def test_commands_override_setpoint_duplicate_and_audit(tmp_path: Path) ->
         assert ack.ok, ack
         await r.run(10)
         assert heater.state(0)[0] is (not was_on), "the override reached the twin's heater within a tick"
-        assert r.zone().decisions["heater"].source == "override"
+        assert r.zone().run.decisions["heater"].source == "override"
         await r.run(70)
-        assert r.zone().decisions["heater"].source != "override", "the override ended on time"
+        assert r.zone().run.decisions["heater"].source != "override", "the override ended on time"
         again = d.handle_command("gh", command("c1", now, "override", "heater", not was_on, duration_s=60))
         assert not again.ok and again.error == "duplicate"
         high = d.handle_command("gh", command("c2", now, "setpoint", "air_temperature", 40))
@@ -476,7 +476,7 @@ async def test_commands_override_setpoint_duplicate_and_audit(tmp_path: Path) ->
         ok = d.handle_command("gh", command("c3", now, "setpoint", "air_temperature", 22))
         assert ok.ok
         await r.run(40)
-        assert r.zone().setpoints["air_temperature"] == 22
+        assert r.zone().run.setpoints["air_temperature"] == 22
         junk = d.handle_command("gh", b"\xff{not json")
         assert not junk.ok and junk.error == "malformed_json"
         codes = [e["code"] for e in d.events if e["code"].startswith("command_")]
@@ -488,7 +488,7 @@ async def test_stale_data_alarm_raised_acked_and_cleared(tmp_path: Path) -> None
         await r.run(120)
         heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
         await r.run(120)
-        book = r.zone().alarms
+        book = r.zone().run.alarms
         active = {a.id for a in book.active()}
         assert "stale_data:air_temperature" in active and "comm_lost:field:11" in active
         now = r.twin.clock.now()
@@ -533,18 +533,18 @@ async def test_a_command_never_beats_safety_nor_acts_after_the_stop_states(tmp_p
         await r.run(60)
         heal = r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))
         await r.run(60)
-        assert r.zone().decisions["heater"].source == "safety"
+        assert r.zone().run.decisions["heater"].source == "safety"
         now = r.twin.clock.now()
         ack = json.loads(await r.daemon.on_command("gh", command("b1", now, "override", "heater", "off",
                                                                   duration_s=600)))
         assert ack["ok"] and "held by safety" in ack["message"], ack
         heater = next(a for a in r.twin.zones["gh"].actuators if a.id == "heater")
-        decided = r.zone().decisions["heater"]
+        decided = r.zone().run.decisions["heater"]
         assert decided.source == "safety" and decided.reason.startswith("frost guard")
         assert heater.state(0)[0] is decided.target
         heal()
         await r.run(30)
-        assert r.zone().decisions["heater"].source == "override", "the override applies once the probe is back"
+        assert r.zone().run.decisions["heater"].source == "override", "the override applies once the probe is back"
         d = r.daemon
         await d.stop()
         d.stop = _noop  # type: ignore[method-assign]  # the rig's own stop

@@ -66,7 +66,7 @@ async def test_the_account_from_the_topic_is_audited_and_may_not_speak_for_other
         forged = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
                                                              by="portal:tenant-kim"), "technician"))
         assert (forged["ok"], forged["error"]) == (False, "not_permitted"), forged
-        assert r.zone().decisions["heater"].source != "override"
+        assert r.zone().run.decisions["heater"].source != "override"
         again = json.loads(await d.on_command("gh", command("f1", now, "override", "heater", "on", duration_s=60,
                                                             by="portal:tenant-kim"), "technician"))
         assert again["error"] == "duplicate", "a refused command's answer is final for its sender"
@@ -97,7 +97,7 @@ async def test_an_override_ack_tells_its_end_on_the_clock_it_ends_on(tmp_path: P
         assert ack["ok"], ack
         until = datetime.fromisoformat(ack["applied"]["until"].replace("Z", "+00:00"))
         assert abs((until - r.twin.clock.now()).total_seconds() - 600) < 0.01, (until, wall)
-        assert abs(d.zones["gh"].overrides["heater"].expires_at - until.timestamp()) < 0.01
+        assert abs(d.zones["gh"].run.overrides["heater"].expires_at - until.timestamp()) < 0.01
 
 
 async def test_an_override_a_tenant_setpoint_and_a_recipe_switch_outlive_a_restart(tmp_path: Path) -> None:
@@ -122,12 +122,12 @@ async def test_an_override_a_tenant_setpoint_and_a_recipe_switch_outlive_a_resta
         await again.start()
         try:
             runner = again.zones["gh"]
-            assert set(runner.overrides) == {"heater"} and runner.tenant == {"air_temperature": 22.0}
-            assert runner.recipe is not None and runner.recipe.recipe.recipe.id == "paprika-gb"
+            assert set(runner.run.overrides) == {"heater"} and runner.run.tenant == {"air_temperature": 22.0}
+            assert runner.run.recipe is not None and runner.run.recipe.recipe.recipe.id == "paprika-gb"
             dup = json.loads(await again.on_command("gh", override, "technician"))
             assert dup["error"] == "duplicate"
             r.twin.advance(10)
             await again.tick()
-            assert runner.decisions["heater"].source == "override", "and the override is in force, as its ack says"
+            assert runner.run.decisions["heater"].source == "override", "and the override is in force, as its ack says"
         finally:
             await again.stop()

@@ -46,13 +46,13 @@ async def test_with_no_inside_temperature_on_a_frost_night_the_guard_heats_and_a
         for _ in range(4 * 60):  # two hours of ticks
             await r.run(30)
             runner = r.daemon.zones["gh"]
-            heater_on.append(runner.decisions["heater"].target is True)
+            heater_on.append(runner.run.decisions["heater"].target is True)
             lowest = min(lowest, inside(r))
-        heater = runner.decisions["heater"]
+        heater = runner.run.decisions["heater"]
         assert heater.source == "safety" and heater.reason.startswith("frost guard"), heater
-        assert all(runner.decisions[v].target == 0.0 for v in ("vent_west", "vent_east"))
+        assert all(runner.run.decisions[v].target == 0.0 for v in ("vent_west", "vent_east"))
         assert 0.6 < sum(heater_on[10:]) / len(heater_on[10:]) < 0.9, "the -10 degC duty of the curve, 75 %"
-        alarm = runner.alarms.get("frost_guard")
+        alarm = runner.run.alarms.get("frost_guard")
         assert alarm is not None and alarm.active and alarm.severity == "critical"
         assert lowest > 5.0, f"the house fell to {lowest:.1f} °C (from {start:.1f})"
 
@@ -64,10 +64,10 @@ async def test_one_of_two_air_sensors_failing_changes_nothing_but_its_alarm(tmp_
         r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=11))  # sensor a (and the rest of 11)
         await r.run(600)
         runner = r.daemon.zones["gh"]
-        assert "air_temperature" in runner.readings and "air_temperature_a" in runner.bad
-        assert runner.readings["air_temperature"] == r.daemon.zones["gh"].tracks["air_temperature_b"].value
-        assert runner.decisions["heater"].source == "recipe", "heating goes on from the good sensor"
-        active = {a.id for a in runner.alarms.active()}
+        assert "air_temperature" in runner.run.readings and "air_temperature_a" in runner.run.bad
+        assert runner.run.readings["air_temperature"] == r.daemon.zones["gh"].run.tracks["air_temperature_b"].value
+        assert runner.run.decisions["heater"].source == "recipe", "heating goes on from the good sensor"
+        active = {a.id for a in runner.run.alarms.active()}
         assert "stale_data:air_temperature_a" in active and "frost_guard" not in active
         state = r.daemon.state_payload(runner, r.twin.clock.now())["readings"]
         assert state["air_temperature"]["quality"] == "good" and state["air_temperature"]["from"] == [
@@ -83,7 +83,7 @@ async def test_both_air_sensors_silent_is_held_then_the_frost_guard(tmp_path: Pa
             r.twin.inject(FaultDef(at_h=0, kind="silent", bus="field", unit=unit))
         await r.run(30)
         assert r.reading("air_temperature")["quality"] == "comm_error"
-        assert r.daemon.zones["gh"].decisions["heater"].source == "recipe", "held until stale"
+        assert r.daemon.zones["gh"].run.decisions["heater"].source == "recipe", "held until stale"
         await r.run(90)
-        heater = r.daemon.zones["gh"].decisions["heater"]
+        heater = r.daemon.zones["gh"].run.decisions["heater"]
         assert heater.source == "safety" and heater.reason.startswith("frost guard"), heater

@@ -115,7 +115,7 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[Twin, SiteDaemon]]:
 async def test_overview_fits_and_shows_every_zone_against_the_setpoint_in_force(running, lang: str) -> None:
     _twin, daemon = running
     gh1 = daemon.zones["gh1"]
-    in_force, recipe = gh1.in_force["air_temperature"], gh1.setpoints["air_temperature"]
+    in_force, recipe = gh1.run.in_force["air_temperature"], gh1.run.setpoints["air_temperature"]
     assert in_force < recipe - 0.2, "temperature integration should hold gh1 below the recipe at this hour"
     for width, height in SIZES:
         lines = capture(daemon, width, height, lang, ViewState(), f"liveview-{lang}-{width}x{height}")
@@ -127,7 +127,7 @@ async def test_overview_fits_and_shows_every_zone_against_the_setpoint_in_force(
         zone_rows = [row for row in lines if re.match(r"\[\d\] |    ", row)]
         assert not [row for row in zone_rows if "…" in row], f"a zone line is cut at {width}x{height}"
         temp = "온도" if lang == "ko" else "temp"
-        assert f"{temp} {gh1.tracks['air_temperature'].value:.1f}/{in_force:.1f} °C" in text  # not the recipe's
+        assert f"{temp} {gh1.run.tracks['air_temperature'].value:.1f}/{in_force:.1f} °C" in text  # not the recipe's
         assert "MQTT mqtt://127.0.0.1:1883" in text
         for unit in ("°C", "ppm", "mg/L", "%"):
             assert unit in text
@@ -162,9 +162,9 @@ async def test_override_end_in_local_time_and_records_stay_english(running) -> N
     _twin, daemon = running
     daemon.set_override("gh2", "heater", True, 5400, "frost check", "kim")
     await daemon.tick()
-    decision = daemon.zones["gh2"].decisions["heater"]
+    decision = daemon.zones["gh2"].run.decisions["heater"]
     assert decision.source == "override" and "Z: frost check" in decision.reason  # the record: English, UTC
-    end = datetime.fromtimestamp(daemon.zones["gh2"].overrides["heater"].expires_at, daemon.tz)
+    end = datetime.fromtimestamp(daemon.zones["gh2"].run.overrides["heater"].expires_at, daemon.tz)
     lines = capture(daemon, 200, 50, "ko", ViewState(selected=1, detail=True))
     text = "\n".join(lines)
     assert f"수동 조작 (kim), {end:%H:%M}까지: frost check" in text
@@ -191,7 +191,7 @@ async def test_stop_report_confirms_every_stop_state(tmp_path: Path) -> None:
 
 async def test_stop_report_names_an_actuator_whose_node_did_not_answer(tmp_path: Path) -> None:
     async with demo_daemon(tmp_path, hours=0.5) as (twin, daemon):
-        heater = daemon.zones["gh1"].drivers["heater"]
+        heater = daemon.zones["gh1"].run.drivers["heater"]
         heater.commanded = True  # as if on: the stop state (off) has to go out
         twin.inject(FaultDef(at_h=0, kind="silent", bus="greenhouses", unit=12))  # gh1's actuator node
         await daemon.stop()
@@ -209,13 +209,13 @@ async def test_every_reason_and_event_of_a_day_reads_in_korean(tmp_path: Path, s
         for _ in range(24 * 12):
             twin.advance(300)
             await daemon.tick()
-            seen |= {d.reason for r in daemon.zones.values() for d in r.decisions.values()}
+            seen |= {d.reason for r in daemon.zones.values() for d in r.run.decisions.values()}
         events = [e["message"] for e in daemon.events if e["code"] != "day_started"]  # not shown (trace names)
     ids = {a.id for z in daemon.zones.values() for a in z.zone.actuators}
     assert len(seen) > 100
     untranslated = {r: left for r in seen if (left := reasontext.leftover_english(reasontext.reason(
         r, "ko", tz=daemon.tz), ids))}
     assert not untranslated
-    names = ids | set(daemon.zones) | {r.recipe.recipe.recipe.id for r in daemon.zones.values() if r.recipe}
+    names = ids | set(daemon.zones) | {r.run.recipe.recipe.recipe.id for r in daemon.zones.values() if r.run.recipe}
     left = {m: reasontext.leftover_english(reasontext.event(m, "ko"), names) for m in events}
     assert not {m: words for m, words in left.items() if words}

@@ -150,7 +150,7 @@ async def test_override_via_mosquitto_pub_moves_the_twin_within_2_s_and_ends_on_
         assert ack["applied"]["kind"] == "override" and ack["applied"]["duration_s"] == 4
         assert moved < 2.0
         # ends on time: back to the recipe's choice no earlier than 4 s and within a tick or two after
-        ended = await _until(lambda: lv.daemon.zones["gh"].decisions["heater"].source != "override", 8,
+        ended = await _until(lambda: lv.daemon.zones["gh"].run.decisions["heater"].source != "override", 8,
                              "the override ends")
         assert 4.0 - 0.3 <= time.monotonic() - t0 <= 4.0 + 2.5, (time.monotonic() - t0, ended)
         codes = [e["code"] for e in lv.daemon.events if e["zone"] == "gh"]
@@ -217,7 +217,7 @@ async def test_ten_minutes_without_broker_keep_the_recipe_and_the_history(tmp_pa
         async with listener:  # a persistent session that survives the broker restart
             await listener.subscribe("farm/hil/gh/events", qos=1)
         zone = lv.daemon.zones["gh"]
-        period = zone.period
+        period = zone.run.period
         await asyncio.sleep(0.5)
         lv.broker.stop()
         t_down = lv.twin.clock.now()
@@ -225,7 +225,7 @@ async def test_ten_minutes_without_broker_keep_the_recipe_and_the_history(tmp_pa
         sources: set[str] = set()
         marker = f"outage-marker-{uuid.uuid4().hex[:6]}"
         while lv.twin.clock.now() - t_down < timedelta(minutes=10):
-            sources |= {d.source for d in zone.decisions.values()}
+            sources |= {d.source for d in zone.run.decisions.values()}
             if marker not in str(lv.daemon.events[-5:]) and lv.twin.clock.now() - t_down > timedelta(minutes=5):
                 lv.daemon.event(zone, "technician_note", marker)  # an event raised while the broker is away
             await asyncio.sleep(0.05)
@@ -241,7 +241,7 @@ async def test_ten_minutes_without_broker_keep_the_recipe_and_the_history(tmp_pa
                     if any(e.get("message") == marker for e in got):
                         return
             await asyncio.wait_for(collect(), 10)
-        assert zone.period == period and zone.recipe is not None, "the zone kept its recipe"
+        assert zone.run.period == period and zone.run.recipe is not None, "the zone kept its recipe"
         assert lv.link().dropped == 0
     assert sources == {"recipe"}, f"decisions during the outage came from {sources} (no failsafe expected)"
     with SqliteHistorian(tmp_path / "history.db", read_only=True) as h:

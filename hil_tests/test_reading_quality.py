@@ -100,12 +100,12 @@ async def test_a_silent_node_is_comm_error_at_once_and_its_held_value_drives_con
         await r.run(10)
         entry = r.reading("air_temperature")
         assert entry["quality"] == "comm_error" and "no answer" in entry["why"], entry
-        assert r.daemon.zones["gh"].decisions["heater"].source != "safety", "the failsafe timing is the site's"
+        assert r.daemon.zones["gh"].run.decisions["heater"].source != "safety", "the failsafe timing is the site's"
         assert len(r.history.sensor("air_temperature")) == recorded, "a held value is not recorded as new"
         await r.run(60)
         assert r.reading("air_temperature")["quality"] == "stale"
-        assert r.daemon.zones["gh"].decisions["heater"].source == "safety"
-        active = {a.id for a in r.daemon.zones["gh"].alarms.active()}
+        assert r.daemon.zones["gh"].run.decisions["heater"].source == "safety"
+        active = {a.id for a in r.daemon.zones["gh"].run.alarms.active()}
         assert "stuck:air_temperature" not in active, "silent is not stuck"
         heal()
         await r.run(20)
@@ -120,7 +120,7 @@ async def test_a_nutrient_line_between_supplies_is_idle_not_good_and_raises_no_a
             entry = r.reading(key)
             assert entry["quality"] == "idle" and entry["value"] is None, entry
             assert all(p.quality == "idle" for p in r.history.sensor(key))
-        assert not [a.id for a in r.daemon.zones["gh"].alarms.active() if a.id.endswith((":ec", ":ph"))]
+        assert not [a.id for a in r.daemon.zones["gh"].run.alarms.active() if a.id.endswith((":ec", ":ph"))]
         ack = r.daemon.handle_command("gh", command("f1", r.twin.clock.now(), "override", "fertigation", "on",
                                                     duration_s=120))
         assert ack.ok, ack
@@ -135,7 +135,7 @@ async def test_a_sensor_frozen_at_a_plausible_value_raises_a_stuck_alarm(tmp_pat
         await r.run(120)
         heal = r.twin.inject(FaultDef(at_h=0, kind="stuck", zone="gh", quantity="air_temperature"))
         await r.run(540)
-        book = r.daemon.zones["gh"].alarms
+        book = r.daemon.zones["gh"].run.alarms
         assert "stuck:air_temperature" not in {a.id for a in book.active()}, "not before its flat time"
         await r.run(120)
         stuck = book.get("stuck:air_temperature")

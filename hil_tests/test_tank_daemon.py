@@ -142,7 +142,7 @@ async def test_night_at_high_biomass_keeps_do_above_the_minimum(tmp_path: Path) 
     def watch(r: Rig) -> None:
         lows.append(r.do)
         z = r.daemon.zones["tank1"]
-        aerators_on.add(sum(bool(z.decisions[f"aerator_{k}"].target) for k in (1, 2, 3)))
+        aerators_on.add(sum(bool(z.run.decisions[f"aerator_{k}"].target) for k in (1, 2, 3)))
 
     async with rig(tmp_path, kst(2026, 8, 10, 20)) as r:
         await r.run(10 * 3600, watch)
@@ -178,7 +178,7 @@ async def test_aerator_trip_at_three_starts_the_standby_and_do_recovers(tmp_path
     async with rig(tmp_path, kst(2026, 8, 11, 1)) as r:
         await r.run(2 * 3600)  # settle to 03:00
         z = r.daemon.zones["tank1"]
-        running = [k for k in (1, 2, 3) if z.decisions[f"aerator_{k}"].target]
+        running = [k for k in (1, 2, 3) if z.run.decisions[f"aerator_{k}"].target]
         assert running, "aerators run at night"
         tripped = f"aerator_{running[0]}"
         r.twin.inject(FaultDef(at_h=0, kind="actuator_failure", zone="tank1", actuator=tripped))
@@ -187,7 +187,7 @@ async def test_aerator_trip_at_three_starts_the_standby_and_do_recovers(tmp_path
 
         def watch(rr: Rig) -> None:
             dos.append(rr.do)
-            oxygen.append(bool(z.decisions["o2_valve"].target))
+            oxygen.append(bool(z.run.decisions["o2_valve"].target))
 
         await r.run(3600, watch)
         failed = r.events(tripped, "fail")
@@ -207,15 +207,15 @@ async def test_do_probe_stale_puts_aeration_in_failsafe_and_engages_the_backup(t
         await r.run(60)
         z = r.daemon.zones["tank1"]
         for k in (1, 2, 3):
-            d = z.decisions[f"aerator_{k}"]
+            d = z.run.decisions[f"aerator_{k}"]
             assert d.target is True and d.source == "safety", d
-        assert z.decisions["o2_valve"].target is True
-        assert z.decisions["feeder"].target is False
+        assert z.run.decisions["o2_valve"].target is True
+        assert z.run.decisions["feeder"].target is False
         assert gpio.mock_pin(PIN).state, "the GPIO backup runs while DO is unknown"
         assert r.events("backup_engaged")
         heal()
         await r.run(120)
-        assert z.decisions["aerator_1"].source != "safety"
+        assert z.run.decisions["aerator_1"].source != "safety"
 
 
 async def test_bus_dying_engages_the_gpio_backup(tmp_path: Path) -> None:
@@ -237,7 +237,7 @@ async def test_meal_held_back_at_low_do(tmp_path: Path) -> None:
         r.daemon.request("tank1", Request("feed_now", None, "tenant"))
         await r.run(60)
         assert r.events("held"), "the meal is held with its reason"
-        assert r.daemon.zones["tank1"].decisions["feeder"].target is False
+        assert r.daemon.zones["tank1"].run.decisions["feeder"].target is False
 
 
 async def test_scheduled_meals_feed_the_ration(tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ async def test_scheduled_meals_feed_the_ration(tmp_path: Path) -> None:
         before = model.state.feed_given_kg
         await r.run(14 * 3600)
         due = r.events("meal_due")
-        trace = r.daemon.zones["tank1"].trace
+        trace = r.daemon.zones["tank1"].run.trace
         assert len(due) >= 2, "meals ran at the recipe's times"
         assert not r.events("held")
         given, ration = trace["feed_given_kg_today"], trace["ration_kg_today"]

@@ -78,6 +78,8 @@ async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: fl
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, daemon.request_stop)
+    last_view: list[str] = []  # the zones as they ran, before the stop states
+    daemon.before_stop.append(lambda: last_view.append(_screen(daemon)))
     task = asyncio.create_task(daemon.run())
     viewer = asyncio.create_task(_live(daemon)) if live else None
     try:
@@ -92,7 +94,7 @@ async def serve_daemon(daemon: SiteDaemon, *, live: bool = False, duration_s: fl
             with contextlib.suppress(asyncio.CancelledError):
                 await viewer
         if viewer is not None or final_view:
-            click.echo("\n" + (daemon.last_view or _screen(daemon)))
+            click.echo("\n" + (last_view[-1] if last_view else _screen(daemon)))
     from farmcore.runtime.stopcheck import stop_report
 
     click.echo("\n".join(stop_report(daemon)))

@@ -17,7 +17,8 @@ from farmcore.runtime.safety import failsafe_target
 from farmcore.runtime.viewmodel import word
 
 if TYPE_CHECKING:
-    from farmcore.runtime.daemon import SiteDaemon, ZoneRunner
+    from farmcore.runtime.daemon import SiteDaemon
+    from farmcore.runtime.zone import ZoneRunner
 
 
 def unconfirmed(runner: ZoneRunner) -> list[tuple[str, str, str]]:
@@ -25,8 +26,8 @@ def unconfirmed(runner: ZoneRunner) -> list[tuple[str, str, str]]:
     out = []
     for act in runner.zone.actuators:
         state = act.states()[2]
-        driver = runner.drivers[act.id]
-        decision = runner.decisions.get(act.id)
+        driver = runner.run.drivers[act.id]
+        decision = runner.run.decisions.get(act.id)
         if decision is None or decision.source != "safety" or decision.reason != f"stop state {state}":
             out.append((act.id, state, "stop never applied"))
             continue

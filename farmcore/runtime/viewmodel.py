@@ -21,7 +21,8 @@ from farmcore.runtime.reasons_ko import WORDS
 from farmcore.runtime.safety import shown_quality
 
 if TYPE_CHECKING:
-    from farmcore.runtime.daemon import SiteDaemon, ZoneRunner
+    from farmcore.runtime.daemon import SiteDaemon
+    from farmcore.runtime.zone import ZoneRunner
 
 # Display step per quantity: the resolution of the usual sensor of that kind (KS X 3267 nodes report float32
 # with no resolution register) [engineering choice]; a quantity not listed shows one decimal.
@@ -126,18 +127,18 @@ def named(key: str, lang: str) -> str:
 
 
 def _quality(runner: ZoneRunner, key: str, lang: str) -> tuple[str, bool]:
-    quality = shown_quality(runner.tracks[key], runner.bad.get(key))
+    quality = shown_quality(runner.run.tracks[key], runner.run.bad.get(key))
     return word(quality, lang), quality == "good"
 
 
 def readings(runner: ZoneRunner, lang: str) -> tuple[ReadingRow, ...]:
     rows = []
-    for key, track in runner.tracks.items():
+    for key, track in runner.run.tracks.items():
         quantity = next((s.quantity for s in runner.zone.sensors if s.key == key), key)
-        unit = unit_text(runner.units.get(key), quantity)
+        unit = unit_text(runner.run.units.get(key), quantity)
         value = "-" if track.value is None else number(track.value, quantity)
-        recipe_sp = runner.setpoints.get(key)
-        sp = runner.in_force.get(key, recipe_sp)
+        recipe_sp = runner.run.setpoints.get(key)
+        sp = runner.run.in_force.get(key, recipe_sp)
         in_force = "" if sp is None else number(sp, quantity)
         recipe = "" if recipe_sp is None or in_force == number(recipe_sp, quantity) else number(recipe_sp, quantity)
         quality, good = _quality(runner, key, lang)
@@ -163,11 +164,11 @@ def actuators(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[Actuat
     now = daemon.clock.now()
     rows = []
     for act in runner.zone.actuators:
-        decision = runner.decisions.get(act.id)
-        driver = runner.drivers.get(act.id)
+        decision = runner.run.decisions.get(act.id)
+        driver = runner.run.drivers.get(act.id)
         position = driver.estimate(now.timestamp()) if isinstance(driver, RetractableDriver) else None
         target = decision.target if decision is not None else (driver.target if driver is not None else None)
-        override = runner.overrides.get(act.id)
+        override = runner.run.overrides.get(act.id)
         until = override.expires_at if override is not None else None
         reason = "" if decision is None else reasontext.reason(decision.reason, lang, tz=daemon.tz, until_s=until,
                                                                   now=now)
@@ -178,18 +179,18 @@ def actuators(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[Actuat
 
 
 def _stage(runner: ZoneRunner, lang: str) -> str:
-    if runner.period == "not planted":
+    if runner.run.period == "not planted":
         return i18n.t(f"not planted {runner.zone.kind}", lang)
-    period = runner.period.rsplit(" ", 1)[-1] if "/" in runner.period else ""
-    parts = [named(p, lang) for p in period.split("/")] if period else ([named(runner.stage, lang)] if runner.stage
-                                                                         else [])
+    period = runner.run.period.rsplit(" ", 1)[-1] if "/" in runner.run.period else ""
+    stage = runner.run.stage
+    parts = [named(p, lang) for p in period.split("/")] if period else ([named(stage, lang)] if stage else [])
     return " / ".join(parts)
 
 
 def _overrides(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[str, ...]:
     now = daemon.clock.now()
     out = []
-    for act_id, o in runner.overrides.items():
+    for act_id, o in runner.run.overrides.items():
         target = i18n.t("on" if o.target else "off", lang) if isinstance(o.target, bool) or o.target is None \
             else f"{i18n.t('position', lang)} {float(o.target):.0f} %"
         until = i18n.t("until", lang).format(t=reasontext.local_time(o.expires_at, daemon.tz, now))
@@ -202,13 +203,13 @@ def zone_view(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> ZoneView:
     z = runner.zone
     acts = actuators(daemon, runner, lang)
     sources = {a.source for a in acts}
-    mode = "safety" if "safety" in sources else "override" if runner.overrides or "override" in sources else "auto"
-    books = [b for b in (runner.alarms, daemon.site_alarms) if b is not None]
+    mode = "safety" if "safety" in sources else "override" if runner.run.overrides or "override" in sources else "auto"
+    books = [b for b in (runner.run.alarms, daemon.site_alarms) if b is not None]
     alarms = tuple(f"{a.severity}: {a.message_ko if lang == 'ko' else a.message_en}" for b in books
                    for a in b.active())
-    head = runner.recipe.recipe.recipe if runner.recipe else None
+    head = runner.run.recipe.recipe.recipe if runner.run.recipe else None
     recipe = "-" if head is None else f"{(head.name_ko if lang == 'ko' else head.name_en) or head.id} " \
-                                      f"({runner.recipe.recipe.label})"  # type: ignore[union-attr]
+                                      f"({runner.run.recipe.recipe.label})"  # type: ignore[union-attr]
     rows = readings(runner, lang)
     wanted = KEY_READINGS.get(z.kind, ())
     key = tuple(r for q in wanted for r in rows if r.key == q) or rows[:3]
@@ -235,7 +236,7 @@ def event_line(daemon: SiteDaemon, record: dict[str, str], lang: str) -> str:
     m = ALARM_EVENT.match(message)
     runner = daemon.zones.get(record["zone"])
     if m is not None and code.startswith("alarm_"):
-        books = [b for b in (runner.alarms if runner else None, daemon.site_alarms) if b is not None]
+        books = [b for b in (runner.run.alarms if runner else None, daemon.site_alarms) if b is not None]
         alarm = next((a for b in books if (a := b.get(m.group("id"))) is not None), None)
         if alarm is not None:
             message = f"{alarm.severity}: {alarm.message_ko if lang == 'ko' else alarm.message_en}"
