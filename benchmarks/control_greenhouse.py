@@ -68,10 +68,11 @@ import farmcore.twin
 from farmcore.control.arbitration import Decision
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import setpoints_at, stage_at
+from farmcore.recipe.zonerecipe import resolve_recipe_path
 from farmcore.runtime.actuators import RetractableDriver, SupplyDriver, SwitchDriver
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
-from farmcore.runtime.daemon import SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target
+from farmcore.runtime.zone import SETPOINT_REFRESH_S
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.sun import sun_times
 from farmcore.twin.greenhouse import PARAMS, Greenhouse, GreenhouseState

@@ -102,10 +102,12 @@ from aquactl.strategies.feeding import pct_bw as aquactl_pct_bw
 from farmcore.control.arbitration import Decision, apply_interlocks, arbitrate
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import parse_start, setpoints_at, stage_at
+from farmcore.recipe.zonerecipe import resolve_recipe_path
+from farmcore.runtime.actuation import INTERLOCKS
 from farmcore.runtime.actuators import SwitchDriver
 from farmcore.runtime.controller import ActuatorView, Request, TickInput
-from farmcore.runtime.daemon import INTERLOCKS, SETPOINT_REFRESH_S, resolve_recipe_path
 from farmcore.runtime.safety import failsafe_target, safety_decision
+from farmcore.runtime.zone import SETPOINT_REFRESH_S
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.sun import sun_times
 from farmcore.twin.runtime import _model_for, _room_temperature

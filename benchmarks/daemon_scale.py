@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 from daemon_scale_site import bus_count, site_toml  # noqa: E402
 
 from farmcore.historian.sqlite import SqliteHistorian  # noqa: E402
-from farmcore.runtime import daemon as daemon_module  # noqa: E402
+from farmcore.runtime import reading as reading_module  # noqa: E402
 from farmcore.runtime.cli import JsonLines  # noqa: E402
 from farmcore.runtime.daemon import SiteDaemon  # noqa: E402
 from farmctl.cli import CONTROLLERS  # noqa: E402
@@ -148,14 +148,46 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+class LocalBroker:
+    """A mosquitto for the run, configured by `farmctl broker config` for the site (accounts, per-zone ACLs)."""
+
+    def __init__(self, site: Path, folder: Path) -> None:
+        import getpass
+
+        from farmcore.link.broker import write_config
+        from farmcore.site import load_site
+
+        self.port = _free_ports(1)[0]
+        paths = write_config(load_site(site), folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
+        self.credentials = paths.credentials
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(paths.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("mosquitto did not start") from None
+                time.sleep(0.05)
+
+    def url(self, account: str) -> str:
+        return f"mqtt://{account}@127.0.0.1:{self.port}?password_file={self.credentials / account}"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, warmup_s: float, seconds: float,
                   profile: Path | None, mqtt: str | None = None, history: bool = False,
                   heaters_on: bool = False) -> dict[str, Any]:
-    saved_open = daemon_module.open_fast_bus
+    saved_open = reading_module.open_fast_bus
     if client == "pymodbus":
         from farmcore.fieldbus.bus import open_bus
 
-        daemon_module.open_fast_bus = open_bus  # type: ignore[assignment]
+        reading_module.open_fast_bus = open_bus  # type: ignore[assignment]
     try:
         historian = SqliteHistorian(state_dir / "history.db") if history else None
         daemon = SiteDaemon(site, controllers=CONTROLLERS, state_dir=state_dir, historian=historian, mqtt=mqtt)
@@ -223,7 +255,7 @@ async def measure(site: Path, state_dir: Path, twin_pid: int, *, client: str, wa
         if profiler and profile:
             profiler.dump_stats(profile)
     finally:
-        daemon_module.open_fast_bus = saved_open
+        reading_module.open_fast_bus = saved_open
     return {
         "zones": zones,
         "ticks": ticks,
@@ -264,7 +296,8 @@ def main() -> None:
                         help="bus under the daemon: the lean farmcore.fieldbus.fasttcp (production, default), "
                         "farmcore.fieldbus.bus (pymodbus), or both in turn")
     parser.add_argument("--no-log", action="store_true", help="daemon logs at WARNING instead of INFO")
-    parser.add_argument("--mqtt", help="link the zones to this MQTT broker (state, alarms, events: their cost "
+    parser.add_argument("--mqtt", help="link the zones to this MQTT broker, or `local` for a mosquitto started for "
+                        "the run with the site's accounts and ACLs (state, alarms, events: their cost "
                         "counts); default: no link")
     parser.add_argument("--state-interval", type=float, default=1.0, help="[runtime] state_interval_s (with --mqtt)")
     parser.add_argument("--no-dead-man", action="store_true", help="heater, CO2 valve and irrigation pump without "
@@ -290,16 +323,22 @@ def main() -> None:
                     text = text.replace(f'role = "{role}", ', f'role = "{role}", dead_man = false, ')
             site.write_text(text.replace("[runtime]\n", f"[runtime]\nstate_interval_s = {args.state_interval}\n"))
             results: dict[str, dict[str, Any]] = {}
-            with twin_process(site, ports, tmp / "twin.log") as twin:
-                for client in clients:
-                    profile = None
-                    if args.profile:
-                        profile = args.profile if len(clients) == 1 else args.profile.with_name(
-                            f"{args.profile.name}.{client}")
-                    results[client] = asyncio.run(measure(
-                        site, tmp / f"state-{client}", twin.pid, client=client, warmup_s=args.warmup,
-                        seconds=args.seconds, profile=profile, mqtt=args.mqtt, history=args.history,
-                        heaters_on=args.heaters_on))
+            broker = LocalBroker(site, tmp / "broker") if args.mqtt == "local" else None
+            mqtt_url = broker.url("farmctl-daemon-scale") if broker is not None else args.mqtt
+            try:
+                with twin_process(site, ports, tmp / "twin.log") as twin:
+                    for client in clients:
+                        profile = None
+                        if args.profile:
+                            profile = args.profile if len(clients) == 1 else args.profile.with_name(
+                                f"{args.profile.name}.{client}")
+                        results[client] = asyncio.run(measure(
+                            site, tmp / f"state-{client}", twin.pid, client=client, warmup_s=args.warmup,
+                            seconds=args.seconds, profile=profile, mqtt=mqtt_url, history=args.history,
+                            heaters_on=args.heaters_on))
+            finally:
+                if broker is not None:
+                    broker.close()
     finally:
         restore_logs()
     first = results[clients[0]]
