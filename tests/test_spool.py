@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from farmcore.historian.base import Point
+from farmcore.historian.base import Point, SpoolAlarm
 from farmcore.historian.lineproto import encode
-from farmcore.historian.spool import ROW_OVERHEAD, Spool, SpoolAlarm, SpoolError
+from farmcore.historian.spool import ROW_OVERHEAD, Spool, SpoolError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,7 @@ and zone it belongs to. `write` must never block the control loop: back-ends que
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -119,8 +119,25 @@ def newest_events(events: Sequence[Event], limit: int) -> list[Event]:
     return sorted(events, key=lambda e: (e.time, e.zone, e.code))[-limit:]
 
 
+@dataclass(frozen=True)
+class SpoolAlarm:
+    """A back-end's outbox filling up (or emptying again): the daemon raises it as a site alarm."""
+
+    code: str  # spool_nearly_full | spool_full
+    state: str  # raised | cleared
+    bytes: int
+    max_bytes: int
+    depth: int
+    dropped: int  # points dropped by the bound so far (all time)
+    message: str
+
+
 class Historian(Protocol):
     """The interface the daemons, the portal and the command line use; back-ends implement it."""
+
+    # set by the daemon to hear of spool alarms; called from the back-end's own thread (a back-end without an
+    # outbox never calls it)
+    on_alarm: Callable[[SpoolAlarm], None] | None
 
     def write(self, points: Sequence[Point]) -> None:
         """Queue points; returns at once (durable before return for spooled back-ends)."""

@@ -58,6 +58,7 @@ from farmcore.historian.base import (
     Point,
     Sample,
     SeriesInfo,
+    SpoolAlarm,
     event_args,
     query_names,
     window_agg,
@@ -76,7 +77,7 @@ from farmcore.historian.influx_queries import (
     sites_from_tables,
 )
 from farmcore.historian.lineproto import INT_FIELDS_TAG
-from farmcore.historian.spool import TIER_CHAR, Spool, SpoolAlarm, SpoolError, SpoolInUse
+from farmcore.historian.spool import TIER_CHAR, Spool, SpoolError, SpoolInUse
 
 log = logging.getLogger(__name__)
 

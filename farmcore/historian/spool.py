@@ -64,13 +64,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from farmcore.errors import FarmError
 from farmcore.historian import lineproto
-from farmcore.historian.base import Point
+from farmcore.historian.base import Point, SpoolAlarm
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +105,6 @@ class SpoolError(FarmError):
 
 class SpoolInUse(SpoolError):
     """Another process (a running daemon) holds the spool for writing."""
-
-
-@dataclass(frozen=True)
-class SpoolAlarm:
-    code: str  # spool_nearly_full | spool_full
-    state: str  # raised | cleared
-    bytes: int
-    max_bytes: int
-    depth: int
-    dropped: int  # points dropped by the bound so far (all time)
-    message: str
 
 
 class Spool:

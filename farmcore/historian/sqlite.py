@@ -63,6 +63,7 @@ from farmcore.historian.base import (
     Point,
     Sample,
     SeriesInfo,
+    SpoolAlarm,
     event_args,
     query_names,
     window_agg,
@@ -262,6 +263,7 @@ class SqliteHistorian:
                  compact_interval_s: float = 1800.0, compact_rows: int = 50_000,
                  checkpoint_interval_s: float = 300.0, retention_interval_s: float = 3600.0,
                  retention_batch: int = 5_000, max_queue: int = 2_000_000, read_only: bool = False) -> None:
+        self.on_alarm: Callable[[SpoolAlarm], None] | None = None  # no outbox here: never called
         if batch_max < 1 or flush_interval_s <= 0 or max_queue < batch_max:
             raise BadInput("historian: batch_max >= 1, flush_interval_s > 0 and max_queue >= batch_max")
         for label, days in (("raw_days", raw_days), ("minute_days", minute_days)):

@@ -188,7 +188,7 @@ class SiteDaemon:
         """Open buses, register for jobs, put every actuator in its start state."""
         self.reader.open({b for b, _u in used_units(self.site, self.zones.values())})
         DAEMONS[self.site.site.id] = self
-        if self.historian is not None and hasattr(self.historian, "on_alarm"):
+        if self.historian is not None:
             self.historian.on_alarm = self.alarms.spool_alarm
         self.commands.prune()
         self.guards.start(self.zones, self.site, self.clock.now(), self.tz)
