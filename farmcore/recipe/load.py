@@ -117,7 +117,7 @@ def _check_day_times(
                     raise fail(field_path, str(exc)) from None
 
 
-def recipe_model(data: dict[str, Any], file: str) -> type[Recipe]:
+def schema_for(data: dict[str, Any], file: str) -> type[Recipe]:
     """The schema to check a recipe's data with: its kind's strategy tables (farmcore/recipe/kinds.py); the
     bare shape when the kind is wrong (its error comes first) or the recipe has no strategy table."""
     head = data.get("recipe")
@@ -137,7 +137,7 @@ def recipe_model(data: dict[str, Any], file: str) -> type[Recipe]:
 
 def recipe_from_data(data: dict[str, Any], file: str) -> Recipe:
     """TOML data -> the recipe, checked against its kind's tables and the cross-field rules."""
-    recipe = validate(recipe_model(data, file), data, file)
+    recipe = validate(schema_for(data, file), data, file)
     check_recipe(recipe, file)
     return recipe
 
