@@ -1,5 +1,7 @@
-"""The MQTT control plane: topics, message schemas, command validation and acks (DESIGN.md § MQTT).
+"""The MQTT control plane: topics, typed messages and their schemas, command validation and acks, the daemon's
+link and the zone client (DESIGN.md § MQTT).
 
-The pure part (`messages`, `commands`) has no sockets, threads or clock of its own, so every rule a command
-must pass can be tested, and fuzzed, without a broker; the broker client is a thin edge around it.
+The pure part (`topics`, `payloads`, `messages`, `commands`, `schemas`) has no sockets, threads or clock of its
+own, so every rule a command must pass can be tested, and fuzzed, without a broker; the daemon's link
+(`client`) and the zone client (`zoneclient`) are thin edges around it.
 """

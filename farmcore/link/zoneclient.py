@@ -216,7 +216,7 @@ class _Zone:
         message, problem = typed(leaf, payload, value, is_json)
         readable = False
         if leaf == "status":
-            self.status = "online" if message == "online" else "offline" if message == "offline" else "unknown"
+            self.status = _status(message if isinstance(message, str) else "")
         elif leaf == "state":
             readable = is_json and isinstance(value, dict)
             self.raw_state = value if readable else None
