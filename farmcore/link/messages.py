@@ -2,9 +2,10 @@
 the topics (`topics.py`) and what the daemon publishes on `state`, `alarms` and `events` (`payloads.py`) are
 re-exported, so this module is the one door to every message shape.
 
-The portal, technicians' scripts and the acceptance checks all speak these shapes, so they are strict:
+The portal, technicians' scripts and the acceptance checks all send commands, so the command is strict:
 unknown fields are errors, times must carry their UTC offset, and every rejection carries an `ErrorCode`
-whose meaning never changes (clients branch on the code, people read the message).
+whose meaning never changes (clients branch on the code, people read the message). What the daemon
+publishes is read leniently about fields a reader does not know (a new one keeps the version; payloads.py).
 """
 
 from __future__ import annotations
