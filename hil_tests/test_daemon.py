@@ -25,8 +25,9 @@ import pytest
 
 from farmcore import gpio
 from farmcore.historian.sqlite import SqliteHistorian
+from farmcore.recipe.zonerecipe import RECIPES_DIR
 from farmcore.runtime.cli import open_watchdog
-from farmcore.runtime.daemon import RECIPES_DIR, SiteDaemon
+from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
 from farmcore.runtime.state import StateStore
 from farmcore.site import FaultDef, load_site

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from farmcore.control.arbitration import Override
@@ -19,7 +18,7 @@ from farmcore.historian.base import Point
 from farmcore.link.audit import audit_record
 from farmcore.link.commands import MAX_LIFETIME, SKEW_S, Action, CommandDesk, ZoneContext
 from farmcore.link.messages import Ack, ErrorCode, iso, readable_id_of
-from farmcore.recipe.load import load_recipe
+from farmcore.recipe.store import RecipeStore
 from farmcore.runtime.actuation import Actuation
 from farmcore.runtime.actuators import SupplyDriver, SwitchDriver
 from farmcore.runtime.alarming import Alarms
@@ -28,7 +27,7 @@ from farmcore.runtime.controller import Request
 from farmcore.runtime.reading import judge_zone
 from farmcore.runtime.records import Recorder
 from farmcore.runtime.state import StateStore
-from farmcore.runtime.zone import ZoneRecipe, ZoneRunner, file_stamp, keep_manual
+from farmcore.runtime.zone import ZoneRecipe, ZoneRunner, keep_manual
 
 log = logging.getLogger("farmcore.daemon")
 
@@ -51,10 +50,10 @@ class Commands:
 
     def __init__(self, site_id: str, zones: Mapping[str, ZoneRunner], clock: Clock, command_clock: Clock,
                  state: StateStore, recorder: Recorder, actuation: Actuation, alarms: Alarms,
-                 recipes: Callable[[str], dict[str, Path]], recipe_switched: Callable[[datetime], None],
+                 recipes: RecipeStore, recipe_switched: Callable[[datetime], None],
                  lock: asyncio.Lock, stopped: Callable[[], bool]) -> None:
-        """`zones`: the daemon's zones (the same mapping, updated in place on reload); `recipes(kind)`: the
-        recipes a zone of that kind may switch to; `recipe_switched(now)`: replan what depends on recipes;
+        """`zones`: the daemon's zones (the same mapping, updated in place on reload); `recipes`: the
+        recipes a zone may switch to; `recipe_switched(now)`: replan what depends on recipes;
         `lock`: held by a tick and a command alike (both move the same drivers); `stopped()`: the stop states
         went out (nothing may move any more)."""
         self.site_id = site_id
@@ -89,7 +88,7 @@ class Commands:
         run = runner.run
         envelope = run.recipe.recipe.envelope if run.recipe else {}
         ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, self.alarms.active_ids(runner),
-                                   self.recipes(runner.zone.kind),
+                                   self.recipes.ids(runner.zone.kind),
                                    zone_now=now if self.command_clock is not self.clock else None)
         judged_at = self.command_clock.now()
         outcome = self.desk.process(payload, judged_at, ctx, account=account, remember=False)
@@ -184,10 +183,10 @@ class Commands:
 
     def _recipe(self, runner: ZoneRunner, action: Action, now: datetime) -> None:
         run = runner.run
-        path = self.recipes(runner.zone.kind)[str(action.value)]
-        recipe = load_recipe(path)
+        entry = self.recipes.get(runner.zone.kind, str(action.value))
+        recipe = entry.recipe
         old = run.recipe.recipe.label if run.recipe else "none"
-        run.recipe, run.switched_recipe = ZoneRecipe(recipe, path, file_stamp(path)), str(action.value)
+        run.recipe, run.switched_recipe = ZoneRecipe(recipe, entry.path, entry.stamp), str(action.value)
         keep_manual(self.state, runner)
         run.setpoints_at, run.day_cache = float("-inf"), None
         self.recorder.event(runner, "recipe_changed", f"recipe {old} -> {recipe.label} by {action.issued_by}")

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from farmcore.errors import FarmError
 from farmcore.fieldbus.opid import OpidStore
 from farmcore.gpio import Watchdog
 from farmcore.historian.base import Historian
@@ -33,8 +32,7 @@ from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
 from farmcore.link.client import SiteLink
 from farmcore.link.messages import Ack
 from farmcore.paths import default_state_dir
-from farmcore.recipe import zonerecipe
-from farmcore.recipe.load import load_recipe
+from farmcore.recipe.store import RecipeStore, file_stamp
 from farmcore.runtime import jobs, reload
 from farmcore.runtime.actuation import Actuation
 from farmcore.runtime.actuators import RetractableDriver, SupplyDriver
@@ -49,7 +47,7 @@ from farmcore.runtime.scheduler import DAEMONS, Scheduler
 from farmcore.runtime.setpoints import refresh_setpoints, strategy
 from farmcore.runtime.state import StateStore
 from farmcore.runtime.statemsg import state_payload
-from farmcore.runtime.zone import SETPOINT_REFRESH_S, ZoneRunner, build_runner, file_stamp
+from farmcore.runtime.zone import SETPOINT_REFRESH_S, ZoneRunner, build_runner
 from farmcore.site import SiteFile, ZoneDef, load_site
 from farmcore.sun import sun_times
 
@@ -57,7 +55,6 @@ log = logging.getLogger("farmcore.daemon")
 
 ControllerFactory = Callable[[ZoneDef], ZoneController]
 
-RECIPES_DIR = zonerecipe.RECIPES_DIR
 STATE_SAVE_S = 60.0
 OPID_BLOCK = 256  # OPIDs reserved per fsync: every lease renewal is a command (farmcore/fieldbus/opid.py)
 
@@ -86,6 +83,7 @@ class SiteDaemon:
         self.state = StateStore(self.state_dir / "runtime.sqlite")
         self.scheduler = Scheduler(self.site.site.id, self.state_dir, self.site.site.timezone, self.clock)
         self.watchdog = watchdog
+        self.recipes = RecipeStore.for_site(self.site_path)
         self.recorder = Recorder(self.site.site.id, self.clock, historian)
         self.reader = FieldReader(self.site.nodes, self.bus_urls, OpidStore(self.state_dir / "opid", block=OPID_BLOCK),
                                   self.recorder.event)
@@ -99,12 +97,11 @@ class SiteDaemon:
         self._lock = asyncio.Lock()  # one tick or one command at a time: both move the same drivers
         self._stopped = False  # the stop states went out
         self.commands = Commands(self.site.site.id, self.zones, self.clock, command_clock or self.clock, self.state,
-                                 self.recorder, self.actuation, self.alarms, self.recipe_ids, self.plan_meals,
+                                 self.recorder, self.actuation, self.alarms, self.recipes, self.plan_meals,
                                  self._lock, lambda: self._stopped)
         self.link_options = link_options or {}  # ZoneLink options (backoff, queue_max) for tests and benchmarks
         self.before_stop: list[Callable[[], None]] = []  # e.g. the live view's last screen, before the stop states
         self._tick_started = time.monotonic()
-        self._recipe_ids: dict[str, Path] | None = None
         self.ticks = 0
         self.lateness_s: list[float] = []
         self._sun: dict[date, tuple[datetime, datetime]] = {}
@@ -166,23 +163,13 @@ class SiteDaemon:
 
     def _make_runner(self, zone: ZoneDef) -> ZoneRunner:
         return build_runner(self.site, self.site_path, zone, self.controllers[zone.kind](zone), self.state,
-                            self.recipe_ids, (len(self.zones) * 7.31) % SETPOINT_REFRESH_S,
+                            self.recipes, (len(self.zones) * 7.31) % SETPOINT_REFRESH_S,
                             self.clock.now().timestamp())
 
     def recipe_ids(self, kind: str) -> dict[str, Path]:
-        """{recipe id: file} of the recipes a zone of `kind` may switch to (next to the site file and shipped)."""
-        if self._recipe_ids is None:
-            found: dict[str, Path] = {}
-            for folder in (self.site_path.parent, RECIPES_DIR / "crops", RECIPES_DIR / "fish"):
-                for path in sorted(folder.glob("*.toml")):
-                    try:
-                        recipe = load_recipe(path)
-                    except FarmError:
-                        continue  # a site file or a broken recipe: not offered
-                    found.setdefault(f"{recipe.recipe.kind}:{recipe.recipe.id}", path)
-            self._recipe_ids = found
-        prefix = f"{kind}:"
-        return {k.removeprefix(prefix): p for k, p in self._recipe_ids.items() if k.startswith(prefix)}
+        """{recipe id: file of its newest version} of the recipes a zone of `kind` may switch to (next to the
+        site file and shipped; farmcore/recipe/store.py reads a file again when it changes)."""
+        return self.recipes.ids(kind)
 
     async def start(self) -> None:
         """Open buses, register for jobs, put every actuator in its start state."""

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Protocol
 
 from farmcore.errors import FarmError
+from farmcore.recipe.store import RecipeStore, file_stamp
 from farmcore.runtime.records import Recorder
 from farmcore.runtime.state import StateStore
 from farmcore.runtime.zone import (
     ZoneConfig,
     ZoneRecipe,
     ZoneRunner,
-    file_stamp,
     keep_manual,
     load_zone_recipe,
     reconfigure,
@@ -34,6 +34,7 @@ class ReloadSite(Protocol):
     controllers: dict[str, object]
     state: StateStore
     recorder: Recorder
+    recipes: RecipeStore
 
 
 
@@ -63,7 +64,7 @@ def check_reload(d: ReloadSite, recipe_changed: Callable[[], None]) -> None:
             continue
         run.recipe.stamp = stamp
         try:
-            new = load_zone_recipe(d.site_path, d.site, runner.zone)
+            new = load_zone_recipe(d.recipes, d.site_path, d.site, runner.zone)
         except FarmError as exc:
             d.recorder.event(runner, "reload_rejected",
                              f"recipe rejected, {run.recipe.recipe.label} keeps running: {exc}")
@@ -91,7 +92,7 @@ def apply_site(d: ReloadSite, site: SiteFile) -> None:
             zones[zone.id] = runner
             continue
         new_recipe = zone.recipe != runner.zone.recipe or zone.planted != runner.zone.planted
-        recipe = (load_zone_recipe(d.site_path, site, zone) if zone.recipe else None) if new_recipe else None
+        recipe = (load_zone_recipe(d.recipes, d.site_path, site, zone) if zone.recipe else None) if new_recipe else None
         plans.append((runner, ZoneConfig.build(site, zone, runner.config.refresh_offset), new_recipe, recipe))
     changed = []
     for runner, config, new_recipe, recipe in plans:

@@ -8,7 +8,7 @@ daemon started (tracks, drivers, decisions, overrides, alarms, the controller's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,9 +19,8 @@ from farmcore.alarms import AlarmBook, standard_rules
 from farmcore.control.arbitration import Decision, Override
 from farmcore.errors import FarmError
 from farmcore.fieldbus.node import Reading
-from farmcore.recipe import zonerecipe
-from farmcore.recipe.load import load_recipe
 from farmcore.recipe.schema import Recipe
+from farmcore.recipe.store import RecipeStore
 from farmcore.runtime.actuators import RetractableDriver, SupplyDriver, SwitchDriver
 from farmcore.runtime.controller import Request, ZoneController
 from farmcore.runtime.manual import manual_state, restored_overrides, restored_recipe, restored_tenant
@@ -36,14 +35,6 @@ log = logging.getLogger("farmcore.daemon")
 Driver = SwitchDriver | SupplyDriver | RetractableDriver
 SETPOINT_REFRESH_S = 30.0  # recipe ramps last minutes; recomputing more often buys nothing
 
-
-def file_stamp(path: Path) -> tuple[int, int] | None:
-    """(mtime_ns, size) of a file, None while it cannot be read: a change of either means a reload."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
 
 
 @dataclass
@@ -194,15 +185,15 @@ def keep_manual(state: StateStore, runner: ZoneRunner) -> None:
     state.put(runner.zone.id, "manual", manual_state(run.overrides, run.tenant, run.switched_recipe))
 
 
-def load_zone_recipe(site_path: Path, site: SiteFile, zone: ZoneDef) -> ZoneRecipe:
+def load_zone_recipe(store: RecipeStore, site_path: Path, site: SiteFile, zone: ZoneDef) -> ZoneRecipe:
     """The zone's recipe, by the same rules as `site check` (errors name the zone's place in the file)."""
     index = next(i for i, z in enumerate(site.zones) if z.id == zone.id)
-    recipe, path = zonerecipe.load_zone_recipe(site_path, f"zones[{index}]", zone)
-    return ZoneRecipe(recipe, path, file_stamp(path))
+    entry = store.zone_recipe(site_path, f"zones[{index}]", zone)
+    return ZoneRecipe(entry.recipe, entry.path, entry.stamp)
 
 
 def build_runner(site: SiteFile, site_path: Path, zone: ZoneDef, controller: ZoneController, state: StateStore,
-                 recipes: Callable[[str], Mapping[str, Path]], refresh_offset: float, now_s: float) -> ZoneRunner:
+                 recipes: RecipeStore, refresh_offset: float, now_s: float) -> ZoneRunner:
     """A zone as the daemon starts it: its configuration, and its running state with what the state store
     remembers (driver positions, alarms, the controller's sums, stuck-sensor watches, overrides, tenant
     setpoints and a recipe switch by command)."""
@@ -211,7 +202,7 @@ def build_runner(site: SiteFile, site_path: Path, zone: ZoneDef, controller: Zon
     saved_alarms = state.get(zone.id, "alarms")
     if isinstance(saved_alarms, dict):
         alarms.restore(saved_alarms, now_s)
-    run = RunState(controller, alarms, load_zone_recipe(site_path, site, zone) if zone.recipe else None,
+    run = RunState(controller, alarms, load_zone_recipe(recipes, site_path, site, zone) if zone.recipe else None,
                    drivers=restore_drivers(config, site, state, now_s))
     watch_readings(config, run, state.get(zone.id, "stuck"))
     saved_controller = state.get(zone.id, "controller")
@@ -219,12 +210,12 @@ def build_runner(site: SiteFile, site_path: Path, zone: ZoneDef, controller: Zon
         controller.restore(saved_controller)
     saved = state.get(zone.id, "manual")
     recipe_id = restored_recipe(saved)
-    path = recipes(zone.kind).get(recipe_id) if recipe_id else None
-    if path is not None:
+    if recipe_id:
         try:
-            run.recipe, run.switched_recipe = ZoneRecipe(load_recipe(path), path, file_stamp(path)), recipe_id
+            entry = recipes.get(zone.kind, recipe_id)
+            run.recipe, run.switched_recipe = ZoneRecipe(entry.recipe, entry.path, entry.stamp), recipe_id
         except FarmError as exc:
-            log.warning("zone %s: recipe %s switched to by a command no longer loads: %s", zone.id, recipe_id, exc)
+            log.warning("zone %s: recipe %s switched to by a command is gone: %s", zone.id, recipe_id, exc)
     run.overrides = restored_overrides(saved, {a.id for a in zone.actuators}, now_s)
     envelope = {q: (b.min, b.max) for q, b in run.recipe.recipe.envelope.items()} if run.recipe else {}
     run.tenant = restored_tenant(saved, envelope, {q: (r.min, r.max) for q, r in zone.hard_limits.items()})
