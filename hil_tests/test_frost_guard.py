@@ -69,8 +69,8 @@ async def test_one_of_two_air_sensors_failing_changes_nothing_but_its_alarm(tmp_
         assert runner.run.decisions["heater"].source == "recipe", "heating goes on from the good sensor"
         active = {a.id for a in runner.run.alarms.active()}
         assert "stale_data:air_temperature_a" in active and "frost_guard" not in active
-        state = r.daemon.state_payload(runner, r.twin.clock.now())["readings"]
-        assert state["air_temperature"]["quality"] == "good" and state["air_temperature"]["from"] == [
+        state = r.daemon.state_message(runner, r.twin.clock.now()).readings
+        assert state["air_temperature"].quality == "good" and state["air_temperature"].sources == [
             "air_temperature_a", "air_temperature_b"]
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from farmcore.historian.base import Point
 from farmcore.runtime.daemon import SiteDaemon
 from farmcore.runtime.scheduler import follow_clock
@@ -53,8 +55,9 @@ class Rig:
             await self.daemon.tick()
 
     def reading(self, key: str) -> dict:
+        """The reading as the zone's retained state carries it (the published JSON, read back)."""
         runner = self.daemon.zones["gh"]
-        return self.daemon.state_payload(runner, self.twin.clock.now())["readings"][key]
+        return msgspec.to_builtins(self.daemon.state_message(runner, self.twin.clock.now()).readings[key])
 
 
 def _text(stale_s: float, stuck_after_s: float | None, tick_s: float) -> str:

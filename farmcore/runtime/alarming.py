@@ -131,15 +131,15 @@ class Alarms:
 
     def tell(self, runner: ZoneRunner, ev: AlarmEvent) -> None:
         self.recorder.event(runner, f"alarm_{ev.kind}", f"{ev.alarm.id} ({ev.alarm.severity}): "
-                            f"{ev.alarm.message_en}", detail={"alarm": ev.alarm.to_dict()})
+                            f"{ev.alarm.message_en}", detail={"alarm": ev.alarm.to_entry()})
 
     def publish(self, runner: ZoneRunner) -> None:
         """The retained alarm list of a zone: its own alarms, then the site's (the spool's, shared by all)."""
         link = self.recorder.link.zones.get(runner.zone.id) if self.recorder.link is not None else None
         if link is not None:
-            listed = runner.run.alarms.to_list() + self.site.to_list()
-            runner.run.alarm_count = len(listed)
-            self.recorder.publish(lambda: link.set_alarms(listed))
+            entries = runner.run.alarms.entries() + self.site.entries()
+            runner.run.alarm_count = len(entries)
+            self.recorder.publish(lambda: link.set_alarms(entries))
 
     def active_ids(self, runner: ZoneRunner) -> set[str]:
         return {a.id for a in runner.run.alarms.active()} | {a.id for a in self.site.active()}

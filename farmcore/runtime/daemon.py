@@ -31,6 +31,7 @@ from farmcore.link.broker import ACCOUNT_PREFIX
 from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
 from farmcore.link.client import SiteLink
 from farmcore.link.messages import Ack
+from farmcore.link.payloads import StateMessage
 from farmcore.paths import default_state_dir
 from farmcore.recipe.store import RecipeStore, file_stamp
 from farmcore.runtime import jobs, reload
@@ -46,7 +47,7 @@ from farmcore.runtime.records import Recorder
 from farmcore.runtime.scheduler import DAEMONS, Scheduler
 from farmcore.runtime.setpoints import refresh_setpoints, strategy
 from farmcore.runtime.state import StateStore
-from farmcore.runtime.statemsg import state_payload
+from farmcore.runtime.statemsg import state_message
 from farmcore.runtime.zone import SETPOINT_REFRESH_S, ZoneRunner, build_runner
 from farmcore.site import SiteFile, ZoneDef, load_site
 from farmcore.sun import sun_times
@@ -156,8 +157,9 @@ class SiteDaemon:
               detail: dict[str, Any] | None = None) -> None:
         self.recorder.event(runner, code, message, throttle=throttle, detail=detail)
 
-    def state_payload(self, runner: ZoneRunner, now: datetime) -> dict[str, Any]:
-        return state_payload(runner, self.site.site.id, self.reader.weather, now)
+    def state_message(self, runner: ZoneRunner, now: datetime) -> StateMessage:
+        """The zone's retained state as it would be published now (farmcore/runtime/statemsg.py)."""
+        return state_message(runner, self.site.site.id, self.reader.weather, now)
 
     # ------------------------------------------------------------------ set-up
 
@@ -314,7 +316,7 @@ class SiteDaemon:
         link = self.link.zones.get(z.id) if self.link is not None else None
         if link is not None:
             at = self._tick_started
-            self.recorder.publish(lambda: link.offer_state(lambda: self.state_payload(runner, now), at))
+            self.recorder.publish(lambda: link.offer_state(lambda: self.state_message(runner, now), at))
 
     # ------------------------------------------------------------------ time, state, jobs, reloads
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from farmcore.historian.base import Point
+from farmcore.link.payloads import UNSET, ReadingEntry
 from farmcore.runtime.safety import Tracked, held_note, shown_quality
 from farmcore.site import ZoneDef
 
@@ -91,20 +91,16 @@ def sensor_points(site: str, zone: str, tracks: Mapping[str, Tracked], now: date
 
 def reading_entries(tracks: Mapping[str, Tracked], bad: Mapping[str, str], units: Mapping[str, str],
                     stale_after: Mapping[str, float], fused: Mapping[str, tuple[str, ...]],
-                    now_s: float) -> dict[str, dict[str, Any]]:
+                    now_s: float) -> dict[str, ReadingEntry]:
     """The `readings` of the zone's MQTT state: value, unit, the quality of the latest read, and why when it
     is not good (a value held from an earlier read says how old it is)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ReadingEntry] = {}
     for key, track in tracks.items():
         why = bad.get(key)
         quality = shown_quality(track, why)
         unit = units.get(key) or next((units[k] for k in fused.get(key, ()) if k in units), None)
-        entry: dict[str, Any] = {"value": track.value, "unit": unit, "quality": quality}
-        if why is not None:
-            entry["why"] = why
-        elif quality != "good":
-            entry["why"] = held_note(track, now_s, stale_after.get(key, 0.0))
-        if key in fused:
-            entry["from"] = list(fused[key])
-        out[key] = entry
+        if why is None and quality != "good":
+            why = held_note(track, now_s, stale_after.get(key, 0.0))
+        out[key] = ReadingEntry(value=track.value, unit=unit, quality=quality, why=UNSET if why is None else why,
+                                sources=list(fused[key]) if key in fused else UNSET)
     return out

@@ -19,6 +19,7 @@ from farmcore.control.arbitration import Decision
 from farmcore.historian.base import Historian, Point
 from farmcore.link.client import SiteLink
 from farmcore.link.messages import iso
+from farmcore.link.payloads import EventMessage
 from farmcore.runtime.clock import Clock
 from farmcore.runtime.readings import sensor_points
 from farmcore.runtime.zone import ZoneRunner
@@ -167,5 +168,5 @@ class Recorder:
         if self.link is not None and runner is not None:
             link = self.link.zones.get(zone)
             if link is not None:
-                event = {**record, "time": iso(now), **(detail or {})}
+                event = EventMessage(time=iso(now), zone=zone, code=code, message=message, **(detail or {}))
                 self.publish(lambda: link.send_event(event))
