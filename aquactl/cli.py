@@ -9,7 +9,7 @@ import click
 from farmcore import cliapp, cligroup
 
 if TYPE_CHECKING:
-    from farmcore.runtime.daemon import ControllerFactory
+    from farmcore.runtime.controller import ControllerFactory
 
 KINDS = ("tank",)
 

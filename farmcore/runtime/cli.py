@@ -23,7 +23,8 @@ from farmcore import i18n
 from farmcore.gpio import Watchdog, open_output
 from farmcore.historian.base import Historian
 from farmcore.historian.config import open_historian, sqlite_url
-from farmcore.runtime.daemon import ControllerFactory, SiteDaemon
+from farmcore.runtime.controller import ControllerFactory
+from farmcore.runtime.daemon import SiteDaemon
 
 
 class JsonLines(logging.Formatter):

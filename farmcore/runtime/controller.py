@@ -11,6 +11,7 @@ then uses instead of the failsafe state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -97,3 +98,6 @@ class ZoneController(Protocol):
     def state(self) -> dict[str, Any]: ...
 
     def restore(self, state: dict[str, Any]) -> None: ...
+
+
+ControllerFactory = Callable[[ZoneDef], ZoneController]  # what a `farmcore.controllers` entry point names

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
-from farmcore.runtime.daemon import ControllerFactory
+from farmcore.runtime.controller import ControllerFactory
 
 GROUP = "farmcore.controllers"
 log = logging.getLogger(__name__)

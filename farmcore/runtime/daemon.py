@@ -40,7 +40,7 @@ from farmcore.runtime.actuators import RetractableDriver, SupplyDriver
 from farmcore.runtime.alarming import Alarms, Seen
 from farmcore.runtime.clock import Clock, WallClock
 from farmcore.runtime.commanding import Commands
-from farmcore.runtime.controller import ActuatorView, Request, TickInput, ZoneController
+from farmcore.runtime.controller import ActuatorView, ControllerFactory, Request, TickInput
 from farmcore.runtime.oxygenguard import OxygenGuards
 from farmcore.runtime.reading import FieldReader, judge_zone, used_units
 from farmcore.runtime.records import Recorder
@@ -54,7 +54,6 @@ from farmcore.sun import sun_times
 
 log = logging.getLogger("farmcore.daemon")
 
-ControllerFactory = Callable[[ZoneDef], ZoneController]
 
 STATE_SAVE_S = 60.0
 OPID_BLOCK = 256  # OPIDs reserved per fsync: every lease renewal is a command (farmcore/fieldbus/opid.py)
