@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +27,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from farmcore.link.brokerurl import BrokerUrl
+from farmcore.link.fastpub import Written, publish_packet, write_packet
 from farmcore.link.payloads import AlarmEntry, EventMessage, StateMessage, encode
 from farmcore.link.topics import commands_filter, topic
 
@@ -35,6 +37,7 @@ QUEUE_MAX = 1000  # events and acks kept per zone while the broker is away (a 10
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
 STATE_MIN_INTERVAL_S = 1.0  # DESIGN: retained state at most once a second per zone
+WRITE_TIMEOUT_S = 0.05  # the rest of a state the socket took only in part; longer stalls the control loop
 
 PROBE_S = 1.0  # while every zone is away, the broker's port is tried this often: its return ends the backoff
 HERD_SPREAD_S = 0.5  # zones woken by the broker's return reconnect spread over this much time
@@ -56,6 +59,7 @@ class ZoneLink:
         self.on_command = on_command
         self.on_connect = on_connect
         self.topics = {leaf: topic(site, zone, leaf) for leaf in ("status", "state", "alarms", "events", "ack")}
+        self._state_topic = self.topics["state"].encode()
         self.commands = commands_filter(site, zone)  # every account's branch: farm/SITE/ZONE/cmd/ACCOUNT
         self.backoff = backoff
         self.state_min_interval_s = state_min_interval_s
@@ -95,15 +99,27 @@ class ZoneLink:
         self._state_at = max(self._state_at + interval, now + 0.9 * interval)  # the next slot
         self._state = encode(build())
         paho = self._paho
-        if paho is not None and self.connected:
-            # straight to paho's out queue (QoS 0, retained): no task wake-up, no future per zone and tick;
-            # a state lost with the connection is replaced by the next one
-            info = paho.publish(self.topics["state"], self._state, 0, True)
-            if info.rc == 0:
-                return True
+        if paho is not None and self.connected and self._write_state(paho, self._state):
+            return True
         self._state_dirty = True
         self._wake.set()
         return True
+
+    def _write_state(self, paho: Any, state: bytes) -> bool:
+        """The state onto the connection now (QoS 0, retained): no task wake-up, no future per zone and tick; a
+        state lost with the connection is replaced by the next one. Straight onto the socket where that is
+        equivalent (farmcore/link/fastpub.py), else through paho's out queue."""
+        sock = paho.socket()
+        if not self.broker.tls and sock is not None and not paho.want_write():
+            written = write_packet(sock, publish_packet(self._state_topic, state, retain=True), WRITE_TIMEOUT_S)
+            if written is Written.SENT:
+                return True
+            if written is Written.BROKEN:  # cut mid-packet: the stream is lost, make the connection again
+                log.warning("mqtt: zone %s: a state was cut off mid-write; reconnecting", self.zone)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return False
+        return paho.publish(self.topics["state"], state, 0, True).rc == 0
 
     def set_alarms(self, alarms: Sequence[AlarmEntry]) -> None:
         """The zone's retained alarm list (its own entries, then the site's); published when it changed."""
