@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -368,3 +368,20 @@ def test_recipe_check_names_keys_no_strategy_acts_on(tmp_path: Path):
 @pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*/*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_recipe_loads(path: Path):
     assert load_recipe(path).recipe.version >= 1
+
+
+def test_setpoints_from_the_day_cache_are_the_ones_computed_afresh() -> None:
+    """The period instances of a day are kept per recipe object: asking again, for another zone, or after the
+    recipe file changed (a new object) gives what a fresh computation gives."""
+    from farmcore.recipe import timeline
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "crops" / "tomato.toml"
+    recipe = load_recipe(path)
+    when = datetime(2026, 1, 16, 7, 45, tzinfo=UTC)
+    first = timeline.setpoints_at(recipe, date(2025, 9, 1), when, 36.0, 128.7, "Asia/Seoul")
+    again = timeline.setpoints_at(recipe, date(2025, 9, 1), when, 36.0, 128.7, "Asia/Seoul")
+    timeline._DAY_CACHE.clear()
+    fresh = timeline.setpoints_at(load_recipe(path), date(2025, 9, 1), when, 36.0, 128.7, "Asia/Seoul")
+    assert first == again == fresh
+    other_site = timeline.setpoints_at(recipe, date(2025, 9, 1), when, 33.5, 126.5, "Asia/Seoul")
+    assert other_site.keys() == first.keys()

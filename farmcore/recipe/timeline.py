@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -42,6 +43,7 @@ class Start:
         return event + timedelta(minutes=self.minutes)
 
 
+@functools.lru_cache(maxsize=1024)  # every zone's strategies parse the same few texts every tick
 def parse_start(text: str) -> Start:
     """`06:30`, `sunrise+01:30`, `sunset-00:30`, `sunrise` -> Start; ValueError says what is allowed."""
     allowed = "expected HH:MM (00:00-23:59) or sunrise±HH:MM / sunset±HH:MM (up to 12:00)"
@@ -103,6 +105,31 @@ def stage_at(recipe: Recipe, planted: date, when: datetime, tz: str | tzinfo) ->
     return index, recipe.stages[index], days
 
 
+_DAY_CACHE: dict[tuple[int, date, date, float, float, str], tuple[Recipe, tuple[tuple[str, _Event], ...]]] = {}
+_DAY_CACHE_MAX = 4096
+
+
+def _day_events(recipe: Recipe, planted: date, day: date, lat: float, lon: float, zone: tzinfo,
+                uses_sun: bool) -> tuple[tuple[str, _Event], ...]:
+    """The period instances of one local day, (quantity, event) in period order. A day's are the same every
+    time they are asked and for every zone on the same recipe (the daemon refreshes each zone's setpoints every
+    30 s, over five days each time): kept by the recipe object, which the cache holds so its id stays its own."""
+    key = (id(recipe), planted, day, lat, lon, str(zone))
+    hit = _DAY_CACHE.get(key)
+    if hit is not None and hit[0] is recipe:
+        return hit[1]
+    si = stage_index_for(recipe, (day - planted).days)
+    sun = sun_times(lat, lon, day, zone) if uses_sun else None
+    out = []
+    for pi, period in enumerate(recipe.stages[si].periods):
+        at = parse_start(period.start).resolve(day, zone, sun)
+        out += [(q, _Event(at, value, period.ramp_min, si, pi)) for q, value in period.values().items()]
+    if len(_DAY_CACHE) >= _DAY_CACHE_MAX:
+        _DAY_CACHE.clear()
+    _DAY_CACHE[key] = (recipe, tuple(out))
+    return _DAY_CACHE[key][1]
+
+
 def setpoints_at(
     recipe: Recipe, planted: date, when: datetime, site_lat: float, site_lon: float, tz: str | tzinfo
 ) -> dict[str, Setpoint]:
@@ -118,13 +145,9 @@ def setpoints_at(
     # period instances of the days around `when` (offsets reach 12 h, a period can last a whole day)
     events: dict[str, list[_Event]] = {q: [] for q in QUANTITIES}
     for delta in range(-3, 2):
-        day = local.date() + timedelta(days=delta)
-        si = stage_index_for(recipe, (day - planted).days)
-        sun = sun_times(site_lat, site_lon, day, zone) if uses_sun else None
-        for pi, period in enumerate(recipe.stages[si].periods):
-            at = parse_start(period.start).resolve(day, zone, sun)
-            for q, value in period.values().items():
-                events[q].append(_Event(at, value, period.ramp_min, si, pi))
+        for q, event in _day_events(recipe, planted, local.date() + timedelta(days=delta), site_lat, site_lon,
+                                    zone, uses_sun):
+            events[q].append(event)
 
     out: dict[str, Setpoint] = {}
     for q, evs in events.items():
