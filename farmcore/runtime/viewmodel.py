@@ -18,9 +18,9 @@ from farmcore import i18n
 from farmcore.runtime import reasontext
 from farmcore.runtime.actuators import RetractableDriver
 from farmcore.runtime.reasons_ko import WORDS
-from farmcore.runtime.safety import shown_quality
 
 if TYPE_CHECKING:
+    from farmcore.link.payloads import StateMessage
     from farmcore.runtime.daemon import SiteDaemon
     from farmcore.runtime.zone import ZoneRunner
 
@@ -126,26 +126,23 @@ def named(key: str, lang: str) -> str:
     return i18n.t(key, lang) if key in i18n.TEXTS else key
 
 
-def _quality(runner: ZoneRunner, key: str, lang: str) -> tuple[str, bool]:
-    quality = shown_quality(runner.run.tracks[key], runner.run.bad.get(key))
-    return word(quality, lang), quality == "good"
-
-
-def readings(runner: ZoneRunner, lang: str) -> tuple[ReadingRow, ...]:
+def readings(runner: ZoneRunner, state: StateMessage, lang: str) -> tuple[ReadingRow, ...]:
+    """The zone's readings as its published state has them (value, unit, quality), against the setpoint the
+    controller works to (`in_force`, which the state does not carry) and the recipe's where they differ."""
     rows = []
-    for key, track in runner.run.tracks.items():
+    for key, entry in state.readings.items():
         quantity = next((s.quantity for s in runner.zone.sensors if s.key == key), key)
-        unit = unit_text(runner.run.units.get(key), quantity)
-        value = "-" if track.value is None else number(track.value, quantity)
-        recipe_sp = runner.run.setpoints.get(key)
+        unit = unit_text(entry.unit, quantity)
+        value = "-" if entry.value is None else number(entry.value, quantity)
+        recipe_sp = state.setpoints[key].value if key in state.setpoints else None
         sp = runner.run.in_force.get(key, recipe_sp)
         in_force = "" if sp is None else number(sp, quantity)
         recipe = "" if recipe_sp is None or in_force == number(recipe_sp, quantity) else number(recipe_sp, quantity)
-        quality, good = _quality(runner, key, lang)
         name = named(quantity, lang)
         name = name if key == quantity else f"{key.removesuffix('_' + quantity)} {name}"  # aerator_1_current
         short = i18n.t(f"short:{key}", lang) if f"short:{key}" in i18n.TEXTS else name
-        rows.append(ReadingRow(key, name, short, value, unit, in_force, recipe, quality, good))
+        rows.append(ReadingRow(key, name, short, value, unit, in_force, recipe, word(entry.quality, lang),
+                               entry.quality == "good"))
     return tuple(rows)
 
 
@@ -187,34 +184,38 @@ def _stage(runner: ZoneRunner, lang: str) -> str:
     return " / ".join(parts)
 
 
-def _overrides(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> tuple[str, ...]:
+def _overrides(daemon: SiteDaemon, state: StateMessage, lang: str) -> tuple[str, ...]:
     now = daemon.clock.now()
     out = []
-    for act_id, o in runner.run.overrides.items():
-        target = i18n.t("on" if o.target else "off", lang) if isinstance(o.target, bool) or o.target is None \
-            else f"{i18n.t('position', lang)} {float(o.target):.0f} %"
-        until = i18n.t("until", lang).format(t=reasontext.local_time(o.expires_at, daemon.tz, now))
-        by = f" ({o.issued_by})" if o.issued_by else ""
+    for act_id, o in state.overrides.items():
+        target = i18n.t("on" if o.value else "off", lang) if isinstance(o.value, bool) or o.value is None \
+            else f"{i18n.t('position', lang)} {float(o.value):.0f} %"
+        until_s = datetime.fromisoformat(o.until).timestamp()
+        until = i18n.t("until", lang).format(t=reasontext.local_time(until_s, daemon.tz, now))
+        by = f" ({o.by})" if o.by else ""
         out.append(f"{act_id}: {target}, {until}{by}: {o.reason}")
     return tuple(out)
 
 
 def zone_view(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> ZoneView:
+    """A zone as its published state shows it (farmcore/link/payloads.py), with what only the daemon's own
+    screen has: whole reasons (the state clips them for MQTT), the setpoints in force, the recipe's names."""
     z = runner.zone
+    state = daemon.state_message(runner, daemon.clock.now())
     acts = actuators(daemon, runner, lang)
     sources = {a.source for a in acts}
-    mode = "safety" if "safety" in sources else "override" if runner.run.overrides or "override" in sources else "auto"
+    mode = "safety" if "safety" in sources else "override" if state.overrides or "override" in sources else "auto"
     books = [b for b in (runner.run.alarms, daemon.site_alarms) if b is not None]
     alarms = tuple(f"{a.severity}: {a.message_ko if lang == 'ko' else a.message_en}" for b in books
                    for a in b.active())
     head = runner.run.recipe.recipe.recipe if runner.run.recipe else None
     recipe = "-" if head is None else f"{(head.name_ko if lang == 'ko' else head.name_en) or head.id} " \
                                       f"({runner.run.recipe.recipe.label})"  # type: ignore[union-attr]
-    rows = readings(runner, lang)
+    rows = readings(runner, state, lang)
     wanted = KEY_READINGS.get(z.kind, ())
     key = tuple(r for q in wanted for r in rows if r.key == q) or rows[:3]
     return ZoneView(z.id, z.name or z.id, z.kind, recipe, _stage(runner, lang), mode,
-                    sum(a.source != "recipe" for a in acts), alarms, rows, key, acts, _overrides(daemon, runner, lang))
+                    sum(a.source != "recipe" for a in acts), alarms, rows, key, acts, _overrides(daemon, state, lang))
 
 
 def weather(daemon: SiteDaemon, lang: str) -> str:
