@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import queue
 import random
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,36 +43,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from daemon_scale import _free_ports, _p, _proc_cpu_s, _quiet_logs, measure, twin_process  # noqa: E402
+from daemon_scale import LocalBroker, _free_ports, _p, _proc_cpu_s, _quiet_logs, measure, twin_process  # noqa: E402
 from daemon_scale_site import bus_count, site_toml  # noqa: E402
 
-from farmcore.link.broker import write_config  # noqa: E402
 from farmcore.runtime.daemon import SiteDaemon  # noqa: E402
-from farmcore.site import load_site  # noqa: E402
 from farmctl.cli import CONTROLLERS  # noqa: E402
 
 SITE_ID = "daemon-scale"
 
 
-class Broker:
-    def __init__(self, site: Path, folder: Path) -> None:
-        self.port = _free_ports(1)[0]
-        paths = write_config(load_site(site), folder, listen=f"127.0.0.1:{self.port}", run_as=getpass.getuser())
-        self.credentials = paths.credentials
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(paths.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("mosquitto did not start") from None
-                time.sleep(0.05)
-
-    def url(self, account: str) -> str:
-        return f"mqtt://{account}@127.0.0.1:{self.port}?password_file={self.credentials / account}"
+class Broker(LocalBroker):
+    """The site's mosquitto (daemon_scale.LocalBroker) and a technician's paho client on it."""
 
     def client(self, on_message: Any) -> mqtt.Client:
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
@@ -84,10 +63,6 @@ class Broker:
         c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as farmcore.link's clients do
         c.loop_start()
         return c
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def _command(cid: str, on: bool) -> bytes:

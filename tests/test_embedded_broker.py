@@ -15,6 +15,7 @@ from farmcore.errors import BadInput
 from farmcore.link.brokerurl import BrokerUrl, parse_broker_url
 from farmcore.link.client import ZoneLink
 from farmcore.link.embedded import embedded_broker
+from farmcore.link.fastpub import remaining_length
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -50,28 +51,12 @@ def _utf8(text: str) -> bytes:
     return struct.pack("!H", len(data)) + data
 
 
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def connect_packet(client_id: str, will_topic: str, will_payload: bytes) -> bytes:
     """An MQTT 3.1.1 CONNECT with a QoS 1 retained will and a clean session."""
     flags = 0x02 | 0x04 | (1 << 3) | 0x20  # clean session, will, will QoS 1, will retain
     body = (_utf8("MQTT") + bytes([4, flags]) + struct.pack("!H", 30)
             + _utf8(client_id) + _utf8(will_topic) + struct.pack("!H", len(will_payload)) + will_payload)
-    return bytes([0x10]) + _remaining_length(len(body)) + body
-
-
-def test_remaining_length_encoding() -> None:
-    assert _remaining_length(0) == b"\x00"
-    assert _remaining_length(127) == b"\x7f"
-    assert _remaining_length(128) == b"\x80\x01"
-    assert _remaining_length(16383) == b"\xff\x7f"
+    return bytes([0x10]) + remaining_length(len(body)) + body
 
 
 async def test_url_is_loopback_with_a_picked_port(broker: BrokerUrl) -> None:
