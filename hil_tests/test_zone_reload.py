@@ -67,3 +67,25 @@ async def test_a_reload_that_fails_on_one_zone_changes_no_zone(tmp_path: Path) -
         assert r.zone() is old and old.run.recipe is recipe and old.zone.stale_after_s == 90
         rejected = [e["message"] for e in r.daemon.events if e["code"] == "reload_rejected"]
         assert rejected and "no-such-recipe" in rejected[-1]
+
+
+async def test_an_edited_recipe_a_command_switched_to_is_reloaded_as_that_recipe(tmp_path: Path) -> None:
+    """A zone switched by command to a recipe keeps that recipe when its file changes (it used to fall back to
+    the site file's recipe while still remembering the switch)."""
+    from farmcore.recipe.zonerecipe import RECIPES_DIR
+    from hil_tests.test_daemon import command
+
+    mine = tmp_path / "tomato-mine.toml"
+    mine.write_text((RECIPES_DIR / "crops" / "tomato.toml").read_text().replace('id = "tomato-gb"',
+                                                                                'id = "tomato-mine"', 1))
+    async with rig(tmp_path, free_tcp_url(), kst(2026, 1, 16, 10), tick_s=30) as r:
+        await r.run(60)
+        now = r.twin.clock.now()
+        ack = r.daemon.handle_command("gh", command("switch", now, "recipe", value="tomato-mine",
+                                                          by="technician"), "technician")
+        assert ack.ok, ack
+        assert r.zone().run.recipe.recipe.label == "tomato-mine@1"
+        mine.write_text(mine.read_text().replace("version = 1", "version = 2\nparent = 1", 1))
+        r.daemon.check_reload()
+        zone = r.zone()
+        assert zone.run.recipe.recipe.label == "tomato-mine@2" and zone.run.switched_recipe == "tomato-mine"

@@ -5,8 +5,8 @@ publish path costs about 100 µs of CPU per state (its packet queue, registering
 writer in the event loop, a completion callback that builds MQTT 5 reason codes even on a 3.1.1 connection);
 writing the PUBLISH packet ourselves costs about 5 µs (benchmarks/link.py measures the daemon's whole link).
 It is done only where it is equivalent: a plain TCP connection (TLS goes through paho), MQTT 3.1.1, QoS 0, and
-paho with nothing queued, so the packet cannot cut into another. A packet the socket takes only in part is
-finished at once (a bounded blocking write), else the connection is broken off and made again.
+paho with nothing queued, so the packet cannot cut into another. What the socket does not take at once (a
+broker that stopped reading) is left to paho to write first, as the socket drains: the loop never waits.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ MAX_REMAINING = 268_435_455  # MQTT 3.1.1 §2.2.3: four bytes of remaining lengt
 class Written(Enum):
     SENT = "sent"  # the whole packet is on the connection
     NOT_SENT = "not_sent"  # none of it (the socket's buffer is full, or it is closed): publish another way
-    BROKEN = "broken"  # only part of it went out: the connection's stream is cut mid-packet
+    PARTIAL = "partial"  # a first part: the rest must be written next, before anything else
 
 
 def remaining_length(n: int) -> bytes:
@@ -46,24 +46,14 @@ def publish_packet(topic: bytes, payload: bytes, *, retain: bool) -> bytes:
     return b"".join((header, len(topic).to_bytes(2, "big"), topic, payload))
 
 
-def write_packet(sock: socket.socket, packet: bytes, timeout_s: float) -> Written:
-    """Write `packet` on a non-blocking socket: whole, not at all, or (a part went out and the rest did not
-    follow within `timeout_s`) broken. The socket is left non-blocking."""
+def write_packet(sock: socket.socket, packet: bytes) -> tuple[Written, int]:
+    """Offer `packet` to a non-blocking socket once: (whole, not at all, or in part) and the bytes taken."""
     try:
         sent = sock.send(packet)
     except (BlockingIOError, InterruptedError):
-        return Written.NOT_SENT
+        return Written.NOT_SENT, 0
     except OSError:
-        return Written.NOT_SENT  # a closed or reset connection: paho finds out on its own and reconnects
+        return Written.NOT_SENT, 0  # a closed or reset connection: paho finds out on its own and reconnects
     if sent == len(packet):
-        return Written.SENT
-    if sent == 0:
-        return Written.NOT_SENT
-    try:
-        sock.settimeout(timeout_s)
-        sock.sendall(memoryview(packet)[sent:])
-    except OSError:
-        return Written.BROKEN
-    finally:
-        sock.setblocking(False)
-    return Written.SENT
+        return Written.SENT, sent
+    return (Written.PARTIAL, sent) if sent else (Written.NOT_SENT, 0)

@@ -124,10 +124,11 @@ def _day_events(recipe: Recipe, planted: date, day: date, lat: float, lon: float
     for pi, period in enumerate(recipe.stages[si].periods):
         at = parse_start(period.start).resolve(day, zone, sun)
         out += [(q, _Event(at, value, period.ramp_min, si, pi)) for q, value in period.values().items()]
+    entry = (recipe, tuple(out))
     if len(_DAY_CACHE) >= _DAY_CACHE_MAX:
         _DAY_CACHE.clear()
-    _DAY_CACHE[key] = (recipe, tuple(out))
-    return _DAY_CACHE[key][1]
+    _DAY_CACHE[key] = entry  # another thread may clear the cache meanwhile: answer from our own entry
+    return entry[1]
 
 
 def setpoints_at(

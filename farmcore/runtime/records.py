@@ -168,5 +168,9 @@ class Recorder:
         if self.link is not None and runner is not None:
             link = self.link.zones.get(zone)
             if link is not None:
-                event = EventMessage(time=iso(now), zone=zone, code=code, message=message, **(detail or {}))
+                try:
+                    event = EventMessage(time=iso(now), zone=zone, code=code, message=message, **(detail or {}))
+                except TypeError:  # a detail the message has no field for: a bug, never worth the event
+                    log.exception("event %s: detail %s not in EventMessage", code, sorted(detail or {}))
+                    event = EventMessage(time=iso(now), zone=zone, code=code, message=message)
                 self.publish(lambda: link.send_event(event))

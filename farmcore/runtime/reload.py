@@ -51,7 +51,8 @@ def check_reload(d: ReloadSite, recipe_changed: Callable[[], None]) -> None:
     if stamp != d.site_stamp:
         d.site_stamp = stamp
         try:
-            apply_site(d, load_site(d.site_path))
+            if apply_site(d, load_site(d.site_path)):
+                recipe_changed()
         except FarmError as exc:
             d.recorder.event(None, "reload_rejected", f"site file rejected, the running one is kept: {exc}")
         return
@@ -64,7 +65,11 @@ def check_reload(d: ReloadSite, recipe_changed: Callable[[], None]) -> None:
             continue
         run.recipe.stamp = stamp
         try:
-            new = load_zone_recipe(d.recipes, d.site_path, d.site, runner.zone)
+            if run.switched_recipe:  # the recipe a command switched to, not the site file's
+                entry = d.recipes.get(runner.zone.kind, run.switched_recipe)
+                new = ZoneRecipe(entry.recipe, entry.path, entry.stamp)
+            else:
+                new = load_zone_recipe(d.recipes, d.site_path, d.site, runner.zone)
         except FarmError as exc:
             d.recorder.event(runner, "reload_rejected",
                              f"recipe rejected, {run.recipe.recipe.label} keeps running: {exc}")
@@ -75,13 +80,14 @@ def check_reload(d: ReloadSite, recipe_changed: Callable[[], None]) -> None:
         recipe_changed()
 
 
-def apply_site(d: ReloadSite, site: SiteFile) -> None:
-    """Take a new site file: every changed zone gets a new configuration and keeps its running state."""
+def apply_site(d: ReloadSite, site: SiteFile) -> bool:
+    """Take a new site file: every changed zone gets a new configuration and keeps its running state. Whether a
+    zone's recipe (or planting date) changed."""
     if wiring(site) != wiring(d.site) or site.site.id != d.site.site.id \
             or site.runtime.tick_s != d.site.runtime.tick_s:
         d.recorder.event(None, "reload_rejected", "site file changes buses, nodes, wiring or the tick: restart the "
                          "daemon to apply them; the running ones are kept")
-        return
+        return False
     zones: dict[str, ZoneRunner] = {}
     plans: list[tuple[ZoneRunner, ZoneConfig, bool, ZoneRecipe | None]] = []
     for zone in site.zones:  # first everything that may fail, then nothing that may: no half-applied reload
@@ -110,3 +116,4 @@ def apply_site(d: ReloadSite, site: SiteFile) -> None:
     d.zones.update({z.id: zones[z.id] for z in site.zones if z.id in zones})  # in the site file's order
     for runner in changed:
         d.recorder.event(runner, "site_changed", f"zone {runner.zone.id}: settings reloaded")
+    return any(new_recipe for _runner, _config, new_recipe, _recipe in plans)
