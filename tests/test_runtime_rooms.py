@@ -4,7 +4,6 @@ records.py, commanding.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,7 +169,6 @@ async def test_what_a_block_publishes_goes_out_after_the_commit_of_what_it_recor
     assert log == ["write 1", "commit", "published", "published inner"]
     recorder.publish(lambda: log.append("now"))
     assert log[-1] == "now", "outside a block: at once"
-    await asyncio.sleep(0)
 
 
 # ---------------------------------------------------------------------------------------- commanding

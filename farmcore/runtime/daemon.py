@@ -167,11 +167,6 @@ class SiteDaemon:
                             self.recipes, (len(self.zones) * 7.31) % SETPOINT_REFRESH_S,
                             self.clock.now().timestamp())
 
-    def recipe_ids(self, kind: str) -> dict[str, Path]:
-        """{recipe id: file of its newest version} of the recipes a zone of `kind` may switch to (next to the
-        site file and shipped; farmcore/recipe/store.py reads a file again when it changes)."""
-        return self.recipes.ids(kind)
-
     async def start(self) -> None:
         """Open buses, register for jobs, put every actuator in its start state."""
         self.reader.open({b for b, _u in used_units(self.site, self.zones.values())})

@@ -205,7 +205,7 @@ def zone_view(daemon: SiteDaemon, runner: ZoneRunner, lang: str) -> ZoneView:
     acts = actuators(daemon, runner, lang)
     sources = {a.source for a in acts}
     mode = "safety" if "safety" in sources else "override" if state.overrides or "override" in sources else "auto"
-    books = [b for b in (runner.run.alarms, daemon.site_alarms) if b is not None]
+    books = (runner.run.alarms, daemon.site_alarms)
     alarms = tuple(f"{a.severity}: {a.message_ko if lang == 'ko' else a.message_en}" for b in books
                    for a in b.active())
     head = runner.run.recipe.recipe.recipe if runner.run.recipe else None
