@@ -23,7 +23,10 @@ ZoneKind = Literal["greenhouse", "tank"]
 # daemons choose their strategies by them).
 ROLES: dict[str, frozenset[str]] = {
     "greenhouse": frozenset({"heater", "roof_vent", "side_vent", "thermal_screen", "shade_screen",
-                             "co2_valve", "irrigation_pump", "circulation_fan", "lamps", "fertigation"}),
+                             "co2_valve", "irrigation_pump", "circulation_fan", "lamps", "fertigation",
+                             # a hot-water heating loop: the boiler (or heat pump) and its three-way mixing valve
+                             # (a retractable: % of boiler water mixed into the pipes); the water curtain's pump
+                             "boiler", "mixing_valve", "water_curtain"}),
     "tank": frozenset({"aerator", "o2_valve", "heater", "chiller", "exchange_pump", "feeder"}),
 }
 
@@ -34,6 +37,9 @@ SENSOR_CODES: dict[str, int] = {
     "flow_volume": 5, "rain": 6, "solar_radiation": 7, "wind_speed": 8, "wind_direction": 9, "voltage": 10,
     "co2": 11, "ec": 12, "par": 13, "soil_moisture": 14, "soil_water_tension": 15, "ph": 16,
     "soil_temperature": 17, "weight": 18, "water_level_low": 19, "current": 22,
+    # temperatures of the heating pipes' water, of the leaves (an infrared leaf sensor) and of the water
+    # curtain's groundwater are read by temperature sensors too
+    "pipe_temperature": 1, "leaf_temperature": 1, "groundwater_temperature": 1,
 }
 
 
@@ -90,12 +96,12 @@ FAILSAFE_BY_ROLE: dict[str, str] = {
     "heater": "off", "co2_valve": "off", "irrigation_pump": "off", "fertigation": "off", "lamps": "off",
     "circulation_fan": "on", "roof_vent": "hold", "side_vent": "hold", "thermal_screen": "hold",
     "shade_screen": "hold", "aerator": "on", "o2_valve": "on", "chiller": "off", "exchange_pump": "on",
-    "feeder": "off",
+    "feeder": "off", "boiler": "off", "mixing_valve": "hold", "water_curtain": "hold",
 }
 # Roles whose ON goes out, by default, as a KS X 3267 timed run renewed every tick (`dead_man`): a node whose
 # daemon died switches them off by itself. Heat, CO2 and irrigation left on for hours cook, gas or drown a crop;
 # a tank's aeration, oxygen and water exchange must stay on (their failsafe is on), so never by default.
-DEAD_MAN_ROLES = frozenset({"heater", "co2_valve", "irrigation_pump", "chiller"})
+DEAD_MAN_ROLES = frozenset({"heater", "co2_valve", "irrigation_pump", "chiller", "boiler"})
 DEAD_MAN_TICKS = 3  # [engineering choice] a lease of three ticks: one late tick never drops a heater
 DEAD_MAN_MIN_S = 30.0  # [engineering choice] ... and at least 30 s, which a daemon restart fits in
 ActuatorState = Literal["on", "off", "open", "close", "stop", "hold"]
