@@ -54,6 +54,7 @@ class AlarmKind(StrEnum):
     STUCK_SENSOR = "stuck_sensor"
     SENSORS_DISAGREE = "sensors_disagree"
     FALLBACK = "fallback"  # an actuator driven by its controller's degraded mode (a frost guard)
+    CONTROLLER_STOP = "controller_stop"  # an actuator its controller stopped for safety (a supply out of its band)
     GENERIC = "generic"
 
 
@@ -405,6 +406,15 @@ class AlarmBook:
 CRITICAL_QUANTITIES = frozenset({"dissolved_oxygen", "air_temperature", "water_temperature"})
 # Roles whose failure to follow a command is an emergency (no oxygen); the rest are warnings.
 CRITICAL_ROLES = frozenset({"aerator", "o2_valve", "heater"})
+# Roles a controller may stop for safety, with the alarm's texts ({quantity}: the actuator id, {value}: why): a
+# nutrient node whose supply EC or pH left its safe band (farmctl/strategies/fertigation.py). Critical: the crop
+# gets no water from that node until someone fixes the tanks.
+STOP_TEXTS: dict[str, tuple[str, str]] = {
+    "fertigation": ("양액기 {quantity} 공급 중지: 공급액 EC·pH가 안전 범위를 벗어남 ({value}). 양액 탱크와 "
+                    "약품 주입을 점검하세요",
+                    "nutrient node {quantity} stopped: supply EC/pH outside its safe band ({value}); check the "
+                    "stock tanks and the dosing"),
+}
 # Quantities that cannot go below zero: a hard limit min <= 0 there is no alarm.
 NON_NEGATIVE = frozenset({"co2", "relative_humidity", "dissolved_oxygen", "dissolved_oxygen_saturation", "ec",
                           "par", "solar_radiation", "soil_moisture", "current", "wind_speed"})
@@ -484,6 +494,12 @@ def standard_rules(zone: ZoneDef) -> list[Rule]:
             raise_delay_s=0.0, clear_delay_s=30.0, subject=act.id,
             message_ko="구동기 {quantity} 상태가 명령과 다름 ({value})",
             message_en="actuator {quantity} does not follow its command ({value})"))
+    for act in zone.actuators:
+        if act.role in STOP_TEXTS:
+            ko, en = STOP_TEXTS[act.role]
+            # the controller confirms the condition before it reports it: raised and cleared with the report
+            rules.append(AlarmRule(f"controller_stop:{act.id}", AlarmKind.CONTROLLER_STOP, Severity.CRITICAL,
+                                   subject=act.id, message_ko=ko, message_en=en))
     frost = zone.frost_guard
     if zone.kind == "greenhouse" and any(a.role == "heater" for a in zone.actuators) and (frost is None or
                                                                                        frost.enabled):

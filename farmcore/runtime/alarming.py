@@ -46,6 +46,12 @@ def _fallback(runner: ZoneRunner, subject: str, seen: Seen) -> Condition:
     return bool(why), why or None
 
 
+def _stopped(runner: ZoneRunner, subject: str, seen: Seen) -> Condition:
+    """The controller reported this tick that it stopped the actuator for safety."""
+    why = runner.run.stops.get(subject)
+    return why is not None, why
+
+
 def _disagree(runner: ZoneRunner, subject: str, seen: Seen) -> Condition:
     spread = runner.run.spread.get(subject)
     limit = DISAGREE.get(subject)
@@ -74,6 +80,7 @@ def _backup(runner: ZoneRunner, subject: str, seen: Seen) -> Condition:
 CONDITIONS: dict[AlarmKind, Callable[[ZoneRunner, str, Seen], Condition]] = {
     AlarmKind.STALE_DATA: _stale,
     AlarmKind.FALLBACK: _fallback,
+    AlarmKind.CONTROLLER_STOP: _stopped,
     AlarmKind.SENSORS_DISAGREE: _disagree,
     AlarmKind.STUCK_SENSOR: _stuck,
     AlarmKind.COMM_LOST: _comm_lost,

@@ -88,6 +88,10 @@ class TickOutput:
     fallbacks: dict[str, Decision] = field(default_factory=dict)
     fallback_mode: str = ""
     fallback_note: str = ""  # why the degraded mode cannot act although it should (the alarm says so)
+    # actuators the controller has stopped for safety, by id -> why ("EC 4.6 > 4 dS/m"): a nutrient supply out of
+    # its safe band. The zone's `controller_stop:<id>` alarm is raised while a tick reports it, cleared when
+    # a tick no longer does; the actuator's decision (off) says the same in its reason
+    stops: dict[str, str] = field(default_factory=dict)
 
 
 class ZoneController(Protocol):

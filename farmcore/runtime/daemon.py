@@ -297,6 +297,7 @@ class SiteDaemon:
         out = run.controller.tick(inp)
         run.trace, run.bad, run.readings = out.trace, bad, readings
         run.fallbacks, run.fallback_mode, run.fallback_note = out.fallbacks, out.fallback_mode, out.fallback_note
+        run.stops = out.stops
         run.wanted, run.run_s = out.decisions, out.run_s
         run.in_force = out.setpoints
         for act_id, driver in run.drivers.items():

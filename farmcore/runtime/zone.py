@@ -106,6 +106,7 @@ class RunState:
     fallback_mode: str = ""  # its name ("frost_guard"), while it has any decision
     fallback_used: list[str] = field(default_factory=list)  # the reasons of the fallbacks safety took last time
     fallback_note: str = ""  # why the degraded mode cannot act although it should
+    stops: dict[str, str] = field(default_factory=dict)  # actuators the controller stopped for safety, and why
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # actuator -> its driver state as last stored
 
 
