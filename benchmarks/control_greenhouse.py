@@ -1,62 +1,97 @@
-"""Climate control of a tomato greenhouse: our controller against a generic_thermostat-style baseline.
+"""Greenhouse climate control through a Korean year: ours against a strong climate computer and a thermostat.
 
-Prints one JSON line. One process, virtual clock: the demo site's tomato zone `gh2`
-(farmcore/twin/sites/gyeongbuk-demo.toml: `double-pe-curtain-1000`, the multi-span double-PE house with a
-thermal curtain of the Gyeongbuk rental complexes, roof vents 2 x 90 s travel, side vent 120 s, thermal and
-shade screens 180 s, heater, CO2 valve, fertigation node; recipe crops/tomato, planted 2025-08-20, so the crop
-is in its `production` stage on both weeks) is stepped by the twin's Greenhouse model in 10 s steps under
-seeded synthetic Gyeongbuk weather (`synthetic:SEED` at 36.35 N 128.70 E, Asia/Seoul), 7 days from
-`--winter` and 7 days from `--summer`, each after one warm-up day that is not counted.
+Prints one JSON line. Virtual clock, one process per job (`--jobs`, default 2): the demo site's tomato zone
+`gh2` (farmcore/twin/sites/gyeongbuk-demo.toml: `double-pe-curtain-1000`, the multi-span double-PE house with
+a thermal curtain of the Gyeongbuk rental complexes, roof vents 2 x 90 s travel facing W and E, a side vent
+facing S of 120 s, thermal and shade screens 180 s, heater, CO2 valve, fertigation node; recipe crops/tomato,
+planted 2025-08-20, so the crop is in its `production` stage in every season) is stepped by the twin's
+Greenhouse model in 10 s steps.
 
-Every `--tick` seconds (10 s, the demo site's tick) a controller gets a `TickInput` built as
-farmcore/runtime/daemon.py builds it: readings = the model's outputs for the zone's sensors, weather = the
-weather station's quantities (rain_detected = rain > 0, as the twin serves it), setpoints from
-`setpoints_at` refreshed every 30 s and clamped to the zone's hard limits, the stage's strategy tables,
-today's sunrise/sunset, and ActuatorViews with the drivers' targets and dead-reckoned positions. Its
-decisions go through the daemon's own drivers (RetractableDriver, SwitchDriver, SupplyDriver; a missing
-decision gets the actuator's failsafe, as in the daemon); the drivers' physical state drives the model
-inputs as ZoneTwin._apply_greenhouse maps them (vents: mean opening; screens: covering = 1 - opening). The
-Modbus layer (registers, node timers, command framing) is skipped: the HIL tests cover it. No sensor noise,
-no faults, no manual overrides.
+Weather (benchmarks/gh_weather.py): seeded synthetic Gyeongbuk weather (SyntheticWeather at 36.35 N 128.70 E,
+Asia/Seoul) with 2-3 seeded cold waves per winter added (Siberian-high outbreaks: 3-5 days, coldest hour
+−11 to −15 °C, dry air, stronger north-westerly wind). Seasons: winter = 1 December 2025 - 28 February 2026
+(90 days), shoulder = 16-29 March 2026, summer = 27 July - 9 August 2026 (14 days each), each after one
+warm-up day that is not counted. Three seeds (`--seeds`, default 1,2,3); every figure is the median over the
+seeds with its spread `[min, max]` beside it (`<figure>_range`). `--days-scale` or `--winter-days` etc.
+shorten the seasons for development and the test.
+
+Every 10 s a controller gets a `TickInput` built as farmcore/runtime/daemon.py builds it: readings = the
+model's outputs for the zone's sensors, weather = the weather station's quantities (rain_detected = rain > 0,
+as the twin serves it), setpoints from `setpoints_at` refreshed every 30 s and clamped to the zone's hard
+limits, the stage and its strategy tables, today's sunrise/sunset, and ActuatorViews with the drivers'
+targets and dead-reckoned positions. Its decisions go through the daemon's own drivers (`make_driver`:
+RetractableDriver, leased SwitchDriver, SupplyDriver; a missing decision gets the actuator's failsafe, as in
+the daemon); the drivers' physical state drives the model inputs as the twin maps them
+(`set_greenhouse_inputs`: vents mean opening, screens covering = 1 - opening). The same drivers, twin and
+weather serve all three controllers. Not modelled: the Modbus layer (the HIL tests cover it), sensor noise,
+faults, manual overrides, the daemon's 24-hour outside low (`weather_low_24h`, only read by the frost guard
+when the inside temperature is missing, which never happens here).
 
 Controllers:
 - `ours`: farmctl.controller.GreenhouseController, as the daemon runs it.
-- `baseline`: what Home Assistant's generic_thermostat plus simple automations give: heater on at
-  setpoint - 0.5 K and off at setpoint + 0.5 K (1 K hysteresis, no minimum cycle) around the recipe heating
-  setpoint; every vent fully open above setpoint + 2 K and closed again below setpoint + 1 K (no wind or rain
-  logic); thermal screen closed from sunset to sunrise and open by day; no shade screen, no CO2, no lamps,
-  circulation fan off; fertigation on a fixed clock timer with our dose (120 s): winter 8 events (09:00-16:00
-  hourly), summer 16 events (07:00-18:15 every 45 min), the counts the recipe's sources give (7-8 a day in
-  winter, 10-20 in summer), so plant transpiration is comparable (`irrigation_l` is reported for both).
+- `baseline` (benchmarks/gh_baselines.py ClimateComputer): the rule-based climate computer a Korean complex
+  would otherwise buy, configured from the same recipe and its set-points, WITHOUT temperature integration:
+  * heating: on/off heater by hysteresis around the recipe heating set-point (band `heating.band_k`, 1 K:
+    on at sp - 0.5, off at sp + 0.5) with minimum on and off times of 300 s;
+  * humidity: "minimum heating" — while RH is over the recipe RH limit (off again 3 %RH below it) the heating
+    set-point is raised 1.5 K — and a 5 % gap in a closed thermal screen; no vent crack for humidity;
+  * thermal screen by outside temperature AND radiation: in the dark (outside global < 10 W/m²) closed below
+    the recipe's `close_below_outside_night` (10 °C); with light closed only below `close_below_outside_day`
+    (5 °C) and while the outside radiation is under 50 W/m² (`screens.open_above_radiation` if the recipe
+    has it; reclosing under 40), 1 K hysteresis on the temperatures; it opens in steps of 20 % every 4 min
+    (against a cold-air drop); shade screen by the recipe's `shade_above_radiation` (none in tomato: open);
+  * vents: P-band on temperature from the recipe (vent set-point = heating sp + `ventilation.offset_k`, full
+    open over `p_band_k`), 5 % steps with a one-step deadband; side vents shut below 5 °C outside; wind caps
+    (windward tapered shut from 4 to 8 m/s, leeward from 8 to 12 m/s) and rain (roof shut, sides ≤ 10 %);
+  * CO2 to the recipe target by day (none at or below 450 ppm), 50 ppm band, only while every vent is at most
+    the recipe's `co2.max_vent_opening_pct` (20 %), 180 s minimum off;
+  * circulation fan while heating or under a closed screen; irrigation and fertigation by the same
+    radiation-sum rule as ours (farmctl's `Irrigation` object: recipe sum, window, minimum/maximum interval,
+    dose); no lamps.
+- `thermostat` (gh_baselines.Thermostat), a weaker second reference, what Home Assistant's generic_thermostat
+  plus simple automations give: heater on at sp - 0.5 K and off at sp + 0.5 K (no minimum cycle); every vent
+  fully open above sp + 2 K and shut below sp + 1 K (no wind or rain logic); thermal screen closed from sunset
+  to sunrise; no shade, CO2, lamps or fan; fertigation on a clock (120 s doses: winter 8 a day 09:00-16:00,
+  shoulder 11 a day 08:00-18:00, summer 16 a day 07:00-18:15), the counts the recipe's sources give.
 
-Figures (over the 14 counted days, and per season under `winter` / `summer`):
-- in_band_strict_pct: share of time the air temperature is inside the recipe's band widened by 1 K on both
-  sides. The recipe's air_temperature is the HEATING setpoint sp and the vents open at sp + ventilation.offset_k,
-  so the recipe asks for [sp, sp + offset_k]; in band = [sp - 1, sp + offset_k + 1], sp = the recipe value in
-  force (not our controller's internal adjustments).
-- in_band_pct: THE SAME BUT the upper edge is max(sp + offset_k + 1, outside + 2 K): a house without active
-  cooling cannot be cooler than the outside air, and with solar load not within 2 K of it. The same
-  definition is applied to both controllers. In winter this changes nothing.
-- heating_kwh: heat the heater delivered to the house (model counter `heating_energy_j`, whole house);
-  co2_kg: CO2 dosed (model counter); irrigation_l: water given.
-- rh90_hours: hours with inside RH > 90 %.
-- moves: actuator state changes: switch/supply on<->off transitions of the physical state (a timed run that
-  ends on its own counts as one) plus vent/screen motor starts (timed-open/timed-close commands; a "stop" is
-  not a start); `moves_by` gives them per actuator.
-- below_band_h / above_band_h: hours below and above the (adjusted) band; wall_s: wall time of the run.
+Figures (benchmarks/gh_metrics.py; all from the twin's model, per controller over all seasons, with
+`light_lost_pct_winter` beside the overall one, and per season under `seasons`):
+- heating_kwh: heat delivered to the house (model counter `heating_energy_j`, whole 1000 m² house).
+- kwh_per_kg: heating_kwh per kg of the twin's modelled crop DRY MATTER growth (Van Henten's structural dry
+  weight, GreenhouseState.dry_weight x floor area) over the same time; not fresh fruit, not yield.
+- light_lost_pct: share of the light the crop would have had under the cover without screens (transmission x
+  outside global) that the screens took (the model's inside radiation), summed over the days: the share of
+  daily light lost to screens. Only counts if the twin's screens block light (see `screens_block_light`).
+- rh90_hours: hours with inside RH ≥ 90 %.
+- condensation_hours: hours with the canopy colder than the inside air's dew point: the twin's
+  `leaf_temperature` output when it has one, else farmcore.canopy run on the model's air, outside temperature,
+  inside radiation and screen (`leaf_source` says which).
+- in_band_pct: share of time the air is inside [sp - 1, max(sp + offset_k + 1, outside + 2)] (sp = the recipe
+  heating set-point in force, offset_k = the recipe's vent offset: the band the recipe asks for widened by
+  1 K; a house without cooling cannot be cooler than outside + 2 K); in_band_strict_pct without that relief.
+- actuator_starts: switch/supply on transitions and off transitions of the physical state plus vent/screen
+  motor starts (timed-open/timed-close commands; a stop is not a start); `--detail` gives them per actuator.
+- also: below_band_h, above_band_h, dry_matter_kg, co2_kg, irrigation_l.
 
-Caveat: the model's thermal screen cuts heat loss but not light (Greenhouse.advance: inside radiation =
-transmission * (1 - shade) * global), so keeping it closed by day costs the crop nothing here; our
-controller does that whenever it is below 5 °C outside by day (recipe screens.close_below_outside_day).
+`targets` (issue 16) compare ours with the strong baseline on the medians: RH ≥ 90 % hours and condensation
+hours not more, light lost to screens ≤ 2 % of winter daily light, in band not less, heating energy not more;
+`heating_saving_pct` is the median over the seeds of each seed's saving against the baseline (spread beside).
 
-Targets (issue "benchmarks/control_greenhouse.py"): ours >= 95 % in band; >= 10 % less heating energy than the
-baseline; rh90_hours not more than the baseline's. `targets` says which are met.
+What the figures do not show: yield or fruit quality (dry matter is the Van Henten crop's, not a tomato
+model's; light lost is counted, its cost in yield is not — about 1 % yield per 1 % light, Marcelis et al.
+2006 — and the crop model's own response to it is in dry_matter_kg); disease itself (RH and condensation
+hours are risk proxies); a hot-water loop or water curtain (gh2 has a plain on/off heater); sensor error,
+faults, overrides; a real climate computer's tuning by a grower over years; costs of CO2, electricity, wear.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import statistics
+import sys
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -64,112 +99,78 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gh_baselines import VENT_ROLES, ClimateComputer, Thermostat
+from gh_metrics import FIGURES, Meter, add, figures, summarise
+from gh_weather import SEASONS, Season, benchmark_weather, scaled
+
 import farmcore.twin
 from farmcore.control.arbitration import Decision
 from farmcore.recipe.load import load_recipe
 from farmcore.recipe.timeline import setpoints_at, stage_at
 from farmcore.recipe.zonerecipe import resolve_recipe_path
-from farmcore.runtime.actuators import RetractableDriver, SupplyDriver, SwitchDriver
-from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
+from farmcore.runtime.actuators import RetractableDriver
+from farmcore.runtime.controller import ActuatorView, TickInput
 from farmcore.runtime.safety import failsafe_target
-from farmcore.runtime.zone import SETPOINT_REFRESH_S
+from farmcore.runtime.zone import SETPOINT_REFRESH_S, make_driver
 from farmcore.site import SiteFile, ZoneDef, actuator_kind, load_site
 from farmcore.sun import sun_times
 from farmcore.twin.greenhouse import PARAMS, Greenhouse, GreenhouseState
 from farmcore.twin.runtime import set_greenhouse_inputs
-from farmcore.twin.weather import WeatherSample, load_weather
+from farmcore.twin.weather import WeatherSample
 from farmctl.controller import GreenhouseController
 
 SITE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"
 ZONE = "gh2"
 STEP_S = 10.0  # model step
-DOSE_S = 120.0  # baseline irrigation run, as our irrigation strategy's default dose
-BASELINE_TIMER = {  # local clock times of the baseline's fertigation events
-    "winter": [f"{h:02d}:00" for h in range(9, 17)],
-    "summer": [f"{(420 + 45 * i) // 60:02d}:{(420 + 45 * i) % 60:02d}" for i in range(16)],
-}
-VENT_ROLES = ("roof_vent", "side_vent")
+CONTROLLERS = ("ours", "baseline", "thermostat")
 WEATHER_KEYS = ("air_temperature", "relative_humidity", "solar_radiation", "wind_speed", "wind_direction")
 
 
-class Baseline:
-    """generic_thermostat-style control (see the module docstring)."""
-
-    def __init__(self, timer: list[str]) -> None:
-        self.timer = {tuple(int(x) for x in t.split(":")) for t in timer}
-        self.running_until_s: float | None = None
-
-    def tick(self, inp: TickInput) -> TickOutput:
-        out = TickOutput()
-        sp = inp.setpoints.get("air_temperature")
-        t = inp.readings.get("air_temperature")
-        for view in inp.actuators.values():
-            d: Decision | None = None
-            if view.role == "heater" and sp is not None and t is not None:
-                on = view.target is True
-                on = True if t <= sp - 0.5 else False if t >= sp + 0.5 else on
-                d = Decision(on, "recipe", f"thermostat {t:.1f} vs {sp:.1f}")
-            elif view.role in VENT_ROLES and sp is not None and t is not None:
-                was_open = isinstance(view.target, float) and view.target > 50
-                is_open = True if t > sp + 2 else False if t < sp + 1 else was_open
-                d = Decision(100.0 if is_open else 0.0, "recipe", "vent thermostat")
-            elif view.role == "thermal_screen":
-                d = Decision(100.0 if inp.is_day else 0.0, "recipe", "screen closed at night")
-            elif view.role == "shade_screen":
-                d = Decision(100.0, "recipe", "no shade")
-            elif view.role in ("co2_valve", "lamps", "circulation_fan", "irrigation_pump"):
-                d = Decision(False, "recipe", "not used")
-            elif view.role == "fertigation":
-                if self.running_until_s is not None and inp.now_s < self.running_until_s:
-                    d = Decision(True, "recipe", "timer run")
-                elif (inp.local.hour, inp.local.minute) in self.timer and inp.local.second < inp.dt_s + 1:
-                    self.running_until_s = inp.now_s + DOSE_S
-                    out.run_s[view.id] = DOSE_S
-                    d = Decision(True, "recipe", "timer start")
-                else:
-                    d = Decision(False, "recipe", "timer idle")
-            if d is not None:
-                out.decisions[view.id] = d
-        return out
+def _controller(name: str, season: str) -> Any:
+    if name == "ours":
+        return GreenhouseController()
+    if name == "baseline":
+        return ClimateComputer()
+    if name == "thermostat":
+        return Thermostat(season)
+    raise ValueError(f"controller {name!r}: expected one of {', '.join(CONTROLLERS)}")
 
 
 class Run:
-    """One controller on one week (after a warm-up day) of one season."""
+    """One controller through one season (after its warm-up days) on one seed's weather."""
 
-    def __init__(self, site: SiteFile, zone: ZoneDef, name: str, season: str, start: date, days: int,
-                 warmup_days: int, seed: int, tick_s: float) -> None:
+    def __init__(self, site: SiteFile, zone: ZoneDef, name: str, season: Season, warmup_days: int, seed: int,
+                 tick_s: float, all_seasons: tuple[Season, ...]) -> None:
         s = site.site
-        self.site, self.zone, self.tz = site, zone, ZoneInfo(s.timezone)
+        self.zone, self.tz = zone, ZoneInfo(s.timezone)
         self.lat, self.lon = s.latitude, s.longitude
         assert zone.recipe is not None and zone.planted is not None and zone.twin is not None
         self.recipe = load_recipe(resolve_recipe_path(zone.recipe, SITE))
         self.planted = zone.planted
-        self.weather = load_weather(f"synthetic:{seed}", s.latitude, s.longitude)
-        self.t0 = datetime.combine(start - timedelta(days=warmup_days), datetime.min.time(), tzinfo=self.tz)
-        self.count_from_s = datetime.combine(start, datetime.min.time(), tzinfo=self.tz).timestamp()
-        self.end_s = self.count_from_s + days * 86400
+        self.weather = benchmark_weather(seed, s.latitude, s.longitude, all_seasons)
+        self.t0 = datetime.combine(season.start - timedelta(days=warmup_days), datetime.min.time(), tzinfo=self.tz)
+        self.count_from_s = datetime.combine(season.start, datetime.min.time(), tzinfo=self.tz).timestamp()
+        self.end_s = self.count_from_s + season.days * 86400
         self.tick_s = tick_s
         self.kinds = {a.id: actuator_kind(site, zone, a) for a in zone.actuators}
         self.drivers: dict[str, Any] = {}
         for act in zone.actuators:
-            kind = self.kinds[act.id]
-            if kind == "retractable":
-                drv = RetractableDriver(act.travel_s)
+            drv = make_driver(site, self.kinds[act.id], act)
+            if isinstance(drv, RetractableDriver):
                 drv.position = drv.goal = 0.0 if act.role in VENT_ROLES else 100.0  # closed vents, open screens
-                self.drivers[act.id] = drv
-            elif kind == "nutrient":
-                self.drivers[act.id] = SupplyDriver(act.max_on_s)
-            else:
-                self.drivers[act.id] = SwitchDriver(act.max_on_s)
-        self.controller: Any = (GreenhouseController() if name == "ours" else Baseline(BASELINE_TIMER[season]))
+            self.drivers[act.id] = drv
+        self.controller = _controller(name, season.name)
         params = PARAMS[zone.twin.model]
         first_sp = self._setpoints(self.t0.astimezone(UTC))["air_temperature"]
         self.model = Greenhouse(params, GreenhouseState.at(first_sp, 75.0, 420.0,
                                                            dry_weight=params.initial_dry_weight))
+        self.meter = Meter(self.model)
         self.setpoints: dict[str, float] = {}
         self.setpoints_at = float("-inf")
         self.sun: dict[date, tuple[datetime, datetime]] = {}
-        self.strategy: dict[date, dict[str, dict[str, Any]]] = {}
+        self.stage: dict[date, tuple[str, dict[str, dict[str, Any]]]] = {}
         self.last_tick_s: float | None = None
         self.missing: dict[str, int] = defaultdict(int)  # actuator -> ticks without a decision (failsafe)
         self.moves: dict[str, int] = defaultdict(int)
@@ -188,10 +189,11 @@ class Run:
             self.sun[day] = sun_times(self.lat, self.lon, day, self.tz)
         return self.sun[day]
 
-    def _strategy(self, utc: datetime, day: date) -> dict[str, dict[str, Any]]:
-        if day not in self.strategy:
-            self.strategy[day] = self.recipe.strategy_for(stage_at(self.recipe, self.planted, utc, self.tz)[0])
-        return self.strategy[day]
+    def _stage(self, utc: datetime, day: date) -> tuple[str, dict[str, dict[str, Any]]]:
+        if day not in self.stage:
+            name = stage_at(self.recipe, self.planted, utc, self.tz)[0]
+            self.stage[day] = (name, self.recipe.strategy_for(name))
+        return self.stage[day]
 
     def switched_on(self, act_id: str, now_s: float) -> bool:
         drv = self.drivers[act_id]
@@ -212,17 +214,18 @@ class Run:
                                          act.facing, drv.failed)
         dt = 0.0 if self.last_tick_s is None else now_s - self.last_tick_s
         self.last_tick_s = now_s
-        inp = TickInput(now_s, utc, local, dt, readings, {}, weather, dict(self.setpoints),
-                        self._strategy(utc, local.date()), self._sun(local.date()), views)
+        stage, strategy = self._stage(utc, local.date())
+        inp = TickInput(now_s, utc, local, dt, readings, {}, weather, dict(self.setpoints), strategy,
+                        self._sun(local.date()), views, stage=stage, zone=self.zone)
         out = self.controller.tick(inp)
         for act in self.zone.actuators:
             drv = self.drivers[act.id]
-            kind = self.kinds[act.id]
             wanted = out.decisions.get(act.id)
             if wanted is None:
                 if counting:
                     self.missing[act.id] += 1
-                wanted = Decision(failsafe_target(act.states()[0], kind, drv.target), "safety", "no decision")
+                wanted = Decision(failsafe_target(act.states()[0], self.kinds[act.id], drv.target), "safety",
+                                  "no decision")
             target = wanted.target
             if target is None:
                 continue
@@ -250,110 +253,141 @@ class Run:
         set_greenhouse_inputs(self.model.inputs, share)
 
     def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        offset_k = None
-        time_s = in_band = in_strict = below = above = rh90 = 0.0
-        counters0: dict[str, float] = {}
         now_s = self.t0.timestamp()
         ticks_every = max(1, round(self.tick_s / STEP_S))
         k = 0
-        hourly_out: dict[int, float] = defaultdict(float)  # local hour -> out-of-band seconds
+        offset_k = 5.0
         while now_s < self.end_s:
             utc = datetime.fromtimestamp(now_s, UTC)
             local = utc.astimezone(self.tz)
             w = self.weather.sample(utc)
             counting = now_s >= self.count_from_s
-            if counting and not counters0:
-                st = self.model.state
-                counters0 = {"heat": st.heating_energy_j, "co2": st.co2_dosed_kg, "water": st.irrigation_l}
+            if counting and not self.meter.counting:
+                self.meter.begin()
             if k % ticks_every == 0:
                 self.tick(now_s, utc, local, w, counting)
-            if counting:
-                out = self.model.outputs()
-                t, rh = out["air_temperature"], out["relative_humidity"]
-                sp = self.setpoints["air_temperature"]
-                if offset_k is None:
-                    offset_k = self._strategy(utc, local.date()).get("ventilation", {}).get("offset_k", 5.0)
-                lo, top = sp - 1.0, sp + offset_k + 1.0
-                top_adj = max(top, w.air_temperature + 2.0)
-                time_s += STEP_S
-                in_strict += STEP_S * (lo <= t <= top)
-                ok = lo <= t <= top_adj
-                in_band += STEP_S * ok
-                below += STEP_S * (t < lo)
-                above += STEP_S * (t > top_adj)
-                if not ok:
-                    hourly_out[local.hour] += STEP_S
-                rh90 += STEP_S * (rh > 90.0)
+                offset_k = self._stage(utc, local.date())[1].get("ventilation", {}).get("offset_k", 5.0)
             self.apply(now_s, counting)
             self.model.step(STEP_S, w)
+            self.meter.after_step(STEP_S, w, self.setpoints["air_temperature"], offset_k, counting)
             now_s += STEP_S
             k += 1
-        st = self.model.state
-        return {
-            "in_band_pct": round(100 * in_band / time_s, 2),
-            "in_band_strict_pct": round(100 * in_strict / time_s, 2),
-            "heating_kwh": round((st.heating_energy_j - counters0["heat"]) / 3.6e6, 1),
-            "co2_kg": round(st.co2_dosed_kg - counters0["co2"], 2),
-            "rh90_hours": round(rh90 / 3600, 2),
-            "moves": sum(self.moves.values()),
-            "moves_by": dict(sorted(self.moves.items())),
-            "below_band_h": round(below / 3600, 2),
-            "above_band_h": round(above / 3600, 2),
-            "irrigation_l": round(st.irrigation_l - counters0["water"]),
-            "out_of_band_h_by_local_hour": {h: round(v / 3600, 2) for h, v in sorted(hourly_out.items())},
-            "no_decision_ticks": dict(self.missing),
-            "wall_s": round(time.perf_counter() - started, 1),
-        }
+        return {"sums": self.meter.finish(sum(self.moves.values())), "moves_by": dict(sorted(self.moves.items())),
+                "no_decision_ticks": dict(self.missing)}
 
 
-def combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Both seasons together: time-weighted percentages (equal lengths), sums of the rest."""
-    out: dict[str, Any] = {}
-    for key in ("in_band_pct", "in_band_strict_pct"):
-        out[key] = round(sum(p[key] for p in parts) / len(parts), 2)
-    for key in ("heating_kwh", "co2_kg", "rh90_hours", "moves", "below_band_h", "above_band_h", "irrigation_l"):
-        out[key] = round(sum(p[key] for p in parts), 2)
-    return out
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=2026, help="synthetic weather seed (the demo site's)")
-    ap.add_argument("--winter", type=date.fromisoformat, default=date(2026, 1, 12), help="first counted winter day")
-    ap.add_argument("--summer", type=date.fromisoformat, default=date(2026, 7, 27), help="first counted summer day")
-    ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--warmup-days", type=int, default=1)
-    ap.add_argument("--tick", type=float, default=10.0, help="controller tick, s (a multiple of the 10 s step)")
-    ap.add_argument("--detail", action="store_true", help="also per-actuator moves, out-of-band hours by hour")
-    args = ap.parse_args()
-
+def job(spec: tuple[str, Season, int, int, float, tuple[Season, ...]]) -> tuple[str, str, int, dict[str, Any], float]:
+    """One (controller, season, seed) run, in a worker process."""
+    name, season, seed, warmup_days, tick_s, all_seasons = spec
     started = time.perf_counter()
     site = load_site(SITE)
     zone = next(z for z in site.zones if z.id == ZONE)
-    result: dict[str, Any] = {"house": zone.twin.model if zone.twin else None, "zone": ZONE, "seed": args.seed,
-                              "tick_s": args.tick, "step_s": STEP_S}
-    per: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "baseline": {}}
-    for season, start in (("winter", args.winter), ("summer", args.summer)):
-        for name in per:
-            per[name][season] = Run(site, zone, name, season, start, args.days, args.warmup_days, args.seed,
-                                    args.tick).run()
-    detail_keys = ("moves_by", "out_of_band_h_by_local_hour", "no_decision_ticks")
-    for name, seasons in per.items():
-        entry = combine(list(seasons.values()))
-        for season, figures in seasons.items():
-            entry[season] = {k: v for k, v in figures.items() if args.detail or k not in detail_keys}
-        result[name] = entry
-    ours, base = result["ours"], result["baseline"]
-    saving = 1 - ours["heating_kwh"] / base["heating_kwh"] if base["heating_kwh"] > 0 else None
-    result["heating_saving_pct"] = None if saving is None else round(100 * saving, 1)
-    result["targets"] = {
-        "in_band_ge_95": ours["in_band_pct"] >= 95.0,
-        "heating_10pct_less": saving is not None and saving >= 0.10,
-        "rh90_not_more": ours["rh90_hours"] <= base["rh90_hours"],
+    result = Run(site, zone, name, season, warmup_days, seed, tick_s, all_seasons).run()
+    return name, season.name, seed, result, time.perf_counter() - started
+
+
+def seasons_from(args: argparse.Namespace) -> tuple[Season, ...]:
+    chosen = scaled(SEASONS, args.days_scale)
+    lengths = {"winter": args.winter_days, "shoulder": args.shoulder_days, "summer": args.summer_days}
+    out = tuple(Season(s.name, s.start, lengths[s.name] if lengths[s.name] is not None else s.days) for s in chosen)
+    return tuple(s for s in out if s.days > 0)
+
+
+def report(results: list[tuple[str, str, int, dict[str, Any], float]], seasons: tuple[Season, ...], seeds: list[int],
+           detail: bool) -> dict[str, Any]:
+    """The JSON line's controller entries and targets from every job's sums."""
+    by: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for name, season, seed, result, _wall in results:
+        by[(name, seed)][season] = result
+    names = [n for n in CONTROLLERS if any((n, s) in by for s in seeds)]
+    out: dict[str, Any] = {}
+    for name in names:
+        overall, winter = [], []
+        per_season: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for seed in seeds:
+            runs = by[(name, seed)]
+            overall.append(figures(add(r["sums"] for r in runs.values())))
+            for season, r in runs.items():
+                per_season[season].append(figures(r["sums"]))
+            if "winter" in runs:
+                winter.append(figures(runs["winter"]["sums"])["light_lost_pct"])
+        entry = summarise(overall)
+        if winter:
+            entry["light_lost_pct_winter"] = round(statistics.median(winter), 2)
+            entry["light_lost_pct_winter_range"] = [round(min(winter), 2), round(max(winter), 2)]
+        entry["seasons"] = {s.name: summarise(per_season[s.name], FIGURES) for s in seasons if per_season[s.name]}
+        if detail:
+            entry["detail"] = {f"{season}/{seed}": {k: r[k] for k in ("moves_by", "no_decision_ticks")}
+                               for (n, seed), runs in by.items() if n == name for season, r in runs.items()}
+        out[name] = entry
+    if "ours" in out and "baseline" in out:
+        ours, base = out["ours"], out["baseline"]
+        savings = []
+        for seed in seeds:
+            o, b = (figures(add(r["sums"] for r in by[(n, seed)].values()))["heating_kwh"]
+                    for n in ("ours", "baseline"))
+            if b and b > 0:
+                savings.append(100.0 * (1.0 - o / b))
+        out["heating_saving_pct"] = round(statistics.median(savings), 1) if savings else None
+        out["heating_saving_pct_range"] = [round(min(savings), 1), round(max(savings), 1)] if savings else None
+        winter_lost = ours.get("light_lost_pct_winter")
+        out["targets"] = {
+            "rh90_not_more": ours["rh90_hours"] <= base["rh90_hours"],
+            "condensation_not_more": ours["condensation_hours"] <= base["condensation_hours"],
+            "winter_light_lost_le_2pct": None if winter_lost is None else winter_lost <= 2.0,
+            "in_band_not_less": ours["in_band_pct"] >= base["in_band_pct"],
+            "heating_not_more": ours["heating_kwh"] <= base["heating_kwh"],
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--seeds", default="1,2,3", help="synthetic weather seeds, comma separated")
+    ap.add_argument("--days-scale", type=float, default=1.0, help="season lengths x this (development runs)")
+    ap.add_argument("--winter-days", type=float, help="winter length, days from 1 December (default 90)")
+    ap.add_argument("--shoulder-days", type=float, help="shoulder length, days from 16 March (default 14; 0 = skip)")
+    ap.add_argument("--summer-days", type=float, help="summer length, days from 27 July (default 14; 0 = skip)")
+    ap.add_argument("--warmup-days", type=int, default=1)
+    ap.add_argument("--controllers", default=",".join(CONTROLLERS), help="which of ours,baseline,thermostat")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (the machine's cores, at most)")
+    ap.add_argument("--tick", type=float, default=10.0, help="controller tick, s (a multiple of the 10 s step)")
+    ap.add_argument("--detail", action="store_true", help="also per-actuator starts and failsafe ticks per run")
+    args = ap.parse_args(argv)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    names = [n.strip() for n in args.controllers.split(",") if n.strip()]
+    for n in names:
+        if n not in CONTROLLERS:
+            ap.error(f"--controllers: {n!r} is not one of {', '.join(CONTROLLERS)}")
+    seasons = seasons_from(args)
+    started = time.perf_counter()
+    specs = [(n, s, seed, args.warmup_days, args.tick, SEASONS) for s in sorted(seasons, key=lambda s: -s.days)
+             for seed in seeds for n in names]
+    jobs = max(1, min(args.jobs, len(specs), os.cpu_count() or 1))
+    if jobs == 1:
+        results = [job(spec) for spec in specs]
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = list(pool.imap_unordered(job, specs))
+    site = load_site(SITE)
+    zone = next(z for z in site.zones if z.id == ZONE)
+    model = Greenhouse(PARAMS[zone.twin.model] if zone.twin else PARAMS["double-pe-curtain-1000"])
+    model.inputs.thermal_screen = 1.0
+    model.advance(1.0, 0.0, 50.0, 500.0, 1.0)
+    result: dict[str, Any] = {
+        "house": zone.twin.model if zone.twin else None, "zone": ZONE, "seeds": seeds, "tick_s": args.tick,
+        "step_s": STEP_S, "seasons": {s.name: {"start": s.start.isoformat(), "days": s.days} for s in seasons},
+        "warmup_days": args.warmup_days,
+        "screens_block_light": model.outputs()["solar_radiation"] < model.params.transmission * 500.0 - 1e-9,
+        "leaf_source": "twin" if "leaf_temperature" in model.outputs() else "farmcore.canopy on the model",
+        "light_source": "twin counters" if Meter(model).twin_light else "model inside radiation",
     }
+    result.update(report(results, seasons, seeds, args.detail))
+    result["cpu_s"] = round(sum(r[4] for r in results), 1)
+    result["jobs"] = jobs
     result["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, ensure_ascii=False))
+    return result
 
 
 if __name__ == "__main__":
