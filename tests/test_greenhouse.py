@@ -267,7 +267,8 @@ def test_outputs_in_the_project_vocabulary():
     house.step(10.0, weather(5.0, 80.0, 400.0))
     out = house.outputs()
     assert set(out) == {"air_temperature", "relative_humidity", "co2", "dew_point", "soil_moisture", "par",
-                        "solar_radiation"}
+                        "solar_radiation", "leaf_temperature", "pipe_temperature", "groundwater_temperature",
+                        "drain_pct"}
     assert out["solar_radiation"] == pytest.approx(0.85 * 400)
     assert out["par"] == pytest.approx(0.85 * 400 * 2.3 + 0.5 * 325)
     assert out["dew_point"] < out["air_temperature"]

@@ -38,7 +38,11 @@ from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from farmcore import canopy as crop_heat
 from farmcore.errors import ConfigError
+from farmcore.twin import heatloop
+from farmcore.twin.exact import relax as _relax
+from farmcore.twin.watercurtain import GROUNDWATER_C, film_temperature
 
 if TYPE_CHECKING:  # the weather module is a colleague's; step() only reads the fields it names
     from farmcore.twin.weather import WeatherSample
@@ -122,6 +126,22 @@ class GreenhouseParams:
     # (Van Henten; the Korean stand-alone houses). [unverified: calibrate per site]
     boundary_coupling: float = 0.0  # UA_b, W m-2 K-1 per floor m²
     boundary_temperature: float = 18.0  # T_b, °C
+    # Light through a fully drawn screen, 0..1: the radiation inside is cut by 1 - s·(1 - tau) at closure s.
+    # The defaults keep older parameter files as they were (a clear thermal screen, an opaque shade); the sets
+    # in PARAMS give the manufacturers' values (sources there).
+    screen_transmission: float = 1.0
+    shade_transmission: float = 0.0
+    # A hot-water loop (farmcore/twin/heatloop.py, sources there); boiler_capacity 0 = none
+    boiler_capacity: float = 0.0  # W
+    boiler_water_capacity: float = 4.19e6  # J K-1, boiler and mains
+    boiler_high_limit: float = 85.0  # °C, the boiler's own thermostat
+    boiler_efficiency: float = 0.85  # fired heat per unit of fuel energy
+    loop_flow: float = 2.4  # L s-1 through the pipes
+    # A water curtain (farmcore/twin/watercurtain.py, sources there); curtain_flow 0 = none
+    curtain_flow: float = 0.0  # L m-2 floor h-1 while its pump runs
+    curtain_u_inner: float = 7.7  # W m-2 K-1 per cover m², air -> water film
+    curtain_u_outer: float = 7.7  # W m-2 K-1 per cover m², water film -> outside, plus u_cover_wind·w
+    curtain_pump_power: float = 5500.0  # W, electrical
     transpiration_coef: float = 3.6e-3  # c_v_pl_ai, m s-1 (Van Henten [verified]; D-2: calibrate)
     # kg m-2 for a new GreenhouseState: an established crop (canopy factor 1-exp(-53·X_d) = 0.76); Van
     # Henten's initial 2.7e-3 is a just-planted one [unverified]
@@ -136,10 +156,12 @@ class GreenhouseParams:
                 raise ValueError(f"{f.name}: expected a finite number, got {value!r}")
             if value < 0:
                 raise ValueError(f"{f.name}: must not be negative, got {value}")
-        for name in ("floor_area", "mean_height", "heat_capacity", "cover_ratio", "substrate_volume"):
+        for name in ("floor_area", "mean_height", "heat_capacity", "cover_ratio", "substrate_volume",
+                     "boiler_water_capacity", "boiler_efficiency", "curtain_u_inner", "curtain_u_outer"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive")
-        for name in ("screen_u_reduction", "screen_vent_factor", "transmission", "insect_screen_porosity"):
+        for name in ("screen_u_reduction", "screen_vent_factor", "transmission", "insect_screen_porosity",
+                     "screen_transmission", "shade_transmission", "boiler_efficiency"):
             if getattr(self, name) > 1:
                 raise ValueError(f"{name}: must be within 0..1, got {getattr(self, name)}")
         if not self.wilting_point < self.field_capacity <= 1:
@@ -167,6 +189,7 @@ PARAMS: dict[str, GreenhouseParams] = {
         heat_capacity=25_000.0, solar_gain=0.2, transmission=0.85,
         roof_vent_area=0.0, side_vent_area=120.0, side_roof_height=0.0, leakage=2e-4,
         heater_capacity=175_000.0, co2_capacity=_CO2_KG_PER_S_12_8 * 1000.0,
+        screen_transmission=0.05, shade_transmission=0.65,
     ),
     # Korean multi-span double-layer PE house with a thermal curtain, 1000 m² (e.g. 3 x 8 m x 42 m).
     # U = 3.85 without and 2.76 with the curtain (Kim H-K et al. 2018, Energies 11:578, no wind term given),
@@ -179,6 +202,24 @@ PARAMS: dict[str, GreenhouseParams] = {
         heat_capacity=30_000.0, solar_gain=0.2, transmission=0.70,
         roof_vent_area=150.0, side_vent_area=84.0, side_roof_height=2.5, leakage=1e-4,
         heater_capacity=90_000.0, co2_capacity=_CO2_KG_PER_S_12_8 * 1000.0,
+        screen_transmission=0.83, shade_transmission=0.5,
+    ),
+    # Korean single-span double-layer PE house, 1000 m² (10 m x 100 m), with a water curtain on the inner film,
+    # an inner multi-layer curtain and a hot-water pipe loop, no air heater. U = 3.85 (double layer, Kim H-K et
+    # al. 2018, above) with the wind term of PVC + inner PE, 0.17 (Mihara & Hayashi 1979); the multi-layer
+    # curtain saves 38-43 % of the fuel of a triple-covered house without one (RDA field test of inner curtains
+    # for single-span houses, https://www.newsam.co.kr/news/article.html?no=2899 [secondary]) -> a 40 % U cut,
+    # and passes 5 % of the light (see the screens note below). Ridge vent 100 m x 0.5 m, side roll-ups
+    # 2 x 100 m x 1 m, 2.0 m apart [unverified]. Loop and curtain numbers: heatloop.py, watercurtain.py.
+    "single-double-pe-watercurtain-1000": GreenhouseParams(
+        name="single-double-pe-watercurtain-1000", floor_area=1000.0, cover_ratio=1.6, mean_height=3.25,
+        u_cover=3.85, u_cover_wind=0.17, screen_u_reduction=0.4, screen_vent_factor=0.3,
+        heat_capacity=25_000.0, solar_gain=0.2, transmission=0.70,
+        roof_vent_area=50.0, side_vent_area=200.0, side_roof_height=2.0, leakage=1.5e-4,
+        heater_capacity=0.0, co2_capacity=_CO2_KG_PER_S_12_8 * 1000.0,
+        screen_transmission=0.05, shade_transmission=0.65,
+        boiler_capacity=174_000.0, boiler_water_capacity=4.19e6, boiler_high_limit=85.0, boiler_efficiency=0.85,
+        loop_flow=2.4, curtain_flow=10.0, curtain_u_inner=7.7, curtain_u_outer=7.7, curtain_pump_power=5500.0,
     ),
     # A Venlo glasshouse compartment like the AGC-2022 lettuce one (96 m², Bleiswijk): the starting point
     # for calibrating on that data. Glass U = 4.41 + 0.40·w (Mihara & Hayashi 1979); aCov/aFlr 1.29, roof
@@ -201,9 +242,18 @@ PARAMS: dict[str, GreenhouseParams] = {
         roof_vent_area=9.6, side_vent_area=0.0, leakage=1e-4,
         heater_capacity=0.0, co2_capacity=18.5e-3 / 3600.0 * 96.0,
         lamp_power=116.0, lamp_par=325.0, lamp_heat_fraction=1.0,
-        boundary_coupling=10.0, boundary_temperature=18.0,
+        boundary_coupling=10.0, boundary_temperature=18.0, screen_transmission=0.83, shade_transmission=0.0,
     ),
 }
+# Screens' light. Korean single-span houses draw a multi-layer thermal curtain (다겹보온커튼: matt georgette, PE
+# foam, chemical cotton and felt, a class-1 screen as tested at https://db.koreascholar.com/Search/Result?field=k&
+# query=%EB%B3%B4%EC%98%A8) at night: nearly opaque, 0.05 [unverified value, opaque by construction]. Multi-span
+# houses and glasshouses: a clear energy screen of Ludvig Svensson's LUXOUS family ("energy saving combined with
+# maximum light transmission", up to 89 %: NZ Grower Oct 2021, Nederhoff, https://issuu.com/hortnz/docs/
+# nzgrower_october_2021_pages/s/13887707 [secondary]); 0.83 for a LUXOUS 1347 FR type [unverified: product sheet
+# not read], i.e. 17 % of the light, inside the 15-25 % the issue cites for clear screens. Shade: a 35 % shade
+# net on single-span houses (0.65; 35 % 차광망 as in the koreascholar listing above [secondary]), a 50 % shade
+# screen on multi-span houses [unverified]; the Venlo compartment's "shade" is its blackout screen (0).
 # Shared defaults above [unverified, to calibrate]: pipe_coefficient as for the Venlo house (only used when
 # a pipe temperature is given); substrate: coir slabs, ≈ 8 L per floor m², field capacity 70 % v/v (slab
 # WC 50-80 %, agronomy.md §1.2), drip ≈ 100 mL per plant per event of ≈ 3 min at 2.5 plants m-2 -> 5 L m-2 h-1.
@@ -330,6 +380,19 @@ class GreenhouseState:
     mass_heat_j: float = 0.0  # heat the air received from the heat-storage mass (negative: stored)
     latent_heat_j: float = 0.0  # sensible heat the air lost to transpiration (GreenhouseParams.latent_heat_share)
     boundary_loss_j: float = 0.0  # heat lost to the fixed-temperature boundary (negative: gained from it)
+    canopy_temperature: float | None = None  # °C, the crop (farmcore/canopy.py; None: at the air)
+    condensation_s: float = 0.0  # seconds the canopy spent below the air's dew point
+    light_unscreened_j_m2: float = 0.0  # radiation inside the cover the crop would have had without screens
+    light_inside_j_m2: float = 0.0  # ... and what it got through the screens (both J per m² floor)
+    boiler_temperature: float | None = None  # °C, hot-water loop's boiler water (None: at the air)
+    boiler_heat_j: float = 0.0  # heat fired into the boiler water
+    boiler_fuel_j: float = 0.0  # its fuel energy (boiler_heat_j / boiler_efficiency)
+    curtain_heat_j: float = 0.0  # heat the air lost to the water curtain's film (negative: gained from it)
+    curtain_water_l: float = 0.0  # groundwater pumped over the film
+    curtain_pump_j: float = 0.0  # electrical
+    event_irrigation_l: float = 0.0  # water of the last irrigation event (from its start)
+    event_drain_l: float = 0.0  # drain since that event started
+    irrigating: bool = False  # irrigation on at the last step (an off -> on edge starts an event)
     elapsed_s: float = 0.0
 
     @classmethod
@@ -356,20 +419,14 @@ class GreenhouseInputs:
     # °C; when given, heat = pipe_coefficient·(Tpipe - Tair) instead of the heater. At or below the air
     # temperature (a logger's 0 when the pump stops) the pump is off and the pipe water cools on its own.
     pipe_temperature: float | None = None
+    boiler: float = 0.0  # hot-water loop: share of boiler_capacity firing (switches on)
+    mixing_valve: float = 0.0  # share of the pipe flow taken from the boiler
+    water_curtain: float = 0.0  # share of curtain_flow (its pumps on)
+    groundwater_temperature: float = GROUNDWATER_C  # °C, the water curtain's water
 
 
 def _clip(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
-
-
-def _relax(a: float, b: float, cap: float, x0: float, dt: float) -> tuple[float, float]:
-    """Exact solution of cap·dx/dt = a - b·x over dt: (x(dt), ∫x dt)."""
-    k = b * dt / cap
-    if k < 1e-9:
-        return x0 + a * dt / cap, x0 * dt + 0.5 * a * dt * dt / cap
-    xeq = a / b
-    e = math.exp(-k)
-    return xeq + (x0 - xeq) * e, xeq * dt + (x0 - xeq) * (1.0 - e) * cap / b
 
 
 class Greenhouse:
@@ -403,6 +460,11 @@ class Greenhouse:
             "soil_moisture": 100.0 * s.substrate_water,
             "par": self._inside_solar * PAR_PER_W_GLOBAL + lamp,
             "solar_radiation": self._inside_solar,
+            "leaf_temperature": t if s.canopy_temperature is None else s.canopy_temperature,
+            "pipe_temperature": t if s.pipe_water_temperature is None else s.pipe_water_temperature,
+            "groundwater_temperature": self.inputs.groundwater_temperature,
+            # what a drain gutter and a supply meter report: the share of the last event's water drained so far
+            "drain_pct": 100.0 * s.event_drain_l / s.event_irrigation_l if s.event_irrigation_l > 0 else 0.0,
         }
 
     def ventilation_flux(self, roof: float, side: float, screen: float, temp_in: float, temp_out: float,
@@ -458,7 +520,9 @@ class Greenhouse:
         roof, side, screen = _clip(u.roof_vent), _clip(u.side_vent), _clip(u.thermal_screen)
         shade, light = _clip(u.shade_screen), _clip(u.lighting)
         a_flr = p.floor_area
-        inside_solar = p.transmission * (1.0 - shade) * iglob
+        unscreened = p.transmission * iglob
+        inside_solar = (unscreened * (1.0 - shade * (1.0 - p.shade_transmission))
+                        * (1.0 - screen * (1.0 - p.screen_transmission)))
         self._inside_solar = inside_solar
         q_sol = p.solar_gain * inside_solar
         q_lamp_el = light * p.lamp_power
@@ -468,8 +532,21 @@ class Greenhouse:
         q_heater = 0.0 if pipe is not None else _clip(u.heating) * p.heater_capacity / a_flr
         dose = _clip(u.co2_dosing) * p.co2_capacity / a_flr
         irrigation = _clip(u.irrigation) * p.irrigation_rate / 3600.0  # L m-2 s-1
-        cover = p.cover_loss_coef(wind, screen)
-        q_sky = p.sky_loss_share * max(0.0, -longwave_net) * (1.0 - screen * p.screen_u_reduction)
+        curtain = _clip(u.water_curtain) * p.curtain_flow  # L m-2 floor h-1
+        if curtain > 0.0:  # the inside sees the water film on the inner layer, not the outer cover
+            cover = p.curtain_u_inner * p.cover_ratio * (1.0 - screen * p.screen_u_reduction)
+            q_sky = 0.0
+        else:
+            cover = p.cover_loss_coef(wind, screen)
+            q_sky = p.sky_loss_share * max(0.0, -longwave_net) * (1.0 - screen * p.screen_u_reduction)
+        loop = pipe is None and p.boiler_capacity > 0.0
+        boiler, valve = _clip(u.boiler), _clip(u.mixing_valve)
+        t_boiler = s.boiler_temperature
+        t_can = s.canopy_temperature
+        tau_can = crop_heat.lag_s(screen)
+        fired = cond = 0.0
+        if irrigation > 0.0 and not s.irrigating:  # a new irrigation event
+            s.event_irrigation_l = s.event_drain_l = 0.0
         cap_q, height = p.heat_capacity, p.mean_height
         theta_fc, theta_wp = p.field_capacity, p.wilting_point
         theta_stress = theta_wp + 0.5 * (theta_fc - theta_wp)
@@ -484,7 +561,7 @@ class Greenhouse:
         q_sol_mass = p.mass_solar_share * inside_solar
         mass_gain = latent = 0.0
         latent_share = p.latent_heat_share * LATENT_HEAT
-        heat_in = cover_loss = vent_loss = 0.0
+        heat_in = cover_loss = vent_loss = curtain_heat = 0.0
         co2_vent = co2_crop = transp = vap_vent = drain = 0.0
         for _ in range(n):
             f = self.ventilation_flux(roof, side, screen, temp, t_out, wind)
@@ -498,7 +575,10 @@ class Greenhouse:
             q_latent = latent_share * k_tr * (h_sat - hum) if latent_share else 0.0  # W m-2, explicit
             # temperature: cap_q·dT/dt = a - b·T
             g_vent = RHO_CP_AIR * f
-            a_t = ((cover + g_vent) * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass + h_bnd * t_bnd
+            t_cov = t_out if curtain <= 0.0 else film_temperature(
+                temp0, t_out, u.groundwater_temperature, p.curtain_u_inner,
+                p.curtain_u_outer + p.u_cover_wind * wind, curtain / p.cover_ratio)
+            a_t = (cover * t_cov + g_vent * t_out + q_sol + q_lamp + q_heater + h_mass * t_mass + h_bnd * t_bnd
                    - q_sky - q_latent)
             b_t = cover + g_vent + h_mass + h_bnd
             k_pipe = 0.0
@@ -510,15 +590,28 @@ class Greenhouse:
                 k_pipe = p.pipe_coefficient
                 a_t += k_pipe * t_pipe
                 b_t += k_pipe
+            elif loop:  # the loop's pipes at their own water temperature
+                t_pipe = temp0 if t_pipe is None else t_pipe
+                t_boiler = temp0 if t_boiler is None else t_boiler
+                k_pipe = p.pipe_coefficient
+                a_t += k_pipe * t_pipe
+                b_t += k_pipe
             temp, int_t = _relax(a_t, b_t, cap_q, temp0, h)
             latent += q_latent * h
             if k_pipe:
                 heat_in += k_pipe * (t_pipe * h - int_t)
-                if pipe <= temp0:  # pump off: the pipe water gives its heat to the air and cools
+                if pipe is None:
+                    heat_in += q_heater * h
+                    t_pipe, t_boiler, dq = heatloop.step(p, t_pipe, t_boiler, boiler, valve, int_t / h, h)
+                    fired += dq
+                elif pipe <= temp0:  # pump off: the pipe water gives its heat to the air and cools
                     t_pipe, _ = _relax(k_pipe * int_t / h, k_pipe, p.pipe_capacity, t_pipe, h)
             else:
                 heat_in += q_heater * h
-            cover_loss += cover * (int_t - t_out * h) + q_sky * h
+            if curtain > 0.0:
+                curtain_heat += cover * (int_t - t_cov * h)
+            else:
+                cover_loss += cover * (int_t - t_cov * h) + q_sky * h
             vent_loss += g_vent * (int_t - t_out * h)
             bnd_loss += h_bnd * (int_t - t_bnd * h)
             if h_mass:  # the mass sees the air's mean temperature over the sub-step (operator splitting)
@@ -532,6 +625,14 @@ class Greenhouse:
             tr = k_tr * (h_sat * h - int_h)  # kg m-2 over the sub-step
             transp += tr
             vap_vent += f * (int_h - h_out * h)
+
+            # the canopy: toward its balance with the air, the cover it sees (the water film while the curtain
+            # runs) and the radiation it absorbs, lagging by its heat capacity; wet below the dew point
+            t_cover = crop_heat.cover_temperature_c(temp, t_out) if curtain <= 0.0 else t_cov
+            t_can = crop_heat.relax_c(temp if t_can is None else t_can,
+                                      crop_heat.equilibrium_c(temp, t_cover, inside_solar, screen), h, tau_can)
+            if t_can < dew_point(temp, absolute_humidity_to_rh(hum, temp)):
+                cond += h
 
             # CO2: height·dc/dt = dose + resp - k_ph·(c - Γ) - f·(c - c_out)    (eq. 3, 6, 7)
             g_t = max(0.0, -C_CO2_1 * temp0 * temp0 + C_CO2_2 * temp0 - C_CO2_3)
@@ -556,6 +657,18 @@ class Greenhouse:
         s.air_temperature, s.humidity, s.co2, s.dry_weight, s.substrate_water = temp, hum, co2, xd, theta
         s.mass_temperature = t_mass
         s.pipe_water_temperature = t_pipe
+        s.boiler_temperature, s.canopy_temperature = t_boiler, t_can
+        s.condensation_s += cond
+        s.light_unscreened_j_m2 += unscreened * dt_s
+        s.light_inside_j_m2 += inside_solar * dt_s
+        s.boiler_heat_j += fired * a_flr
+        s.boiler_fuel_j += fired * a_flr / p.boiler_efficiency
+        s.curtain_heat_j += curtain_heat * a_flr
+        s.curtain_water_l += curtain * dt_s / 3600.0 * a_flr
+        s.curtain_pump_j += _clip(u.water_curtain) * p.curtain_pump_power * dt_s if curtain > 0.0 else 0.0
+        s.event_irrigation_l += irrigation * dt_s * a_flr
+        s.event_drain_l += drain * a_flr
+        s.irrigating = irrigation > 0.0
         s.mass_heat_j += mass_gain * a_flr
         s.latent_heat_j += latent * a_flr
         s.boundary_loss_j += bnd_loss * a_flr

@@ -17,7 +17,7 @@ import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,8 @@ class _Actuator:
         return opening or closing, self.position
 
 
-OPENINGS = frozenset({"roof_vent", "side_vent", "thermal_screen", "shade_screen"})  # roles driven by position
+# roles driven by position (a retractable's opening)
+OPENINGS = frozenset({"roof_vent", "side_vent", "thermal_screen", "shade_screen", "mixing_valve"})
 
 
 def set_greenhouse_inputs(inputs: GreenhouseInputs, levels: Mapping[str, list[float]]) -> None:
@@ -140,7 +141,8 @@ def set_greenhouse_inputs(inputs: GreenhouseInputs, levels: Mapping[str, list[fl
         return sum(values) / len(values) if values else None
 
     for role, attr in (("heater", "heating"), ("co2_valve", "co2_dosing"), ("lamps", "lighting"),
-                       ("circulation_fan", "circulation_fan"), ("roof_vent", "roof_vent"), ("side_vent", "side_vent")):
+                       ("circulation_fan", "circulation_fan"), ("roof_vent", "roof_vent"), ("side_vent", "side_vent"),
+                       ("boiler", "boiler"), ("mixing_valve", "mixing_valve"), ("water_curtain", "water_curtain")):
         if (value := mean(role)) is not None:
             setattr(inputs, attr, value)
     water = [v for v in (mean("irrigation_pump"), mean("fertigation")) if v is not None]
@@ -238,12 +240,29 @@ def _model_for(zone: ZoneDef, file: str) -> Greenhouse | Tank:
         raise ConfigError(file, f"zones.{zone.id}.twin.model",
                           f"unknown {zone.kind} model {name!r}; known: {', '.join(sorted(table))}")
     if zone.kind == "greenhouse":
-        return Greenhouse(table[name])
-    params = table[name]
-    wanted = sum(1 for a in zone.actuators if a.role == "aerator")
-    if wanted and wanted != len(params.aerators):  # the site says how many aerators the tank has
-        params = replace(params, aerators=tuple(params.aerators[i % len(params.aerators)] for i in range(wanted)))
-    return Tank(params)
+        model: Greenhouse | Tank = Greenhouse(table[name])
+    else:
+        params = table[name]
+        wanted = sum(1 for a in zone.actuators if a.role == "aerator")
+        if wanted and wanted != len(params.aerators):  # the site says how many aerators the tank has
+            params = replace(params, aerators=tuple(params.aerators[i % len(params.aerators)] for i in range(wanted)))
+        model = Tank(params)
+    _apply_start(model, zone, file)
+    return model
+
+
+def _apply_start(model: Greenhouse | Tank, zone: ZoneDef, file: str) -> None:
+    """The site's `twin.start`: numbers that override the model's initial state or its fixed inputs (a
+    greenhouse's `groundwater_temperature`, say)."""
+    for key, value in (zone.twin.start if zone.twin else {}).items():
+        target = next((obj for obj in (model.state, model.inputs) if key in {
+            f.name for f in fields(obj) if f.type in ("float", "float | None")}), None)
+        if target is None:
+            known = sorted(f.name for obj in (model.state, model.inputs) for f in fields(obj)
+                           if f.type in ("float", "float | None"))
+            raise ConfigError(file, f"zones.{zone.id}.twin.start.{key}",
+                              f"not a number of the {zone.kind} model's state or inputs; known: {', '.join(known)}")
+        setattr(target, key, float(value))
 
 
 class Twin:
