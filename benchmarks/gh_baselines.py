@@ -22,6 +22,9 @@ HEAT_MIN_ON_S = 300.0  # burner minimum run [engineering choice]
 HEAT_MIN_OFF_S = 300.0  # [engineering choice]
 MIN_HEAT_RAISE_K = 1.5  # "minimum heating": heating set-point raised while RH is over the limit [engineering choice]
 RH_HYSTERESIS = 3.0  # dehumidifying ends 3 %RH below the limit [engineering choice]
+DEHUMIDIFY_MIN_ON_S = 1800.0  # once started, minimum heating holds at least 30 min ... [engineering choice]
+DEHUMIDIFY_MIN_OFF_S = 900.0  # ... and starts again no sooner than 15 min after it ended [engineering choice]
+GAP_AFTER_S = 900.0  # then the screen gap, if RH is still over the limit after 15 min [engineering choice]
 DARK_W_M2 = 10.0  # outside global radiation below this is night for the screen [engineering choice]
 LIGHT_W_M2 = 50.0  # by day the screen opens above this however cold, unless the recipe says [engineering choice]
 SCREEN_GAP_PCT = 5.0  # gap in a closed screen while dehumidifying [engineering choice]
@@ -67,7 +70,8 @@ class ClimateComputer:
     def __init__(self) -> None:
         self.heat = MinOnOff(HEAT_MIN_ON_S, HEAT_MIN_OFF_S)
         self.co2 = MinOnOff(0.0, CO2_MIN_OFF_S)
-        self.dehumidify = False
+        self.dehumidify = MinOnOff(DEHUMIDIFY_MIN_ON_S, DEHUMIDIFY_MIN_OFF_S)
+        self.gap = False
         self.screen_closed = False
         self.screen_step_at = float("-inf")
         self.irrigation = Irrigation()
@@ -120,8 +124,14 @@ class ClimateComputer:
             return out  # the runtime's failsafe: nothing to control on
         st = inp.strategy
         vent = st.get("ventilation", {})
-        self.dehumidify = Hysteresis(on_above=limit, off_below=limit - RH_HYSTERESIS).decide(self.dehumidify, rh).on
-        heat_sp = sp + (MIN_HEAT_RAISE_K if self.dehumidify else 0.0)
+        humid = Hysteresis(on_above=limit, off_below=limit - RH_HYSTERESIS).decide(self.dehumidify.on, rh).on
+        dehumidify = self.dehumidify.request(humid, inp.now_s).on
+        since = self.dehumidify.since_s
+        if not dehumidify:
+            self.gap = False
+        elif rh >= limit and since is not None and inp.now_s - since >= GAP_AFTER_S:
+            self.gap = True  # heat alone has not brought RH down: open the screen gap too, until dehumidifying ends
+        heat_sp = sp + (MIN_HEAT_RAISE_K if dehumidify else 0.0)
         band = st.get("heating", {}).get("band_k", HEAT_BAND_K)
         wanted = Hysteresis.band(heat_sp, band, action="raise").decide(self.heat.on, t).on
         heat_on = self.heat.request(wanted, inp.now_s).on
@@ -136,7 +146,7 @@ class ClimateComputer:
             elif view.role in VENT_ROLES:
                 decisions[view.id] = self._vent(inp, view, vent_pct)
             elif view.role == "thermal_screen":
-                decisions[view.id] = self._screen(inp, view, st.get("screens", {}), self.dehumidify)
+                decisions[view.id] = self._screen(inp, view, st.get("screens", {}), self.gap)
             elif view.role == "shade_screen":
                 above = st.get("screens", {}).get("shade_above_radiation")
                 rad = inp.weather["solar_radiation"]
