@@ -33,13 +33,16 @@ Controllers:
   would otherwise buy, configured from the same recipe and its set-points, WITHOUT temperature integration:
   * heating: on/off heater by hysteresis around the recipe heating set-point (band `heating.band_k`, 1 K:
     on at sp - 0.5, off at sp + 0.5) with minimum on and off times of 300 s;
-  * humidity: "minimum heating" — while RH is over the recipe RH limit (off again 3 %RH below it) the heating
-    set-point is raised 1.5 K — and a 5 % gap in a closed thermal screen; no vent crack for humidity;
+  * humidity: first "minimum heating" — while RH is over the recipe RH limit (off again 3 %RH below it) the
+    heating set-point is raised 1.5 K, for at least 30 min and not again within 15 min of its end — then, if
+    RH is still over the limit after 15 min of it, a 5 % gap in a closed thermal screen until it ends; no
+    vent crack for humidity (the spec's climate computer dries by heat and the screen only);
   * thermal screen by outside temperature AND radiation: in the dark (outside global < 10 W/m²) closed below
     the recipe's `close_below_outside_night` (10 °C); with light closed only below `close_below_outside_day`
-    (5 °C) and while the outside radiation is under 50 W/m² (`screens.open_above_radiation` if the recipe
-    has it; reclosing under 40), 1 K hysteresis on the temperatures; it opens in steps of 20 % every 4 min
-    (against a cold-air drop); shade screen by the recipe's `shade_above_radiation` (none in tomato: open);
+    (5 °C) and while the outside radiation is under the recipe's `screens.close_below_radiation` (50 W/m² if
+    it has none; a closed screen reopens above 1.2 x that), 1 K hysteresis on the temperatures; it opens in
+    steps of 20 % every 4 min (against a cold-air drop); shade screen by the recipe's `shade_above_radiation`
+    (none in tomato: open);
   * vents: P-band on temperature from the recipe (vent set-point = heating sp + `ventilation.offset_k`, full
     open over `p_band_k`), 5 % steps with a one-step deadband; side vents shut below 5 °C outside; wind caps
     (windward tapered shut from 4 to 8 m/s, leeward from 8 to 12 m/s) and rain (roof shut, sides ≤ 10 %);

@@ -26,7 +26,8 @@ DEHUMIDIFY_MIN_ON_S = 1800.0  # once started, minimum heating holds at least 30 
 DEHUMIDIFY_MIN_OFF_S = 900.0  # ... and starts again no sooner than 15 min after it ended [engineering choice]
 GAP_AFTER_S = 900.0  # then the screen gap, if RH is still over the limit after 15 min [engineering choice]
 DARK_W_M2 = 10.0  # outside global radiation below this is night for the screen [engineering choice]
-LIGHT_W_M2 = 50.0  # by day the screen opens above this however cold, unless the recipe says [engineering choice]
+LIGHT_W_M2 = 50.0  # by day a cold screen closes below this, unless the recipe says (close_below_radiation) ...
+LIGHT_REOPEN = 1.2  # ... and opens again above 1.2 x it [engineering choice]
 SCREEN_GAP_PCT = 5.0  # gap in a closed screen while dehumidifying [engineering choice]
 SCREEN_STEP_PCT = 20.0  # a closed screen opens in steps of this ... [engineering choice]
 SCREEN_STEP_S = 240.0  # ... one every 4 min, against a cold-air drop [engineering choice]
@@ -78,11 +79,11 @@ class ClimateComputer:
 
     def _screen(self, inp: TickInput, view: ActuatorView, table: dict[str, Any], rh_high: bool) -> Decision:
         t_out, rad = inp.weather["air_temperature"], inp.weather["solar_radiation"]
-        light = table.get("open_above_radiation", LIGHT_W_M2)
+        light = table.get("close_below_radiation", LIGHT_W_M2)
         dark = rad < DARK_W_M2
         limit = table.get("close_below_outside_night" if dark else "close_below_outside_day", 10.0 if dark else 5.0)
         cold = Hysteresis(on_below=limit, off_above=limit + 1.0).decide(self.screen_closed, t_out).on
-        bright = rad >= (light if self.screen_closed else 0.8 * light)
+        bright = rad >= (LIGHT_REOPEN * light if self.screen_closed else light)
         self.screen_closed = cold and (dark or not bright)
         now = _pct(view, 100.0)
         if self.screen_closed:
