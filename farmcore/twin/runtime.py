@@ -47,7 +47,9 @@ MAX_SPEED = 3600.0
 # moves like a real one (the stuck-sensor watch sees a frozen one by the same rule) [assumption: typical
 # datasheet noise of Pt100/SHT temperature and humidity, NDIR CO2 and optical DO transmitters].
 NOISE_SD = {"air_temperature": 0.05, "relative_humidity": 0.3, "co2": 3.0, "water_temperature": 0.03,
-            "dissolved_oxygen": 0.03, "soil_moisture": 0.1, "ec": 0.01, "ph": 0.01}
+            "dissolved_oxygen": 0.03, "soil_moisture": 0.1, "ec": 0.01, "ph": 0.01,
+            "pipe_temperature": 0.05, "groundwater_temperature": 0.03,
+            "leaf_temperature": 0.1}  # an infrared leaf sensor is noisier than a Pt100 [assumption]
 SOURCE_WATER = (0.3, 7.2)  # EC dS/m and pH of plain irrigation water [assumption: typical groundwater]
 
 
