@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from farmcore.control.switching import MinOnOff, Switched
+
 
 class StartLimit:
     """Allows a start while fewer than `max_starts` starts fall inside the last `window_s` seconds."""
@@ -39,3 +41,26 @@ class StartLimit:
         """Count a start made at `now_s`."""
         self._forget(now_s)
         self.starts.append(now_s)
+
+
+def paced(timer: MinOnOff, limit: StartLimit, want: bool, now_s: float) -> Switched:
+    """The state allowed at `now_s`: the minimum on/off times of `timer`, and a start only while `limit` has one
+    free (a start that goes through is counted)."""
+    if want and not timer.on:
+        free, why = limit.check(now_s)
+        if not free:
+            return Switched(False, why)
+    was_on = timer.on
+    allowed = timer.request(want, now_s)
+    if allowed.on and not was_on:
+        limit.note(now_s)
+    return allowed
+
+
+def follow(timer: MinOnOff, limit: StartLimit, target: object, now_s: float) -> None:
+    """Someone else (an override, a failsafe) switched the actuator to `target`: its minimum time counts from now
+    and an ON is a start like any other (the burner wears the same)."""
+    if isinstance(target, bool) and target != timer.on:
+        timer.on, timer.since_s = target, now_s
+        if target:
+            limit.note(now_s)
