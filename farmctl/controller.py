@@ -2,13 +2,20 @@
 
 Strategies (farmctl/strategies/), in the order a tick runs them:
 
+- radiation (`radiation`): the outside radiation's mean raises the heating and vent setpoints and sets the CO2
+  target where the recipe asks for it;
 - temperature integration (`integration`): banks degree-hours above the heating setpoint and lowers the night
-  heating setpoint by up to `max_deviation_k`;
+  heating setpoint by up to `max_deviation_k`, never in the pre-dawn window;
 - humidity (`humidity`): the RH limit in force, converted from a VPD or humidity-deficit setpoint;
-- ventilation (`ventilation`) -> roof_vent, side_vent: P-band on temperature and humidity, wind (windward before
-  leeward) and rain caps, rate limit and 5 % deadbanded steps;
-- heating (`heating`) -> heater: hysteresis and minimum on/off times, raised a little while venting for humidity;
-- screens (`screens`) -> thermal_screen (outside temperature, gap when humid), shade_screen (outside radiation);
+- dehumidification (`dehumidify`): over that limit, heat (or minimum pipe), then a screen gap, then a lee vent
+  crack, in stages with their own hysteresis; the condensation guard (`condensation`): the crop's temperature
+  (leaf sensor or canopy model) and, before sunrise, a heating setpoint floor above the dew point;
+- ventilation (`ventilation`) -> roof_vent, side_vent: P-band on temperature and humidity, lee side first, side
+  vents shut in the cold, wind (windward before leeward) and rain caps, rate limit and 5 % deadbanded steps;
+- heating (`heating`) -> heater: hysteresis and minimum on/off times around the setpoint raised for the
+  condensation guard and dehumidification;
+- screens (`screens`) -> thermal_screen (cold and dull outside, opened in steps, gap when dehumidifying),
+  shade_screen (outside radiation);
 - CO2 (`co2`) -> co2_valve: target lowered as the vents open, none beyond the maximum opening or in the dark;
 - circulation fan (`humidity`) -> circulation_fan: while heating, under a closed screen or near the RH limit;
 - irrigation and fertigation (`irrigation`, `fertigation`) -> irrigation_pump or fertigation: radiation-sum
@@ -28,11 +35,13 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from farmcore import canopy
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import MinOnOff, Switched
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmcore.site import FrostGuardDef, ZoneDef
-from farmctl.strategies import co2, frostguard, heating, humidity, screens, ventilation
+from farmctl.strategies import co2, condensation, frostguard, heating, humidity, radiation, screens, ventilation
+from farmctl.strategies.dehumidify import Dehumidifier
 from farmctl.strategies.integration import TemperatureIntegration
 from farmctl.strategies.irrigation import Irrigation
 from farmctl.strategies.lighting import Lighting
@@ -70,6 +79,10 @@ class GreenhouseController:
         self._irrigation = Irrigation()
         self._lighting = Lighting()
         self._co2_timers: dict[str, MinOnOff] = {}
+        self._dehum = Dehumidifier()
+        self._crop = condensation.CropTemperature()
+        self._screens = screens.Screens()
+        self._radiation = radiation.RadiationMean()
 
     def _co2_pace(self, view: ActuatorView, d: Decision, now_s: float) -> Decision:
         """A valve stops dosing at once, but opens again only after CO2_MIN_OFF_S: a closed house crosses the
@@ -93,19 +106,32 @@ class GreenhouseController:
         self._lighting.accumulate(inp)
         limit = humidity.rh_limit(inp)
         rh = inp.readings.get("relative_humidity")
-        rh_high = rh is not None and limit is not None and rh > limit[0]
+        sun_mean = self._radiation.update(inp)
+        crop = self._crop.update(inp, condensation.screen_closure(roles["thermal_screen"]))
+        dehum = self._dehum.step(inp, limit, hot_water=bool(roles["mixing_valve"]))
+        out.trace["dehumidify_stage"] = float(dehum.stage)
 
         want = None
         heating_on = False
         if base_sp is not None:
-            heat_sp, heat_why = self._ti.setpoint(inp, base_sp)
+            rad_k, rad_why = radiation.raise_k(inp, sun_mean, "heating")
+            heat_sp, heat_why = self._ti.setpoint(inp, base_sp + rad_k)
+            if rad_k:
+                heat_why = f"{heat_why} (recipe {base_sp:.1f} °C {rad_why})"
+                out.trace["radiation_heating_raise_k"] = rad_k
             out.trace["heating_setpoint"] = heat_sp
-            want = ventilation.demand(inp, heat_sp, limit)
+            vent_k, vent_why = radiation.raise_k(inp, sun_mean, "vent")
+            want = ventilation.demand(inp, heat_sp, limit, raise_k=vent_k, raise_why=vent_why)
             if want is not None:
                 out.trace["vent_demand_pct"] = want.pct
-                for view in roles["roof_vent"] + roles["side_vent"]:
-                    decide[view.id] = self._vents.decide(inp, view, want)
-            plan = heating.plan(heat_sp, heat_why, want is not None and want.humidity)
+                vents = roles["roof_vent"] + roles["side_vent"]
+                share = ventilation.shares(inp, vents, want, dehum.crack_pct, dehum.reason if dehum.stage >= 3 else "")
+                for view in vents:
+                    decide[view.id] = self._vents.decide(inp, view, want, share[view.id])
+            floor = condensation.floor(inp, crop)
+            if floor is not None:
+                out.trace["condensation_floor"] = floor[0]
+            plan = heating.plan(heat_sp, heat_why, dehum.raise_k, dehum.reason, floor)
             out.setpoints["air_temperature"] = plan.setpoint
             for view in roles["heater"]:
                 if (d := self._heaters.decide(inp, view, plan)) is not None:
@@ -115,8 +141,8 @@ class GreenhouseController:
 
         screened = False
         for view in roles["thermal_screen"]:
-            if (d := screens.thermal(inp, view, rh_high=rh_high)) is not None:
-                decide[view.id] = d
+            if (d := screens.thermal(inp, view, gap_pct=dehum.gap_pct, gap_why=dehum.reason)) is not None:
+                decide[view.id] = d = self._screens.pace(inp, view, d)
                 screened = screened or float(d.target) < 50
         for view in roles["shade_screen"]:
             if (d := screens.shade(inp, view)) is not None:
@@ -126,7 +152,7 @@ class GreenhouseController:
         known = [o for o in openings if o is not None]
         vent_pct = max(known, default=0.0) if len(known) == len(openings) else None
         for view in roles["co2_valve"]:
-            d, target = co2.decide(inp, view.target is True, vent_pct)
+            d, target = co2.decide(inp, view.target is True, vent_pct, radiation.co2_target(inp, sun_mean))
             if d is not None:
                 decide[view.id] = self._co2_pace(view, d, inp.now_s)
             if target is not None:
@@ -155,6 +181,12 @@ class GreenhouseController:
         out.trace["radiation_sum_j_cm2"] = self._irrigation.radiation_sum_j_cm2
         if "temperature_integration" in inp.strategy:
             out.trace["ti_bank_kh"] = self._ti.bank_kh()
+        if crop is not None:
+            out.trace["crop_temperature"] = crop[0]
+        if rh is not None and "air_temperature" in inp.readings:
+            out.trace["dew_point"] = canopy.dew_point_c(inp.readings["air_temperature"], rh)
+        if sun_mean is not None:
+            out.trace["radiation_mean_w_m2"] = sun_mean
         return out
 
     def _new_day(self, inp: TickInput, out: TickOutput) -> None:
@@ -176,6 +208,10 @@ class GreenhouseController:
             **self._lighting.state(),
             "ti_bank": self._ti.state(),
             "heaters": self._heaters.state(),
+            "dehumidify": self._dehum.state(),
+            **self._crop.state(),
+            "screens_moved_s": self._screens.state(),
+            **self._radiation.state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -186,6 +222,10 @@ class GreenhouseController:
         self._lighting.restore(state)
         self._ti.restore(state.get("ti_bank", []))
         self._heaters.restore(state.get("heaters", {}))
+        self._dehum.restore(state.get("dehumidify", {}))
+        self._crop.restore(state)
+        self._screens.restore(state.get("screens_moved_s", {}))
+        self._radiation.restore(state)
 
 
 def for_zone(_zone: ZoneDef) -> GreenhouseController:

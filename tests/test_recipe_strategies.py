@@ -50,8 +50,8 @@ def test_each_kind_package_registers_its_tables():
     assert found["greenhouse"].__module__ == "farmctl.strategies.schema"
     assert found["tank"].__module__ == "aquactl.strategies.schema"
     assert set(found["greenhouse"].model_fields) == {"ventilation", "heating", "screens", "co2", "humidity",
-                                                      "irrigation", "fertigation", "lighting",
-                                                      "temperature_integration"}
+                                                      "dehumidify", "condensation", "radiation", "irrigation",
+                                                      "fertigation", "lighting", "temperature_integration"}
     assert set(found["tank"].model_fields) == {"oxygen", "feeding", "water"}
 
 

@@ -170,8 +170,8 @@ def test_heater_timer_follows_a_switch_made_by_someone_else():
 
 
 def test_dehumidification_raises_the_heating_setpoint():
-    plan = heating.plan(18.0, "heating setpoint 18.0 °C", True)
-    assert plan.setpoint == 18.0 + heating.DEHUMIDIFY_RAISE_K and "dehumidifying" in plan.why
+    plan = heating.plan(18.0, "heating setpoint 18.0 °C", 1.5, "dehumidifying")
+    assert plan.setpoint == 19.5 and "dehumidifying" in plan.why
 
 
 def test_heater_without_air_temperature_gives_no_decision():
@@ -194,8 +194,8 @@ def test_ti_lowers_the_night_setpoint_within_max_deviation():
     ti = TemperatureIntegration()
     bank_day(ti, 1.0)  # 8 Kh
     assert ti.bank_kh() == pytest.approx(8.0)
-    sp, why = ti.setpoint(tin(at(22), strategy=TI), 18.0)  # 8.5 h to sunrise: 8 / 8.5 = 0.94 K
-    assert sp == pytest.approx(18.0 - 8 / 8.5) and "TI" in why
+    sp, why = ti.setpoint(tin(at(22), strategy=TI), 18.0)  # 6.5 h to the pre-dawn window (04:30): 8 / 6.5 K
+    assert sp == pytest.approx(18.0 - 8 / 6.5) and "TI" in why
     ti_hot = TemperatureIntegration()
     bank_day(ti_hot, 6.0)  # 48 Kh: would be 5.6 K, capped at 2
     assert ti_hot.setpoint(tin(at(22), strategy=TI), 18.0)[0] == pytest.approx(16.0)
@@ -222,24 +222,24 @@ def test_ti_forgets_hours_older_than_the_window():
 
 def test_thermal_screen_closes_by_the_night_threshold_and_opens_with_hysteresis():
     night = tin(at(22), weather={**CALM, "air_temperature": 9.0})
-    assert screens.thermal(night, act("t", "thermal_screen", 100.0), rh_high=False).target == 0
+    assert screens.thermal(night, act("t", "thermal_screen", 100.0)).target == 0
     day = tin(at(12), weather={**CALM, "air_temperature": 9.0})
-    assert screens.thermal(day, act("t", "thermal_screen", 0.0), rh_high=False).target == 100  # day limit 5
+    assert screens.thermal(day, act("t", "thermal_screen", 0.0)).target == 100  # day limit 5
     between = tin(at(22), weather={**CALM, "air_temperature": 10.5})
-    assert screens.thermal(between, act("t", "thermal_screen", 0.0), rh_high=False).target == 0
-    assert screens.thermal(between, act("t", "thermal_screen", 100.0), rh_high=False).target == 100
+    assert screens.thermal(between, act("t", "thermal_screen", 0.0)).target == 0
+    assert screens.thermal(between, act("t", "thermal_screen", 100.0)).target == 100
 
 
 def test_thermal_screen_opens_a_gap_to_dehumidify():
     night = tin(at(22), weather={**CALM, "air_temperature": 2.0})
-    d = screens.thermal(night, act("t", "thermal_screen", 0.0), rh_high=True)
-    assert d.target == screens.DEHUMIDIFY_GAP_PCT and "gap" in d.reason
+    d = screens.thermal(night, act("t", "thermal_screen", 0.0), gap_pct=5.0, gap_why="dehumidifying")
+    assert d.target == 5.0 and "gap" in d.reason and "dehumidifying" in d.reason
 
 
 def test_screens_hold_without_the_outside_reading():
     blind = tin(at(22), weather={})
-    assert screens.thermal(blind, act("t", "thermal_screen", 0.0), rh_high=False).target == 0
-    assert screens.thermal(blind, act("t", "thermal_screen"), rh_high=False) is None
+    assert screens.thermal(blind, act("t", "thermal_screen", 0.0)).target == 0
+    assert screens.thermal(blind, act("t", "thermal_screen")) is None
     shade = {"screens": {"shade_above_radiation": 600}}
     assert screens.shade(tin(weather={}, strategy=shade), act("s", "shade_screen")) is None
 

@@ -40,16 +40,18 @@ def working_target(setpoint: float, vent_pct: float, max_vent: float) -> float:
     return setpoint - (setpoint - AMBIENT_PPM) * share
 
 
-def decide(inp: TickInput, on: bool, vent_pct: float | None) -> tuple[Decision | None, float | None]:
+def decide(inp: TickInput, on: bool, vent_pct: float | None,
+           setpoint: tuple[float | None, str] | None = None) -> tuple[Decision | None, float | None]:
     """(valve decision, working target ppm); no decision without a good CO2 reading.
 
-    `vent_pct` is the widest vent opening now, None when the zone has vents whose position is unknown.
+    `vent_pct` is the widest vent opening now, None when the zone has vents whose position is unknown;
+    `setpoint` replaces the recipe's (radiation.py) with its reason.
     """
     ppm = inp.readings.get("co2")
     if ppm is None:
         return None, None
     table = inp.strategy.get("co2", {})
-    sp = inp.setpoints.get("co2")
+    sp, sp_why = setpoint if setpoint is not None else (inp.setpoints.get("co2"), "")
     if sp is None or sp <= NO_DOSING_AT_OR_BELOW_PPM:
         return Decision(False, "recipe", "CO2 off: no dosing target" if sp is None
                         else f"CO2 off: setpoint {sp:g} ppm is about outside air"), None
@@ -66,5 +68,6 @@ def decide(inp: TickInput, on: bool, vent_pct: float | None) -> tuple[Decision |
                         "outside air"), target
     switched = Hysteresis.band(target, BAND_PPM, action="raise").decide(on, ppm)
     state = "on" if switched.on else "off"
-    return Decision(switched.on, "recipe", f"CO2 {state}: {ppm:.0f} ppm, {switched.reason} (setpoint {sp:g} ppm "
-                    f"lowered to {target:.0f} at vents {vent_pct:g} % of max {max_vent:g} %)"), target
+    why = f"; {sp_why}" if sp_why else ""
+    return Decision(switched.on, "recipe", f"CO2 {state}: {ppm:.0f} ppm, {switched.reason} (setpoint {sp:.0f} ppm "
+                    f"lowered to {target:.0f} at vents {vent_pct:g} % of max {max_vent:g} %{why})"), target

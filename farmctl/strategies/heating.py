@@ -1,9 +1,9 @@
-"""Heater: on/off around the heating setpoint with hysteresis and minimum on/off times, plus dehumidification.
+"""Heater: on/off around the heating setpoint with hysteresis and minimum on/off times.
 
-While the vents are open for humidity the setpoint is raised by DEHUMIDIFY_RAISE_K: moist air is vented and
-the heat keeps the house from cooling onto the setpoint, which would close the vents again (the "minimum pipe"
-habit of commercial controllers, anchors.md Priva/Hoogendoorn dehumidification). Heating's `p_band_k` is for
-a modulating heat supply and is not used by an on/off heater; the band is `heating.band_k`.
+The setpoint the heater works to (`plan`) is the heating setpoint in force (the recipe's, raised with radiation,
+lowered by temperature integration), lifted to the condensation guard's floor before sunrise
+(condensation.py) and raised while dehumidifying (dehumidify.py). Heating's `p_band_k` is for a modulating heat
+supply and is not used by an on/off heater; the band is `heating.band_k`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and it
 BAND_K = 1.0  # on at setpoint - 0.5 K, off at setpoint + 0.5 K [engineering choice]
 MIN_ON_S = 180.0  # minimum run, protects burner and contactor (anchors.md: min ON/OFF, Brewblox) [engineering choice]
 MIN_OFF_S = 180.0  # [engineering choice]
-DEHUMIDIFY_RAISE_K = 1.0  # setpoint raise while venting for humidity [engineering choice]
 # [engineering choice] at most one start per 10 min on average: the 3 min on / 3 min off above still allow 10 an
 # hour, and burner and compressor makers commonly allow 6-12 starts an hour [unverified: no maker's sheet cited]
 MAX_STARTS_PER_HOUR = 6
@@ -47,13 +46,17 @@ class HeatPlan:
     why: str
 
 
-def plan(heat_sp: float, heat_reason: str, dehumidify: bool) -> HeatPlan:
-    """The working setpoint: the heating setpoint (possibly lowered by temperature integration), raised a
-    little while the vents are open for humidity."""
-    if dehumidify:
-        raised = heat_sp + DEHUMIDIFY_RAISE_K
-        return HeatPlan(raised, f"{heat_reason} + {DEHUMIDIFY_RAISE_K:g} K dehumidifying = {raised:.1f} °C")
-    return HeatPlan(heat_sp, heat_reason)
+def plan(heat_sp: float, heat_reason: str, raise_k: float = 0.0, raise_why: str = "",
+         floor: tuple[float, str] | None = None) -> HeatPlan:
+    """The working setpoint: the heating setpoint in force, at least the condensation guard's `floor`, plus
+    the dehumidification raise `raise_k` (for `raise_why`)."""
+    sp, why = heat_sp, heat_reason
+    if floor is not None and floor[0] > sp:
+        sp, why = floor[0], f"{why}, raised to {floor[0]:.1f} °C by the {floor[1]}"
+    if raise_k > 0:
+        sp += raise_k
+        why = f"{why} + {raise_k:g} K = {sp:.1f} °C ({raise_why})"
+    return HeatPlan(sp, why)
 
 
 class Heaters:

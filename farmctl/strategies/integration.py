@@ -3,16 +3,19 @@
 Crops respond to the mean temperature over a day or more (agronomy.md §1.4: 24-h mean ≈ 18 °C), so heat banked
 on a sunny day may be given back by heating less at night. The bank is the sum of (air - heating setpoint)
 over the last `window_h` hours, kept in hourly buckets; at night the heating setpoint is lowered by
-bank / hours left until sunrise, never by more than `max_deviation_k`, and never when the bank is empty.
-Time below the setpoint (including the lowered night) draws the bank down again.
+bank / hours left until the pre-dawn window of the condensation guard, never by more than `max_deviation_k`,
+and never when the bank is empty. The lowering ends when that window starts (`before_sunrise_h` before
+sunrise): the pre-dawn ramp warms the crop above the dew point before the sun and the morning moisture reach
+it, and saving heat there buys grey mould (condensation.py). Time below the setpoint (including the lowered
+night) draws the bank down again.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from farmcore.recipe.schema import StrategyTable, param
+from farmctl.strategies import condensation
 
 if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
     from farmcore.runtime.controller import TickInput
@@ -64,12 +67,16 @@ class TemperatureIntegration:
         bank = self.bank_kh()
         if inp.is_day or bank <= 0:
             return base_sp, f"heating setpoint {base_sp:.1f} °C (TI bank {bank:+.1f} Kh)"
-        sunrise = inp.sun[0] if inp.local < inp.sun[0] else inp.sun[0] + timedelta(days=1)
-        hours_left = max((sunrise - inp.local).total_seconds() / 3600, 1.0)
+        start, _ = condensation.window(inp)
+        if inp.local >= start:
+            return base_sp, (f"heating setpoint {base_sp:.1f} °C (TI bank {bank:+.1f} Kh kept: no lowering in the "
+                             f"pre-dawn window from {start:%H:%M})")
+        hours_left = max((start - inp.local).total_seconds() / 3600, 1.0)
         max_dev = table.get("max_deviation_k", MAX_DEVIATION_K)
         lower = min(bank / hours_left, max_dev)
         return base_sp - lower, (f"heating setpoint {base_sp:.1f} - {lower:.1f} K TI = {base_sp - lower:.1f} °C "
-                                 f"(bank {bank:+.1f} Kh over {hours_left:.1f} h to sunrise, max {max_dev:g} K)")
+                                 f"(bank {bank:+.1f} Kh over {hours_left:.1f} h to the pre-dawn window at "
+                                 f"{start:%H:%M}, max {max_dev:g} K)")
 
     def state(self) -> list[list[float]]:
         return [[h, v] for h, v in sorted(self.buckets.items())]

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from farmcore.recipe.schema import StrategyTables, param
 from farmctl.strategies.co2 import Co2Table
+from farmctl.strategies.condensation import CondensationTable
+from farmctl.strategies.dehumidify import DehumidifyTable
 from farmctl.strategies.fertigation import FertigationTable
 from farmctl.strategies.heating import HeatingTable
 from farmctl.strategies.humidity import HumidityTable
 from farmctl.strategies.integration import TemperatureIntegrationTable
 from farmctl.strategies.irrigation import IrrigationTable
 from farmctl.strategies.lighting import LightingTable
+from farmctl.strategies.radiation import RadiationTable
 from farmctl.strategies.screens import ScreensTable
 from farmctl.strategies.ventilation import VentilationTable
 
@@ -22,6 +25,12 @@ class GreenhouseStrategy(StrategyTables):
     screens: ScreensTable | None = param(unit="", en="thermal and shade screens", ko="보온 커튼과 차광 커튼")
     co2: Co2Table | None = param(unit="", en="CO2 dosing", ko="CO2 공급")
     humidity: HumidityTable | None = param(unit="", en="humidity", ko="습도")
+    dehumidify: DehumidifyTable | None = param(unit="", en="dehumidifying: heat, screen gap, lee vent crack",
+                                               ko="제습: 난방, 보온 커튼 틈, 바람 반대쪽 환기창 틈")
+    condensation: CondensationTable | None = param(unit="", en="pre-dawn condensation guard",
+                                                   ko="해 뜨기 전 결로 방지")
+    radiation: RadiationTable | None = param(unit="", en="setpoints raised with radiation",
+                                             ko="일사량에 따른 설정값 조정")
     irrigation: IrrigationTable | None = param(unit="", en="irrigation events", ko="관수")
     fertigation: FertigationTable | None = param(unit="", en="nutrient solution", ko="양액")
     lighting: LightingTable | None = param(unit="", en="supplemental lighting", ko="보광")

@@ -1,4 +1,4 @@
-"""Vent positions: proportional to temperature and humidity demand, then capped by wind and rain.
+"""Vent positions: proportional to temperature and humidity demand, lee side first, then capped by wind and rain.
 
 Vents open over `p_band_k` above the vent setpoint (heating setpoint + `offset_k`) and over `humidity_p_band`
 above the RH limit; humidity venting is skipped when it would cool the house onto the heating setpoint or when
@@ -6,6 +6,14 @@ it is colder outside than `min_outside_temperature`. The demand is rate limited 
 the motor from closed to open, and quantised with a deadband so the motor is not nudged every tick. Wind and
 rain caps act at once: safety never waits for a rate limit. Wind outranks rain (Link4, anchors.md): the
 smaller cap wins.
+
+Which vents open (`shares`): the lee side first, as commercial climate computers do (Priva, Link4:
+windward/leeward from the weather station, anchors.md): the lee vents follow the demand and the windward ones
+open only once the lee vents are beyond `windward_above_lee_pct`, reaching full opening with them; wind
+blowing into an opening chills the crop and drives rain and draught in. Side vents stay shut while it is colder
+outside than `side_vent_min_outside` (cold air pours over the crop beside them) unless the zone has no roof
+vents, when they are its only way to shed heat. The humidity crack of dehumidify.py goes to the lee vents
+(the roof vents when the lee side cannot be told), however near the heating setpoint the house is.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import TYPE_CHECKING
 from pydantic import model_validator
 
 from farmcore.control.arbitration import Decision
-from farmcore.control.switching import RateLimit
+from farmcore.control.switching import Hysteresis, RateLimit
 from farmcore.recipe.schema import StrategyTable, param
 
 if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
@@ -35,6 +43,10 @@ RAIN_SIDE_PCT = 10.0  # side vents may stay this open in rain (under the eaves);
 UNKNOWN_WEATHER_MAX_PCT = 20.0  # cap while wind or rain is unknown [engineering choice]
 STEP_PCT = 5.0  # positions are multiples of this, moved only by a full step [engineering choice]
 MAX_RATE_PCT_S = 100 / 180  # comfort demand crosses the full travel in no less than 3 min [engineering choice]
+WINDWARD_ABOVE_LEE_PCT = 50.0  # windward vents open once the lee ones are half open [engineering choice]
+SIDE_VENT_MIN_OUTSIDE = 12.0  # the issue's example: no cold air through the side vents onto the crop [engineering
+#                               choice]; side vents are allowed again 1 K above it (SIDE_VENT_HYSTERESIS_K)
+SIDE_VENT_HYSTERESIS_K = 1.0  # [engineering choice]
 
 
 class VentilationTable(StrategyTable):
@@ -61,6 +73,14 @@ class VentilationTable(StrategyTable):
     close_all_ms: float = param(CLOSE_ALL_MS, gt=0, le=40, unit="m/s",
                                 en="every vent is closed at this wind speed",
                                 ko="이 풍속이 되면 모든 환기창을 닫습니다")
+    windward_above_lee_pct: float = param(
+        WINDWARD_ABOVE_LEE_PCT, ge=0, lt=100, unit="%",
+        en="windward vents open only once the lee vents are open beyond this (0: all vents alike)",
+        ko="바람 반대쪽 환기창이 이보다 더 열린 뒤에야 바람 부는 쪽 환기창을 엽니다(0이면 모두 같이 엽니다)")
+    side_vent_min_outside: float | None = param(
+        SIDE_VENT_MIN_OUTSIDE, ge=-30, le=40, unit="°C",
+        en="side vents stay shut when it is colder outside, unless the house has no roof vents (none: no limit)",
+        ko="바깥 기온이 이보다 낮으면 측창을 닫아 둡니다. 천창이 없는 온실은 예외입니다(없으면 제한 없음)")
 
     @model_validator(mode="after")
     def _wind_order(self) -> VentilationTable:
@@ -81,16 +101,19 @@ class VentDemand:
     humidity: bool  # the vents are asked open for humidity (dehumidifying)
 
 
-def demand(inp: TickInput, heat_sp: float, limit: tuple[float, str] | None) -> VentDemand | None:
-    """The vent opening temperature and humidity ask for; None without a good air temperature."""
+def demand(inp: TickInput, heat_sp: float, limit: tuple[float, str] | None, *, raise_k: float = 0.0,
+           raise_why: str = "") -> VentDemand | None:
+    """The vent opening temperature and humidity ask for; None without a good air temperature. `raise_k` lifts
+    the vent setpoint (radiation.py) for the reason `raise_why`."""
     t = inp.readings.get("air_temperature")
     if t is None:
         return None
     table = inp.strategy.get("ventilation", {})
-    vent_sp = heat_sp + table.get("offset_k", OFFSET_K)
+    vent_sp = heat_sp + table.get("offset_k", OFFSET_K) + raise_k
     band = table.get("p_band_k", P_BAND_K)
     temp_pct = min(max((t - vent_sp) / band * 100, 0.0), 100.0)
-    parts = [f"{t:.1f} °C vs vent setpoint {vent_sp:.1f} °C (P-band {band:g} K) -> {temp_pct:.0f} %"]
+    raised = f" ({raise_why})" if raise_k else ""
+    parts = [f"{t:.1f} °C vs vent setpoint {vent_sp:.1f} °C{raised} (P-band {band:g} K) -> {temp_pct:.0f} %"]
     hum_pct = 0.0
     rh = inp.readings.get("relative_humidity")
     if rh is None:
@@ -178,22 +201,72 @@ def _last(view: ActuatorView) -> float | None:
     return float(target) if isinstance(target, int | float) and not isinstance(target, bool) else None
 
 
+def _side_shut(inp: TickInput, views: list[ActuatorView]) -> str:
+    """Why the side vents stay shut now ("" when they may open)."""
+    min_out = inp.strategy.get("ventilation", {}).get("side_vent_min_outside", SIDE_VENT_MIN_OUTSIDE)
+    if min_out is None or not any(v.role == "roof_vent" for v in views):
+        return ""
+    t_out = inp.weather.get("air_temperature")
+    if t_out is None:
+        return "side vents shut: outside temperature unknown (roof vents vent)"
+    shut = all(_last(v) in (None, 0.0) for v in views if v.role == "side_vent")
+    rule = Hysteresis(on_below=min_out, off_above=min_out + SIDE_VENT_HYSTERESIS_K).decide(shut, t_out)
+    return f"side vents shut: outside {rule.reason} (side_vent_min_outside {min_out:g} °C)" if rule.on else ""
+
+
+def shares(inp: TickInput, views: list[ActuatorView], want: VentDemand, crack_pct: float = 0.0,
+           crack_why: str = "") -> dict[str, tuple[float, str]]:
+    """Each vent's share of the demand (before rate limit and caps), and why: lee first, side vents shut in the
+    cold, the humidity crack on the lee vents (`crack_why` is given whenever dehumidifying has reached the
+    crack, also when it cannot crack, so the vent's reason says why it stays shut)."""
+    w = inp.weather
+    side_shut = _side_shut(inp, views)
+    open_views = [v for v in views if not (side_shut and v.role == "side_vent")]
+    known = "wind_direction" in w and "wind_speed" in w
+    lee = [v for v in open_views if known and v.facing is not None and not is_windward(v.facing,
+                                                                                          w["wind_direction"])]
+    lee_ids = {v.id for v in lee}
+    at = inp.strategy.get("ventilation", {}).get("windward_above_lee_pct", WINDWARD_ABOVE_LEE_PCT)
+    sequenced = bool(lee) and len(lee) < len(open_views) and at > 0
+    crack_ids = lee_ids or {v.id for v in open_views if v.role == "roof_vent"}
+    out: dict[str, tuple[float, str]] = {}
+    for v in views:
+        if side_shut and v.role == "side_vent":
+            out[v.id] = (0.0, side_shut)
+            continue
+        pct, why = want.pct, ""
+        if sequenced and v.id not in lee_ids:
+            pct = max(want.pct - at, 0.0) / (100 - at) * 100
+            why = f"windward: opens once the lee vents are beyond {at:g} % -> {pct:.0f} %"
+        elif sequenced:
+            why = "lee side first"
+        if crack_pct > pct and v.id in crack_ids:
+            pct, why = crack_pct, crack_why if v.id in lee_ids else f"{crack_why} (lee side unknown: roof vent)"
+        elif crack_why and v.id in crack_ids:
+            why = f"{why}; {crack_why}" if why else crack_why
+        out[v.id] = (pct, why)
+    return out
+
+
 class Vents:
     """Turns the shared vent demand into each vent's position; keeps one rate limiter per vent."""
 
     def __init__(self) -> None:
         self._rate: dict[str, RateLimit] = {}
 
-    def decide(self, inp: TickInput, view: ActuatorView, want: VentDemand) -> Decision:
-        """The vent's target position (% open) and a reason a technician can follow."""
+    def decide(self, inp: TickInput, view: ActuatorView, want: VentDemand,
+               share: tuple[float, str] | None = None) -> Decision:
+        """The vent's target position (% open) and a reason a technician can follow; `share` is this vent's
+        part of the demand (`shares`), the whole demand when not given."""
         prev = _last(view)
+        pct, note = share if share is not None else (want.pct, "")
         limiter = self._rate.setdefault(view.id, RateLimit(MAX_RATE_PCT_S))
         if prev is not None and (limiter.value is None or abs(limiter.value - prev) >= STEP_PCT):
             limiter.seed(prev, inp.now_s - inp.dt_s)  # moved by an override, a failsafe or a cap
-        limited = limiter.step(want.pct, inp.now_s)
+        limited = limiter.step(pct, inp.now_s)
         cap, cap_reason = weather_cap(inp, view)
         target = min(quantise(limited.value, prev), _floor(cap))
-        reason = f"vent {target:g} %: {want.reason}"
+        reason = f"vent {target:g} %: {want.reason}" + (f"; {note}" if note else "")
         if limited.limited:
             reason += f"; movement {limited.reason}"
         if cap_reason:
