@@ -12,15 +12,22 @@ Strategies (farmctl/strategies/), in the order a tick runs them:
   (leaf sensor or canopy model) and, before sunrise, a heating setpoint floor above the dew point;
 - ventilation (`ventilation`) -> roof_vent, side_vent: P-band on temperature and humidity, lee side first, side
   vents shut in the cold, wind (windward before leeward) and rain caps, rate limit and 5 % deadbanded steps;
-- heating (`heating`) -> heater: hysteresis and minimum on/off times around the setpoint raised for the
-  condensation guard and dehumidification;
+- heating (`heating`) -> heater: hysteresis, minimum on/off times and at most `max_starts_per_hour` starts
+  around the setpoint raised for the condensation guard and dehumidification;
 - screens (`screens`) -> thermal_screen (cold and dull outside, opened in steps, gap when dehumidifying),
   shade_screen (outside radiation);
+- hot-water loop (`heatloop`) -> boiler, mixing_valve: pipe set-point by a P-band on air temperature between
+  minimum and maximum pipe (minimum pipe also for the dehumidification), the valve by PID on the pipe
+  temperature in steps, the boiler on while the loop runs with minimum times and a start limit;
 - CO2 (`co2`) -> co2_valve: target lowered as the vents open, none beyond the maximum opening or in the dark;
 - circulation fan (`humidity`) -> circulation_fan: while heating, under a closed screen or near the RH limit;
 - irrigation and fertigation (`irrigation`, `fertigation`) -> irrigation_pump or fertigation: radiation-sum
-  events with min/max intervals and a soil-moisture trigger, EC/pH to the nutrient node;
+  events with min/max intervals and a soil-moisture trigger, the dose steered toward the drain target where
+  `drain_pct` is read, EC/pH to the nutrient node, which stops (`TickOutput.stops`, an alarm) when the
+  supply's EC or pH leaves its safe band;
 - lighting (`lighting`) -> lamps: photoperiod window and DLI pro rata;
+- water curtain (`watercurtain`) -> water_curtain: at night below an outside temperature while the groundwater
+  is warm enough, off before sunrise;
 - the frost guard (`frostguard`): with no good inside temperature on a cold day or night, the degraded mode of
   the heaters (a duty by the outside temperature) and vents (shut), which the runtime's safety uses instead of
   their plain failsafe.
@@ -42,9 +49,11 @@ from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmcore.site import FrostGuardDef, ZoneDef
 from farmctl.strategies import co2, condensation, frostguard, heating, humidity, radiation, screens, ventilation
 from farmctl.strategies.dehumidify import Dehumidifier
+from farmctl.strategies.heatloop import HeatLoop
 from farmctl.strategies.integration import TemperatureIntegration
 from farmctl.strategies.irrigation import Irrigation
 from farmctl.strategies.lighting import Lighting
+from farmctl.strategies.watercurtain import WaterCurtain
 
 STATE_VERSION = 1
 DEFAULT_FROST = FrostGuardDef()  # a zone whose site file says nothing about its frost guard
@@ -79,6 +88,8 @@ class GreenhouseController:
         self._irrigation = Irrigation()
         self._lighting = Lighting()
         self._co2_timers: dict[str, MinOnOff] = {}
+        self._loop = HeatLoop()
+        self._curtain = WaterCurtain()
         self._dehum = Dehumidifier()
         self._crop = condensation.CropTemperature()
         self._screens = screens.Screens()
@@ -137,6 +148,8 @@ class GreenhouseController:
                 if (d := self._heaters.decide(inp, view, plan)) is not None:
                     decide[view.id] = d
                     heating_on = heating_on or d.target is True
+            self._loop.decide(inp, plan, dehum.min_pipe, roles["boiler"], roles["mixing_valve"], out)
+            heating_on = heating_on or any(decide[v.id].target is True for v in roles["boiler"] if v.id in decide)
             out.trace["heat_demand"] = float(heating_on)
 
         screened = False
@@ -166,6 +179,9 @@ class GreenhouseController:
         self._irrigation.decide(inp, roles["irrigation_pump"], roles["fertigation"], out)
         for view in roles["lamps"]:
             if (d := self._lighting.decide(inp, view)) is not None:
+                decide[view.id] = d
+        for view in roles["water_curtain"]:
+            if (d := self._curtain.decide(inp, view)) is not None:
                 decide[view.id] = d
 
         frost = (inp.zone.frost_guard if inp.zone is not None else None) or DEFAULT_FROST  # the site's, as reloaded
@@ -208,6 +224,8 @@ class GreenhouseController:
             **self._lighting.state(),
             "ti_bank": self._ti.state(),
             "heaters": self._heaters.state(),
+            "heat_loop": self._loop.state(),
+            "water_curtain": self._curtain.state(),
             "dehumidify": self._dehum.state(),
             **self._crop.state(),
             "screens_moved_s": self._screens.state(),
@@ -222,6 +240,8 @@ class GreenhouseController:
         self._lighting.restore(state)
         self._ti.restore(state.get("ti_bank", []))
         self._heaters.restore(state.get("heaters", {}))
+        self._loop.restore(state.get("heat_loop", {}))
+        self._curtain.restore(state.get("water_curtain", {}))
         self._dehum.restore(state.get("dehumidify", {}))
         self._crop.restore(state)
         self._screens.restore(state.get("screens_moved_s", {}))

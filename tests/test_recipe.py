@@ -358,10 +358,10 @@ def test_recipe_check_names_keys_no_strategy_acts_on(tmp_path: Path):
     from farmctl.cli import cli
 
     path = tmp_path / "r.toml"
-    path.write_text(BASE.replace("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\ntarget_drain_pct = 25"))
+    path.write_text(BASE.replace("radiation_sum_j_cm2 = 150", "radiation_sum_j_cm2 = 150\ndose_ml_per_plant = 100"))
     res = CliRunner().invoke(cli, ["recipe", "check", str(path)], env={"FARMCTL_LANG": "en"})
     assert res.exit_code == 0 and res.stdout == f"ok {path} test-crop@2\n"
-    assert res.stderr == (f"warning: {path}: strategy.irrigation.target_drain_pct: kept with the recipe, but no "
+    assert res.stderr == (f"warning: {path}: strategy.irrigation.dose_ml_per_plant: kept with the recipe, but no "
                           "strategy acts on it yet\n")
 
 

@@ -51,7 +51,8 @@ def test_each_kind_package_registers_its_tables():
     assert found["tank"].__module__ == "aquactl.strategies.schema"
     assert set(found["greenhouse"].model_fields) == {"ventilation", "heating", "screens", "co2", "humidity",
                                                       "dehumidify", "condensation", "radiation", "irrigation",
-                                                      "fertigation", "lighting", "temperature_integration"}
+                                                      "fertigation", "lighting", "temperature_integration",
+                                                      "heat_loop", "water_curtain"}
     assert set(found["tank"].model_fields) == {"oxygen", "feeding", "water"}
 
 

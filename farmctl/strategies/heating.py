@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from farmcore.control.arbitration import Decision
-from farmcore.control.starts import StartLimit
+from farmcore.control.starts import StartLimit, follow, paced
 from farmcore.control.switching import Hysteresis, MinOnOff
 from farmcore.recipe.schema import StrategyTable, param
 
@@ -81,25 +81,12 @@ class Heaters:
         band = table.get("band_k", BAND_K)
         timer = self.timers.setdefault(view.id, MinOnOff(MIN_ON_S, MIN_OFF_S))
         limit = self._limit(view.id, int(table.get("max_starts_per_hour", MAX_STARTS_PER_HOUR)))
-        if isinstance(view.target, bool) and view.target != timer.on:
-            # Someone else (override, failsafe) switched it: count its minimum time from now, and a start as a start.
-            timer.on, timer.since_s = view.target, inp.now_s
-            if view.target:
-                limit.note(inp.now_s)
+        follow(timer, limit, view.target, inp.now_s)
         wanted = Hysteresis.band(heat.setpoint, band, action="raise").decide(timer.on, t)
-        held = ""
-        if wanted.on and not timer.on and not (free := limit.check(inp.now_s))[0]:
-            allowed_on, held = False, f"; {free[1]}"
-        else:
-            was_on = timer.on
-            allowed = timer.request(wanted.on, inp.now_s)
-            allowed_on = allowed.on
-            if allowed.on != wanted.on:
-                held = f"; {allowed.reason}"
-            if allowed.on and not was_on:
-                limit.note(inp.now_s)
-        state = "on" if allowed_on else "off"
-        return Decision(allowed_on, "recipe", f"heater {state}: {t:.1f} °C, {wanted.reason} "
+        allowed = paced(timer, limit, wanted.on, inp.now_s)
+        held = "" if allowed.on == wanted.on else f"; {allowed.reason}"
+        state = "on" if allowed.on else "off"
+        return Decision(allowed.on, "recipe", f"heater {state}: {t:.1f} °C, {wanted.reason} "
                         f"(setpoint {heat.why}, band {band:g} K){held}")
 
     def state(self) -> dict[str, list[float | bool | list[float] | None]]:

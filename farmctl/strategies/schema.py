@@ -10,6 +10,7 @@ from farmctl.strategies.condensation import CondensationTable
 from farmctl.strategies.dehumidify import DehumidifyTable
 from farmctl.strategies.fertigation import FertigationTable
 from farmctl.strategies.heating import HeatingTable
+from farmctl.strategies.heatloop import HeatLoopTable
 from farmctl.strategies.humidity import HumidityTable
 from farmctl.strategies.integration import TemperatureIntegrationTable
 from farmctl.strategies.irrigation import IrrigationTable
@@ -17,6 +18,7 @@ from farmctl.strategies.lighting import LightingTable
 from farmctl.strategies.radiation import RadiationTable
 from farmctl.strategies.screens import ScreensTable
 from farmctl.strategies.ventilation import VentilationTable
+from farmctl.strategies.watercurtain import WaterCurtainTable
 
 
 class GreenhouseStrategy(StrategyTables):
@@ -36,3 +38,7 @@ class GreenhouseStrategy(StrategyTables):
     lighting: LightingTable | None = param(unit="", en="supplemental lighting", ko="보광")
     temperature_integration: TemperatureIntegrationTable | None = param(
         unit="", en="temperature integration (the table turns it on)", ko="온도 적산 제어(표가 있으면 켜집니다)")
+    heat_loop: HeatLoopTable | None = param(unit="", en="hot-water heating loop: boiler and mixing valve",
+                                            ko="온수 난방: 보일러와 혼합 밸브")
+    water_curtain: WaterCurtainTable | None = param(unit="", en="water curtain (groundwater over the inner film)",
+                                                    ko="수막 보온(지하수를 속비닐 위에 뿌림)")
