@@ -19,7 +19,11 @@ Extensions beyond Van Henten, each off or neutral in the Korean sets unless stat
 node (floor, structure; `mass_*`), heat exchange with a fixed-temperature boundary (heated neighbouring
 compartments, corridor, soil; `boundary_*`, on in the Venlo compartment only), the sky's long-wave loss
 when the weather gives it (`sky_loss_share`, site histories only), the latent heat of transpiration
-(`latent_heat_share`, 0 = Van Henten), the pipe water's own heat capacity, and a shade screen.
+(`latent_heat_share`, 0 = Van Henten), the pipe water's own heat capacity, and a shade screen. Issue 16 added:
+screens that pass only their light transmission (`screen_transmission`, `shade_transmission`; counters of the
+light with and without them), the crop canopy's temperature (farmcore/canopy.py) and its seconds below the dew
+point, a hot-water loop behind a boiler and a mixing valve (heatloop.py), the Korean water curtain
+(watercurtain.py), and the drain share of the last irrigation event.
 
 Integration: each sub-step (at most `MAX_SUBSTEP_S`) freezes the coefficients at its start and solves the
 three linear balances dX/dt = (a - b·X)/cap exactly (exponential integrator). That is stable for any step,
@@ -41,6 +45,15 @@ from typing import TYPE_CHECKING, Any
 from farmcore import canopy as crop_heat
 from farmcore.errors import ConfigError
 from farmcore.twin import heatloop
+from farmcore.twin.airunits import (
+    R_GAS,
+    absolute_humidity_to_rh,
+    co2_kg_m3_to_ppm,
+    co2_ppm_to_kg_m3,
+    dew_point,
+    rh_to_absolute_humidity,
+    saturation_vapour_pressure,
+)
 from farmcore.twin.exact import relax as _relax
 from farmcore.twin.watercurtain import GROUNDWATER_C, film_temperature
 
@@ -48,9 +61,6 @@ if TYPE_CHECKING:  # the weather module is a colleague's; step() only reads the 
     from farmcore.twin.weather import WeatherSample
 
 # --- physical constants --------------------------------------------------------------------------------
-R_GAS = 8314.0  # J K-1 kmol-1 (Van Henten R)
-M_CO2 = 44.01  # kg kmol-1
-P_ATM = 101_325.0  # Pa
 RHO_CP_AIR = 1290.0  # J m-3 K-1, Van Henten c_cap_q_v
 GRAVITY = 9.81  # m s-2
 LATENT_HEAT = 2.45e6  # J kg-1, evaporation of water at ≈ 20 °C
@@ -309,46 +319,6 @@ def dump_params(params: GreenhouseParams, comment: str = "") -> str:
         value = getattr(params, f.name)
         lines.append(f'{f.name} = "{value}"' if f.name == "name" else f"{f.name} = {float(value)!r}")
     return "\n".join(lines) + "\n"
-
-
-# --- unit conversions -----------------------------------------------------------------------------------
-
-def saturation_vapour_pressure(temp_c: float) -> float:
-    """Pa over water (Tetens form used by Vanthoor: 610.78·exp(17.2694·T/(T+238.3)))."""
-    return 610.78 * math.exp(17.2694 * temp_c / (temp_c + 238.3))
-
-
-def vapour_pressure_to_absolute_humidity(vp_pa: float, temp_c: float) -> float:
-    """kg m-3 (AH g m-3 = 2.1667·e/T, models.md A.7)."""
-    return 2.1667e-3 * vp_pa / (temp_c + 273.15)
-
-
-def rh_to_absolute_humidity(rh_pct: float, temp_c: float) -> float:
-    """Relative humidity (%) at temp_c -> absolute humidity, kg m-3."""
-    return vapour_pressure_to_absolute_humidity(saturation_vapour_pressure(temp_c) * rh_pct / 100.0, temp_c)
-
-
-def absolute_humidity_to_rh(ah_kg_m3: float, temp_c: float) -> float:
-    """Absolute humidity (kg m-3) at temp_c -> relative humidity, % (not clipped at 100)."""
-    vp = ah_kg_m3 * (temp_c + 273.15) / 2.1667e-3
-    return 100.0 * vp / saturation_vapour_pressure(temp_c)
-
-
-def dew_point(temp_c: float, rh_pct: float) -> float:
-    """Dew point, °C, by inverting the same saturation curve."""
-    vp = max(saturation_vapour_pressure(temp_c) * rh_pct / 100.0, 1e-3)
-    x = math.log(vp / 610.78)
-    return 238.3 * x / (17.2694 - x)
-
-
-def co2_ppm_to_kg_m3(ppm: float, temp_c: float, pressure_pa: float = P_ATM) -> float:
-    """CO2 volume fraction (ppm) -> mass concentration, kg m-3 (models.md A.7)."""
-    return ppm * 1e-6 * pressure_pa * M_CO2 / (R_GAS * (temp_c + 273.15))
-
-
-def co2_kg_m3_to_ppm(c_kg_m3: float, temp_c: float, pressure_pa: float = P_ATM) -> float:
-    """CO2 mass concentration, kg m-3 -> ppm. 1e-3 kg m-3 at 20 °C ≈ 547 ppm."""
-    return c_kg_m3 * R_GAS * (temp_c + 273.15) / (pressure_pa * M_CO2) * 1e6
 
 
 # --- state and inputs -----------------------------------------------------------------------------------
