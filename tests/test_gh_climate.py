@@ -266,3 +266,12 @@ def test_the_rh_limit_in_force_drives_dehumidifying_from_a_humidity_deficit():
     limit = humidity.rh_limit(inp)
     assert limit is not None and 86 < limit[0] < 88
     assert dehumidify.Dehumidifier().step(inp, limit, hot_water=False).active
+
+
+def test_the_guard_without_a_crop_temperature_still_keeps_the_dew_point_margin():
+    blind = {k: v for k, v in NIGHT_OUT.items() if k != "air_temperature"}  # no outside temperature, no leaf sensor
+    out = GreenhouseController().tick(tin(at(7), readings={"air_temperature": 15.0, "relative_humidity": 97.0},
+                                          weather=blind, setpoints={"air_temperature": 14.0},
+                                          actuators=[act("h", "heater")]))
+    floor = canopy.dew_point_c(15.0, 97.0) + condensation.MARGIN_K
+    assert out.setpoints["air_temperature"] == pytest.approx(floor) and "lag left out" in out.decisions["h"].reason

@@ -113,14 +113,15 @@ class CropTemperature:
 
 def floor(inp: TickInput, crop: tuple[float, str] | None) -> tuple[float, str] | None:
     """The lowest heating setpoint the guard allows now, and why; None outside the window or without the air
-    temperature, RH or a crop temperature."""
+    temperature or RH. Without a crop temperature the lag is left out (and the reason says so)."""
     if not in_window(inp):
         return None
     t, rh = inp.readings.get("air_temperature"), inp.readings.get("relative_humidity")
-    if t is None or rh is None or crop is None:
+    if t is None or rh is None:
         return None
     margin = inp.strategy.get("condensation", {}).get("margin_k", MARGIN_K)
     dew = canopy.dew_point_c(t, rh)
-    lag = max(t - crop[0], 0.0)
+    lag = max(t - crop[0], 0.0) if crop is not None else 0.0
+    source = crop[1] if crop is not None else "crop temperature unknown: lag left out"
     return dew + margin + lag, (f"condensation guard: dew point {dew:.1f} °C + {margin:g} K + crop lag "
-                                f"{lag:.1f} K ({crop[1]})")
+                                f"{lag:.1f} K ({source})")
