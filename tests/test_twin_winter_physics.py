@@ -112,6 +112,12 @@ def test_a_closed_mixing_valve_gives_no_heat() -> None:
     held = CURTAIN_HOUSE.pipe_capacity * CURTAIN_HOUSE.floor_area * (10.0 - s.pipe_water_temperature)
     assert s.heating_energy_j == pytest.approx(held, rel=0.05)  # what the pipes' own water held, no more
     assert s.boiler_temperature == pytest.approx(CURTAIN_HOUSE.boiler_high_limit)
+    p = PARAMS["single-pe-1000"]  # a house without a loop (or a curtain) is what it was: commands change nothing
+    plain, commanded = Greenhouse(p), Greenhouse(p)
+    commanded.inputs.boiler = commanded.inputs.mixing_valve = commanded.inputs.water_curtain = 1.0
+    for house in (plain, commanded):
+        run(house, 3600.0, weather(-2.0))
+    assert commanded.state == plain.state and plain.state.boiler_temperature is None
 
 
 def test_the_loop_heats_the_air_through_the_pipes_only() -> None:
@@ -143,15 +149,6 @@ def test_the_boilers_high_limit_holds() -> None:
     before = house.state.boiler_heat_j
     run(house, 3600.0, weather(5.0))
     assert 0 < house.state.boiler_heat_j - before < 0.5 * CURTAIN_HOUSE.boiler_capacity * 3600
-
-
-def test_a_house_without_a_loop_ignores_boiler_and_valve() -> None:
-    p = PARAMS["single-pe-1000"]
-    plain, commanded = Greenhouse(p), Greenhouse(p)
-    commanded.inputs.boiler = commanded.inputs.mixing_valve = 1.0
-    for house in (plain, commanded):
-        run(house, 3600.0, weather(-2.0))
-    assert commanded.state == plain.state
 
 
 # ------------------------------------------------------------------------------------------------ water curtain
@@ -197,15 +194,6 @@ def test_the_film_warms_an_unheated_house_toward_groundwater() -> None:
     colder.inputs.water_curtain, colder.inputs.groundwater_temperature = 1.0, 10.0
     run(colder, 12 * 3600.0, weather(-10.0))
     assert colder.state.air_temperature < curtain.state.air_temperature - 1.0
-
-
-def test_a_house_without_a_curtain_ignores_its_pump() -> None:
-    p = PARAMS["single-pe-1000"]
-    plain, commanded = Greenhouse(p), Greenhouse(p)
-    commanded.inputs.water_curtain = 1.0
-    for house in (plain, commanded):
-        run(house, 3600.0, weather(-2.0))
-    assert commanded.state == plain.state
 
 
 # ------------------------------------------------------------------------------------------------ drain
