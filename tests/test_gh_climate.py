@@ -275,3 +275,12 @@ def test_the_guard_without_a_crop_temperature_still_keeps_the_dew_point_margin()
                                           actuators=[act("h", "heater")]))
     floor = canopy.dew_point_c(15.0, 97.0) + condensation.MARGIN_K
     assert out.setpoints["air_temperature"] == pytest.approx(floor) and "lag left out" in out.decisions["h"].reason
+
+
+def test_after_a_restart_a_closed_screen_still_opens_in_steps():
+    """At start the last target is unknown; the position the driver reckons is where stepping starts from."""
+    view = ActuatorView("ts", "thermal_screen", "retractable", None, position=0.0)
+    sunny = {**NIGHT_OUT, "air_temperature": 0.0, "solar_radiation": 300.0}
+    out = GreenhouseController().tick(tin(at(11), readings={"air_temperature": 18.0}, weather=sunny, setpoints={},
+                                          actuators=[view]))
+    assert out.decisions["ts"].target == screens.OPEN_STEP_PCT and "opening in steps" in out.decisions["ts"].reason

@@ -119,7 +119,7 @@ class Screens:
 
     def pace(self, inp: TickInput, view: ActuatorView, d: Decision) -> Decision:
         """`d` for a closing (at once) or an opening made in steps with pauses up to `step_until_pct`."""
-        prev = view.target
+        prev = view.target if isinstance(view.target, int | float) else view.position  # at start: where it is
         target = d.target
         if not isinstance(prev, int | float) or isinstance(prev, bool) or not isinstance(target, int | float):
             return d
