@@ -44,10 +44,15 @@ Controllers:
     steps of 20 % every 4 min (against a cold-air drop); shade screen by the recipe's `shade_above_radiation`
     (none in tomato: open);
   * vents: P-band on temperature from the recipe (vent set-point = heating sp + `ventilation.offset_k`, full
-    open over `p_band_k`), 5 % steps with a one-step deadband; side vents shut below 5 °C outside; wind caps
-    (windward tapered shut from 4 to 8 m/s, leeward from 8 to 12 m/s) and rain (roof shut, sides ≤ 10 %);
+    open over `p_band_k`), 5 % steps with a one-step deadband, every vent alike (no lee side first); side
+    vents shut below the recipe's `side_vent_min_outside` (12 °C in tomato; 5 °C without it); wind caps from
+    the recipe's wind keys (windward tapered shut from 4 to 8 m/s, leeward from 8 to 12 m/s by default) and
+    rain (roof shut, sides ≤ 10 %);
   * CO2 to the recipe target by day (none at or below 450 ppm), 50 ppm band, only while every vent is at most
     the recipe's `co2.max_vent_opening_pct` (20 %), 180 s minimum off;
+  * radiation influence as the recipe's `[strategy.radiation]` sets it (heating and vent set-points raised
+    with the 10-min mean outside radiation, the CO2 target lowered in dull light): the recipe asks for it,
+    and commercial computers have it (Priva's radiation influence), so the two are judged on one recipe;
   * circulation fan while heating or under a closed screen; irrigation and fertigation by the same
     radiation-sum rule as ours (farmctl's `Irrigation` object: recipe sum, window, minimum/maximum interval,
     dose); no lamps.

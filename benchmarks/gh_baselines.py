@@ -6,6 +6,7 @@ daemon's drivers and the twin treat all three alike. See benchmarks/control_gree
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from farmcore.control.arbitration import Decision
@@ -32,13 +33,14 @@ SCREEN_GAP_PCT = 5.0  # gap in a closed screen while dehumidifying [engineering 
 SCREEN_STEP_PCT = 20.0  # a closed screen opens in steps of this ... [engineering choice]
 SCREEN_STEP_S = 240.0  # ... one every 4 min, against a cold-air drop [engineering choice]
 VENT_STEP_PCT = 5.0  # vent positions are multiples of this and move by at least one step [engineering choice]
-SIDE_MIN_OUTSIDE_C = 5.0  # side vents stay shut below this outside temperature (the recipe's day screen threshold)
+SIDE_MIN_OUTSIDE_C = 5.0  # side vents shut below this outside temperature, unless the recipe's side_vent_min_outside
 WIND_TAPER_MS, WIND_CLOSE_MS, WIND_ALL_MS = 4.0, 8.0, 12.0  # windward taper / windward shut / all shut
 RAIN_SIDE_PCT = 10.0  # side vents may stay this open in rain, roof vents shut
 CO2_BAND_PPM = 50.0  # valve on 25 ppm below the target, off 25 ppm above
 CO2_MIN_OFF_S = 180.0  # a closed valve stays closed this long
 CO2_MAX_VENT_PCT = 20.0  # no dosing with vents wider than this, unless the recipe's co2.max_vent_opening_pct
 NO_CO2_AT_OR_BELOW_PPM = 450.0  # a target about outside air means "do not dose" (the recipe schema)
+RADIATION_MEAN_S = 600.0  # radiation influence works on a 10-min mean (first order) unless the recipe says
 
 # -- the thermostat --------------------------------------------------------------------------------------------
 THERMOSTAT_DOSE_S = 120.0  # irrigation run, as our irrigation strategy's default dose
@@ -76,6 +78,23 @@ class ClimateComputer:
         self.screen_closed = False
         self.screen_step_at = float("-inf")
         self.irrigation = Irrigation()
+        self.radiation: float | None = None  # outside radiation, mean
+
+    def _radiation(self, inp: TickInput, table: dict[str, Any]) -> tuple[float, float, float | None]:
+        """The recipe's radiation influence (`[strategy.radiation]`, all off unless set): heating and vent
+        set-point raises, K, and the CO2 target, as a climate computer's radiation influence applies them."""
+        rad = inp.weather["solar_radiation"]
+        tau = table.get("mean_min", RADIATION_MEAN_S / 60) * 60
+        self.radiation = rad if self.radiation is None else rad + (self.radiation - rad) * math.exp(-inp.dt_s / tau)
+        above = max(self.radiation - table.get("above_w_m2", 200.0), 0.0) / 100
+        heat = min(above * table.get("heating_k_per_100_w_m2", 0.0), table.get("heating_max_k", 2.0))
+        vent = min(above * table.get("vent_k_per_100_w_m2", 0.0), table.get("vent_max_k", 2.0))
+        co2 = inp.setpoints.get("co2")
+        full = table.get("co2_full_above_w_m2")
+        if co2 is not None and full is not None:
+            low_sp, low = min(table.get("co2_low_ppm", 600.0), co2), table.get("co2_low_below_w_m2", 100.0)
+            co2 = low_sp + (co2 - low_sp) * min(max((self.radiation - low) / (full - low), 0.0), 1.0)
+        return heat, vent, co2
 
     def _screen(self, inp: TickInput, view: ActuatorView, table: dict[str, Any], rh_high: bool) -> Decision:
         t_out, rad = inp.weather["air_temperature"], inp.weather["solar_radiation"]
@@ -96,15 +115,17 @@ class ClimateComputer:
         return Decision(now, "recipe", f"screen opening in steps: outside {t_out:.1f} °C, {rad:.0f} W/m2")
 
     def _vent(self, inp: TickInput, view: ActuatorView, pct: float) -> Decision:
-        w = inp.weather
+        w, table = inp.weather, inp.strategy.get("ventilation", {})
         wind, t_out = w["wind_speed"], w["air_temperature"]
+        taper, shut = table.get("windward_taper_ms", WIND_TAPER_MS), table.get("windward_close_ms", WIND_CLOSE_MS)
         if _windward(view.facing, w.get("wind_direction")):
-            cap = _taper(wind, WIND_TAPER_MS, WIND_CLOSE_MS)
+            cap = _taper(wind, taper, shut)
         else:
-            cap = _taper(wind, WIND_CLOSE_MS, WIND_ALL_MS)
+            cap = _taper(wind, shut, table.get("close_all_ms", WIND_ALL_MS))
         if w.get("rain_detected", 0.0) >= 0.5:
             cap = min(cap, RAIN_SIDE_PCT if view.role == "side_vent" else 0.0)
-        if view.role == "side_vent" and t_out < SIDE_MIN_OUTSIDE_C:
+        side_min = table.get("side_vent_min_outside")
+        if view.role == "side_vent" and t_out < (SIDE_MIN_OUTSIDE_C if side_min is None else side_min):
             cap = 0.0
         want = min(pct, cap)
         prev = _pct(view, 0.0)
@@ -132,11 +153,12 @@ class ClimateComputer:
             self.gap = False
         elif rh >= limit and since is not None and inp.now_s - since >= GAP_AFTER_S:
             self.gap = True  # heat alone has not brought RH down: open the screen gap too, until dehumidifying ends
-        heat_sp = sp + (MIN_HEAT_RAISE_K if dehumidify else 0.0)
+        rad_heat, rad_vent, co2_target = self._radiation(inp, st.get("radiation", {}))
+        heat_sp = sp + rad_heat + (MIN_HEAT_RAISE_K if dehumidify else 0.0)
         band = st.get("heating", {}).get("band_k", HEAT_BAND_K)
         wanted = Hysteresis.band(heat_sp, band, action="raise").decide(self.heat.on, t).on
         heat_on = self.heat.request(wanted, inp.now_s).on
-        vent_sp = sp + vent.get("offset_k", 5.0)
+        vent_sp = sp + rad_heat + rad_vent + vent.get("offset_k", 5.0)
         vent_pct = min(max((t - vent_sp) / vent.get("p_band_k", 4.0) * 100, 0.0), 100.0)
         self.irrigation.accumulate(inp)
         views = list(inp.actuators.values())
@@ -158,7 +180,7 @@ class ClimateComputer:
                 decisions[view.id] = Decision(False, "recipe", "not used")
         vents_open = max((float(d.target) for v in views if v.role in VENT_ROLES
                           for d in [decisions[v.id]]), default=0.0)
-        target = inp.setpoints.get("co2", 400.0)
+        target = 400.0 if co2_target is None else co2_target
         max_vent = st.get("co2", {}).get("max_vent_opening_pct", CO2_MAX_VENT_PCT)
         dark_ok = st.get("co2", {}).get("dose_in_dark", False) or inp.is_day
         dose = (co2 is not None and target > NO_CO2_AT_OR_BELOW_PPM and dark_ok and vents_open <= max_vent
