@@ -601,7 +601,7 @@ class Greenhouse:
             t_cover = crop_heat.cover_temperature_c(temp, t_out) if curtain <= 0.0 else t_cov
             t_can = crop_heat.relax_c(temp if t_can is None else t_can,
                                       crop_heat.equilibrium_c(temp, t_cover, inside_solar, screen), h, tau_can)
-            if t_can < dew_point(temp, absolute_humidity_to_rh(hum, temp)):
+            if saturation_vapour_pressure(t_can) < hum * (temp + 273.15) / 2.1667e-3:  # below the dew point
                 cond += h
 
             # CO2: height·dc/dt = dose + resp - k_ph·(c - Γ) - f·(c - c_out)    (eq. 3, 6, 7)
