@@ -19,7 +19,7 @@ from farmcore.runtime.zone import RunState, ZoneConfig, ZoneRunner
 from farmcore.site import load_site
 from farmctl.controller import GreenhouseController
 from farmctl.strategies import fertigation
-from farmctl.strategies.irrigation import DOSE_S, Irrigation
+from farmctl.strategies.irrigation import Irrigation
 
 TZ = ZoneInfo("Asia/Seoul")
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=TZ)
@@ -173,4 +173,3 @@ def test_the_steered_dose_says_why_and_survives_a_restart():
     again.decide(tin(NOON.replace(hour=10), {"drain_pct": 8.0}, DRAIN), [PUMP], [], out)
     assert out.run_s == {"p": 120} and "drain 8 % vs target 25 ± 5 (too little): dose 120% of dose_s" in \
         out.decisions["p"].reason
-    assert DOSE_S == 120.0
