@@ -39,7 +39,7 @@ def test_its_nodes_serve_the_new_sensors_and_actuators() -> None:
     twin = make_twin()
     sensors, actuators = twin.devices["greenhouses"][11], twin.devices["greenhouses"][12]
     assert isinstance(sensors, KsNode) and isinstance(actuators, KsNode)
-    for slot in (2, 3, 5):  # pipe, leaf and groundwater temperature: KS temperature sensors
+    for slot in (2, 3, 20):  # pipe, leaf and groundwater temperature: KS temperature sensors
         assert sensors.device_codes[slot] == 1
     assert {actuators.device_codes[s] for s in (1, 2, 3, 4)} == {102}  # boiler, curtain pump, fan, irrigation
     assert {actuators.device_codes[s] for s in range(17, 22)} == {112}  # mixing valve, screen, vents
