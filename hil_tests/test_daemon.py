@@ -419,10 +419,10 @@ async def test_site_file_hot_reload_applies_limits_and_rejects_bad_files(tmp_pat
         z.run.setpoints_at = float("-inf")
         await r.run(30)
         assert z.run.setpoints["air_temperature"] == 18, "a hard limit from the reloaded site file caps the recipe"
-        r.path.write_text(text.replace('role = "heater"', 'role = "boiler"'))
+        r.path.write_text(text.replace('role = "heater"', 'role = "furnace"'))
         r.daemon.check_reload()
         rejected = [e["message"] for e in r.daemon.events if e["code"] == "reload_rejected"]
-        assert rejected and "role" in rejected[-1] and "boiler" in rejected[-1]
+        assert rejected and "role" in rejected[-1] and "furnace" in rejected[-1]
         await r.run(60)
         assert r.zone().run.decisions["heater"].source in ("recipe", "safety")
         assert r.daemon.site.zones[0].hard_limits["air_temperature"].max == 18, "the last good file keeps running"
