@@ -173,3 +173,4 @@ def test_the_steered_dose_says_why_and_survives_a_restart():
     again.decide(tin(NOON.replace(hour=10), {"drain_pct": 8.0}, DRAIN), [PUMP], [], out)
     assert out.run_s == {"p": 120} and "drain 8 % vs target 25 ± 5 (too little): dose 120% of dose_s" in \
         out.decisions["p"].reason
+    assert out.trace["irrigation_dose_pct"] == 120  # for the historian's graphs

@@ -145,6 +145,7 @@ class Irrigation:
             factor, how = max(self.dose_factor - step, 1 - span), "too much"
         else:
             return f"drain {drain:.0f} % within target {target:g} ± {tolerance:g}"
+        factor = round(factor, 3)  # steps of whole percent: no float drift in the state
         held = "" if factor != self.dose_factor else f", held at the ± {span:.0%} limit"
         self.dose_factor = factor
         return f"drain {drain:.0f} % vs target {target:g} ± {tolerance:g} ({how}): dose {factor:.0%} of dose_s{held}"
@@ -178,6 +179,7 @@ class Irrigation:
                     out.run_s[view.id] = dose
                     if params:
                         out.params[view.id] = dict(params)
+        out.trace["irrigation_dose_pct"] = 100 * self.dose_factor  # the drain steering's share of dose_s
         for view in via:
             out.decisions[view.id] = Decision(on, "recipe", reason)
         if nodes:
