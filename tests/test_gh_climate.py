@@ -17,6 +17,7 @@ import pytest
 
 from farmcore import canopy
 from farmcore.recipe.load import load_recipe
+from farmcore.runtime import reasontext
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmctl.controller import GreenhouseController
 from farmctl.strategies import condensation, dehumidify, humidity, screens, ventilation
@@ -284,3 +285,42 @@ def test_after_a_restart_a_closed_screen_still_opens_in_steps():
     out = GreenhouseController().tick(tin(at(11), readings={"air_temperature": 18.0}, weather=sunny, setpoints={},
                                           actuators=[view]))
     assert out.decisions["ts"].target == screens.OPEN_STEP_PCT and "opening in steps" in out.decisions["ts"].reason
+
+
+# ------------------------------------------------------------------------------------------ reasons in Korean
+
+def test_every_new_reason_reads_in_korean():
+    """The live view shows reasons in Korean through a phrase table: each new clause has its entry."""
+    texts: list[str] = []
+    humid = {"air_temperature": 17.8, "relative_humidity": 95.0}
+    for weather in (NIGHT_OUT, {**NIGHT_OUT, "air_temperature": -12.0}):
+        for out in run(GreenhouseController(), at(1), 25, HOUSE, readings=humid, weather=weather,
+                       setpoints={"air_temperature": 17.5, "relative_humidity": 85.0}):
+            texts += [d.reason for d in out.decisions.values()]
+    dawn = GreenhouseController()
+    dawn._ti.buckets = {int(at(14, day=DAY - timedelta(days=1)).timestamp() // 3600): 6.0}
+    for hh in (3, 6):
+        out = dawn.tick(tin(at(hh), readings={"air_temperature": 15.0, "relative_humidity": 80.0}, weather=NIGHT_OUT,
+                            setpoints={"air_temperature": 14.0}, strategy=TI, actuators=[act("h", "heater", False)]))
+        texts.append(out.decisions["h"].reason)
+    out = GreenhouseController().tick(tin(at(6, 30), readings={"air_temperature": 15.0, "relative_humidity": 97.0,
+                                                               "leaf_temperature": 13.5},
+                                          weather=NIGHT_OUT, setpoints={"air_temperature": 14.0},
+                                          actuators=[act("h", "heater")]))
+    texts.append(out.decisions["h"].reason)
+    morning = {**NIGHT_OUT, "air_temperature": 0.0, "solar_radiation": 400.0}
+    views = [act("ts", "thermal_screen", 0.0), *HOUSE[1:4], act("c", "co2_valve", False), act("h", "heater", False)]
+    rad = {"radiation": {**RAD["radiation"], "heating_k_per_100_w_m2": 0.5}}
+    for out in run(GreenhouseController(), at(11), 5, views, readings={"air_temperature": 26.0, "co2": 500.0,
+                                                                        "relative_humidity": 60.0},
+                   weather=morning, setpoints={"air_temperature": 18.0, "co2": 1000.0}, strategy=rad):
+        texts += [d.reason for d in out.decisions.values()]
+    texts.append(str(dehumidify.Dehumidifier().step(tin(at(1), readings={"relative_humidity": 95.0}, weather={},
+                                                        setpoints={}), (85.0, "RH limit 85 %"),
+                                                    hot_water=True).reason))
+    for needle in ("dehumidifying", "lee vents cracked", "no lee vent crack", "pre-dawn window", "condensation guard",
+                   "opening in steps", "for the light", "side vents shut", "windward: opens", "for radiation"):
+        assert any(needle in t for t in texts), needle
+    for text in texts:
+        korean = reasontext.reason(text, "ko", tz=TZ)
+        assert not reasontext.leftover_english(korean, {"h", "rn", "rs", "sv", "ts", "c"}), korean

@@ -109,7 +109,7 @@ def raise_k(inp: TickInput, mean: float | None, which: str) -> tuple[float, str]
     k = min(max(mean - above, 0.0) / 100 * per_100, top)
     if k <= 0:
         return 0.0, ""
-    return k, (f"+{k:.1f} K for radiation {mean:.0f} W/m² ({per_100:g} K per 100 W/m² above {above:g}, "
+    return k, (f"+{k:.1f} K for radiation {mean:.0f} W/m2 ({per_100:g} K per 100 W/m2 above {above:g}, "
                f"max {top:g} K)")
 
 
@@ -126,5 +126,5 @@ def co2_target(inp: TickInput, mean: float | None) -> tuple[float | None, str]:
     low = table.get("co2_low_below_w_m2", CO2_LOW_BELOW_W_M2)
     share = min(max((mean - low) / (full - low), 0.0), 1.0)
     target = low_sp + (sp - low_sp) * share
-    return target, (f"CO2 target {target:.0f} ppm for radiation {mean:.0f} W/m² ({low_sp:g} ppm at {low:g}, "
-                    f"{sp:g} ppm from {full:g} W/m²)")
+    return target, (f"CO2 target {target:.0f} ppm for radiation {mean:.0f} W/m2 ({low_sp:g} ppm at {low:g}, "
+                    f"{sp:g} ppm from {full:g} W/m2)")
