@@ -132,6 +132,8 @@ class GreenhouseController:
                 out.trace["radiation_heating_raise_k"] = rad_k
             out.trace["heating_setpoint"] = heat_sp
             vent_k, vent_why = radiation.raise_k(inp, sun_mean, "vent")
+            if vent_k:
+                out.trace["radiation_vent_raise_k"] = vent_k
             want = ventilation.demand(inp, heat_sp, limit, raise_k=vent_k, raise_why=vent_why)
             if want is not None:
                 out.trace["vent_demand_pct"] = want.pct

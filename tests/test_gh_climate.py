@@ -242,6 +242,7 @@ def test_radiation_raises_heating_vent_and_co2_set_points_only_when_the_recipe_a
               strategy=RAD)[0]
     assert out.setpoints["air_temperature"] == pytest.approx(19.0)  # +0.5 K per 100 above 200, max 1 K
     assert out.trace["radiation_heating_raise_k"] == pytest.approx(1.0)
+    assert out.trace["radiation_vent_raise_k"] == pytest.approx(2.0)
     assert "vent setpoint 26.0 °C (+2.0 K for radiation" in out.decisions["rs"].reason  # 19 + 5 + 2
     assert out.setpoints["co2"] == pytest.approx(1000)
     dim = run(GreenhouseController(), at(12), 1, views, readings=readings, weather={**bright, "solar_radiation": 200.0},
