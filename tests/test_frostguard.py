@@ -71,3 +71,25 @@ def test_without_any_outside_reading_it_heats_at_night_in_the_short_days_and_say
                                                       "in its failsafe"), "a summer night: cannot tell"
     by_day, note = guard(tick(0, {}, {}, {"air_temperature": (-5.0, 7200.0)}, {"air_temperature": -8.0}, day=True))
     assert by_day == {} and "no usable outside" in note, "by day the sun heats a shut house"
+
+
+def test_a_hot_water_loop_keeps_its_boiler_on_and_doses_by_the_mixing_valve():
+    """Issue 16: a loop's boiler had no degraded mode (failsafe off on a frost night); now the boiler runs and
+    the valve opens to the curve's duty; a boiler without a valve cycles like a heater."""
+    loop = [ActuatorView("boiler", "boiler", "switch", None), ActuatorView("valve", "mixing_valve", "retractable", 0.0),
+            ActuatorView("vent", "roof_vent", "retractable", 40.0)]
+    out, note = frostguard.decide(tick(0.0, {}, {"air_temperature": -7.5}), FrostGuardDef(), loop)
+    assert note == "" and out["boiler"].target is True and out["valve"].target == 65 and out["vent"].target == 0.0
+    alone = [v for v in loop if v.role != "mixing_valve"]
+    out, _ = frostguard.decide(tick(599.0, {}, {"air_temperature": -7.5}), FrostGuardDef(), alone)
+    assert out["boiler"].target is False, "65 % of 600 s is on, the rest of the cycle off"
+
+
+def test_the_loop_roles_fall_to_their_failsafe_on_what_they_depend_on():
+    from farmcore.runtime.safety import safety_decision
+    from farmcore.site import ActuatorDef
+    boiler, valve = ActuatorDef(id="b", role="boiler", unit=1, slot=1), ActuatorDef(id="v", role="mixing_valve",
+                                                                                    unit=1, slot=2)
+    assert safety_decision(boiler, "switch", {"air_temperature": "stale"}, True).target is False
+    held = safety_decision(valve, "retractable", {"pipe_temperature": "stale"}, 40.0)
+    assert held is not None and held.source == "safety" and "pipe_temperature" in held.reason

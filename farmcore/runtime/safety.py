@@ -19,6 +19,9 @@ from farmcore.site import ActuatorDef
 # back to timers when the radiation sum or light reading is missing.
 DEPENDS: dict[str, tuple[str, ...]] = {
     "heater": ("air_temperature",),
+    "boiler": ("air_temperature",),
+    "mixing_valve": ("pipe_temperature",),
+    "water_curtain": ("weather:air_temperature",),
     "roof_vent": ("air_temperature",),
     "side_vent": ("air_temperature",),
     "co2_valve": ("co2",),

@@ -1,9 +1,10 @@
 """The frost guard: a greenhouse that has lost every inside air temperature reading, on a cold day or night.
 
-Without its inside temperature the heater's failsafe is `off` and the vents hold: on a -10 degC night that
-kills the crop within hours. So while the outside is colder than `below_outside`, the heater runs at a duty
-set by the outside temperature (a curve in the site file, `FrostGuardDef`: the heat loss of the house grows
-with the difference to the outside), on and off in a fixed cycle, and the vents shut. The outside reading may
+Without its inside temperature the heater's (and a hot-water loop's boiler's) failsafe is `off` and the vents
+hold: on a -10 degC night that kills the crop within hours. So while the outside is colder than
+`below_outside`, the heater runs at a duty set by the outside temperature (a curve in the site file,
+`FrostGuardDef`: the heat loss of the house grows with the difference to the outside), on and off in a fixed
+cycle, and the vents shut. The outside reading may
 be up to `outside_max_age_s` old (the weather station may be down too); older, at night the lowest outside
 temperature of the last 24 h stands in (or, in the half year of short days with no history, 0 degC); by day
 without it
@@ -24,6 +25,7 @@ from farmcore.site import FrostGuardDef
 
 MODE = "frost_guard"
 VENT_ROLES = ("roof_vent", "side_vent")
+HEAT_ROLES = ("heater", "boiler")
 
 
 def duty_pct(curve: list[list[float]], outside: float) -> float:
@@ -64,7 +66,7 @@ def outside_temperature(inp: TickInput, spec: FrostGuardDef) -> tuple[float, str
 def decide(inp: TickInput, spec: FrostGuardDef, actuators: list[ActuatorView]) -> tuple[dict[str, Decision], str]:
     """Decisions for the heaters and vents while no inside air temperature is good ({} otherwise), and why the
     guard cannot act when it should ("" when it acts or is not needed)."""
-    if not spec.enabled or "air_temperature" in inp.readings or not any(v.role == "heater" for v in actuators):
+    if not spec.enabled or "air_temperature" in inp.readings or not any(v.role in HEAT_ROLES for v in actuators):
         return {}, ""
     outside = outside_temperature(inp, spec)
     if outside is None:
@@ -78,9 +80,16 @@ def decide(inp: TickInput, spec: FrostGuardDef, actuators: list[ActuatorView]) -
     why = (f"frost guard: no good inside temperature; {known} {t_out:.1f} °C -> heater duty {duty:.0f} % "
            f"of {spec.period_s:.0f} s")
     out: dict[str, Decision] = {}
+    # A hot-water loop dosed by its mixing valve keeps its boiler running (its own high-limit thermostat
+    # holds the water) and opens the valve to the duty: steadier than cycling a boiler [engineering choice].
+    valves = [v for v in actuators if v.role == "mixing_valve"]
     for view in actuators:
-        if view.role == "heater":
+        if view.role == "heater" or (view.role == "boiler" and not valves):
             out[view.id] = Decision(on, "safety", f"{why}: {'on' if on else 'off'} phase")
+        elif view.role == "boiler":
+            out[view.id] = Decision(True, "safety", f"{why}: boiler on, the mixing valve doses the heat")
+        elif view.role == "mixing_valve":
+            out[view.id] = Decision(round(duty), "safety", f"{why}: mixing valve at {duty:.0f} %")
         elif view.role in VENT_ROLES:
             out[view.id] = Decision(0.0, "safety", f"frost guard: vents shut (outside {t_out:.1f} °C)")
     return out, ""
