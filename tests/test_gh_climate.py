@@ -222,7 +222,7 @@ def test_windward_vents_join_beyond_the_lee_opening_and_side_vents_open_when_mil
     side_only = ventilation.shares(cold, [act("sv", "side_vent", 0.0, facing=180.0)], want)
     assert side_only["sv"][0] == 75, "a house with side vents only still sheds its heat through them"
     alike = tin(at(12), readings={}, weather=NIGHT_OUT, setpoints={},
-                strategy={"ventilation": {"windward_above_lee_pct": 0, "side_vent_min_outside": None}})
+                strategy={"ventilation": {"windward_above_lee_pct": 0, "side_vent_min_outside": -30}})
     assert {k: v[0] for k, v in ventilation.shares(alike, HOUSE[1:4], want).items()} == {"rn": 75, "rs": 75, "sv": 75}
 
 

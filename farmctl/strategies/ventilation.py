@@ -77,10 +77,10 @@ class VentilationTable(StrategyTable):
         WINDWARD_ABOVE_LEE_PCT, ge=0, lt=100, unit="%",
         en="windward vents open only once the lee vents are open beyond this (0: all vents alike)",
         ko="바람 반대쪽 환기창이 이보다 더 열린 뒤에야 바람 부는 쪽 환기창을 엽니다(0이면 모두 같이 엽니다)")
-    side_vent_min_outside: float | None = param(
+    side_vent_min_outside: float = param(
         SIDE_VENT_MIN_OUTSIDE, ge=-30, le=40, unit="°C",
-        en="side vents stay shut when it is colder outside, unless the house has no roof vents (none: no limit)",
-        ko="바깥 기온이 이보다 낮으면 측창을 닫아 둡니다. 천창이 없는 온실은 예외입니다(없으면 제한 없음)")
+        en="side vents stay shut when it is colder outside, unless the house has no roof vents (-30: no limit)",
+        ko="바깥 기온이 이보다 낮으면 측창을 닫아 둡니다. 천창이 없는 온실은 예외입니다(-30이면 제한 없음)")
 
     @model_validator(mode="after")
     def _wind_order(self) -> VentilationTable:
@@ -204,7 +204,7 @@ def _last(view: ActuatorView) -> float | None:
 def _side_shut(inp: TickInput, views: list[ActuatorView]) -> str:
     """Why the side vents stay shut now ("" when they may open)."""
     min_out = inp.strategy.get("ventilation", {}).get("side_vent_min_outside", SIDE_VENT_MIN_OUTSIDE)
-    if min_out is None or not any(v.role == "roof_vent" for v in views):
+    if not any(v.role == "roof_vent" for v in views):
         return ""
     t_out = inp.weather.get("air_temperature")
     if t_out is None:
