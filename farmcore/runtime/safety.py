@@ -20,7 +20,7 @@ from farmcore.site import ActuatorDef
 DEPENDS: dict[str, tuple[str, ...]] = {
     "heater": ("air_temperature",),
     "boiler": ("air_temperature",),
-    "mixing_valve": ("pipe_temperature",),
+    "mixing_valve": ("air_temperature", "pipe_temperature"),  # air bad: the frost guard doses by the valve
     "water_curtain": ("weather:air_temperature",),
     "roof_vent": ("air_temperature",),
     "side_vent": ("air_temperature",),
