@@ -20,7 +20,7 @@ from farmcore.recipe.load import load_recipe
 from farmcore.runtime import reasontext
 from farmcore.runtime.controller import ActuatorView, TickInput, TickOutput
 from farmctl.controller import GreenhouseController
-from farmctl.strategies import condensation, dehumidify, humidity, screens, ventilation
+from farmctl.strategies import condensation, dehumidify, heating, humidity, screens, ventilation
 from farmctl.strategies.integration import TemperatureIntegration
 
 TZ = ZoneInfo("Asia/Seoul")
@@ -325,3 +325,9 @@ def test_every_new_reason_reads_in_korean():
     for text in texts:
         korean = reasontext.reason(text, "ko", tz=TZ)
         assert not reasontext.leftover_english(korean, {"h", "rn", "rs", "sv", "ts", "c"}), korean
+
+
+def test_the_dehumidifying_raise_and_the_condensation_floor_do_not_stack():
+    plan = heating.plan(17.5, "heating setpoint 17.5 °C", 2.0, "dehumidifying", (22.7, "condensation guard"))
+    assert plan.setpoint == 22.7, "both are lower bounds: the higher wins"
+    assert heating.plan(17.5, "sp", 2.0, "dehumidifying", (18.0, "condensation guard")).setpoint == 19.5

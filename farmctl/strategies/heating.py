@@ -48,14 +48,15 @@ class HeatPlan:
 
 def plan(heat_sp: float, heat_reason: str, raise_k: float = 0.0, raise_why: str = "",
          floor: tuple[float, str] | None = None) -> HeatPlan:
-    """The working setpoint: the heating setpoint in force, at least the condensation guard's `floor`, plus
-    the dehumidification raise `raise_k` (for `raise_why`)."""
+    """The working setpoint: the heating setpoint in force plus the dehumidification raise `raise_k` (for
+    `raise_why`), and at least the condensation guard's `floor`. Both are lower bounds, so the higher wins: a
+    raise stacked on the floor heated humid summer dawns above the recipe's band for nothing."""
     sp, why = heat_sp, heat_reason
-    if floor is not None and floor[0] > sp:
-        sp, why = floor[0], f"{why}, raised to {floor[0]:.1f} °C by the {floor[1]}"
     if raise_k > 0:
         sp += raise_k
         why = f"{why} + {raise_k:g} K = {sp:.1f} °C ({raise_why})"
+    if floor is not None and floor[0] > sp:
+        sp, why = floor[0], f"{why}, raised to {floor[0]:.1f} °C by the {floor[1]}"
     return HeatPlan(sp, why)
 
 
