@@ -98,7 +98,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -110,7 +109,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gh_baselines import VENT_ROLES, ClimateComputer, Thermostat
-from gh_metrics import FIGURES, Meter, add, figures, summarise
+from gh_metrics import Meter, report
 from gh_weather import SEASONS, Season, benchmark_weather, scaled
 
 import farmcore.twin
@@ -301,54 +300,6 @@ def seasons_from(args: argparse.Namespace) -> tuple[Season, ...]:
     return tuple(s for s in out if s.days > 0)
 
 
-def report(results: list[tuple[str, str, int, dict[str, Any], float]], seasons: tuple[Season, ...], seeds: list[int],
-           detail: bool) -> dict[str, Any]:
-    """The JSON line's controller entries and targets from every job's sums."""
-    by: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for name, season, seed, result, _wall in results:
-        by[(name, seed)][season] = result
-    names = [n for n in CONTROLLERS if any((n, s) in by for s in seeds)]
-    out: dict[str, Any] = {}
-    for name in names:
-        overall, winter = [], []
-        per_season: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for seed in seeds:
-            runs = by[(name, seed)]
-            overall.append(figures(add(r["sums"] for r in runs.values())))
-            for season, r in runs.items():
-                per_season[season].append(figures(r["sums"]))
-            if "winter" in runs:
-                winter.append(figures(runs["winter"]["sums"])["light_lost_pct"])
-        entry = summarise(overall)
-        if winter:
-            entry["light_lost_pct_winter"] = round(statistics.median(winter), 2)
-            entry["light_lost_pct_winter_range"] = [round(min(winter), 2), round(max(winter), 2)]
-        entry["seasons"] = {s.name: summarise(per_season[s.name], FIGURES) for s in seasons if per_season[s.name]}
-        if detail:
-            entry["detail"] = {f"{season}/{seed}": {k: r[k] for k in ("moves_by", "no_decision_ticks")}
-                               for (n, seed), runs in by.items() if n == name for season, r in runs.items()}
-        out[name] = entry
-    if "ours" in out and "baseline" in out:
-        ours, base = out["ours"], out["baseline"]
-        savings = []
-        for seed in seeds:
-            o, b = (figures(add(r["sums"] for r in by[(n, seed)].values()))["heating_kwh"]
-                    for n in ("ours", "baseline"))
-            if b and b > 0:
-                savings.append(100.0 * (1.0 - o / b))
-        out["heating_saving_pct"] = round(statistics.median(savings), 1) if savings else None
-        out["heating_saving_pct_range"] = [round(min(savings), 1), round(max(savings), 1)] if savings else None
-        winter_lost = ours.get("light_lost_pct_winter")
-        out["targets"] = {
-            "rh90_not_more": ours["rh90_hours"] <= base["rh90_hours"],
-            "condensation_not_more": ours["condensation_hours"] <= base["condensation_hours"],
-            "winter_light_lost_le_2pct": None if winter_lost is None else winter_lost <= 2.0,
-            "in_band_not_less": ours["in_band_pct"] >= base["in_band_pct"],
-            "heating_not_more": ours["heating_kwh"] <= base["heating_kwh"],
-        }
-    return out
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--seeds", default="1,2,3", help="synthetic weather seeds, comma separated")
@@ -390,7 +341,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "leaf_source": "twin" if "leaf_temperature" in model.outputs() else "farmcore.canopy on the model",
         "light_source": "twin counters" if Meter(model).twin_light else "model inside radiation",
     }
-    result.update(report(results, seasons, seeds, args.detail))
+    result.update(report(results, [s.name for s in seasons], seeds, args.detail, CONTROLLERS))
     result["cpu_s"] = round(sum(r[4] for r in results), 1)
     result["jobs"] = jobs
     result["wall_s"] = round(time.perf_counter() - started, 1)

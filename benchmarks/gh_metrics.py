@@ -7,6 +7,7 @@ it did, so the three controllers are measured alike. The definitions are in benc
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -139,4 +140,52 @@ def summarise(per_seed: list[Mapping[str, float | None]], keys: Iterable[str] | 
             continue
         out[key] = _round(statistics.median(values), key)
         out[f"{key}_range"] = [_round(min(values), key), _round(max(values), key)]
+    return out
+
+
+def report(results: list[tuple[str, str, int, dict[str, Any], float]], seasons: list[str], seeds: list[int],
+           detail: bool, controllers: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON line's controller entries and targets from every job's sums."""
+    by: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for name, season, seed, result, _wall in results:
+        by[(name, seed)][season] = result
+    names = [n for n in controllers if any((n, s) in by for s in seeds)]
+    out: dict[str, Any] = {}
+    for name in names:
+        overall, winter = [], []
+        per_season: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for seed in seeds:
+            runs = by[(name, seed)]
+            overall.append(figures(add(r["sums"] for r in runs.values())))
+            for season, r in runs.items():
+                per_season[season].append(figures(r["sums"]))
+            if "winter" in runs:
+                winter.append(figures(runs["winter"]["sums"])["light_lost_pct"])
+        entry = summarise(overall)
+        if winter:
+            entry["light_lost_pct_winter"] = round(statistics.median(winter), 2)
+            entry["light_lost_pct_winter_range"] = [round(min(winter), 2), round(max(winter), 2)]
+        entry["seasons"] = {s: summarise(per_season[s], FIGURES) for s in seasons if per_season[s]}
+        if detail:
+            entry["detail"] = {f"{season}/{seed}": {k: r[k] for k in ("moves_by", "no_decision_ticks")}
+                               for (n, seed), runs in by.items() if n == name for season, r in runs.items()}
+        out[name] = entry
+    if "ours" in out and "baseline" in out:
+        ours, base = out["ours"], out["baseline"]
+        savings = []
+        for seed in seeds:
+            o, b = (figures(add(r["sums"] for r in by[(n, seed)].values()))["heating_kwh"]
+                    for n in ("ours", "baseline"))
+            if b and b > 0:
+                savings.append(100.0 * (1.0 - o / b))
+        out["heating_saving_pct"] = round(statistics.median(savings), 1) if savings else None
+        out["heating_saving_pct_range"] = [round(min(savings), 1), round(max(savings), 1)] if savings else None
+        winter_lost = ours.get("light_lost_pct_winter")
+        out["targets"] = {
+            "rh90_not_more": ours["rh90_hours"] <= base["rh90_hours"],
+            "condensation_not_more": ours["condensation_hours"] <= base["condensation_hours"],
+            "winter_light_lost_le_2pct": None if winter_lost is None else winter_lost <= 2.0,
+            "in_band_not_less": ours["in_band_pct"] >= base["in_band_pct"],
+            "heating_not_more": ours["heating_kwh"] <= base["heating_kwh"],
+        }
     return out
