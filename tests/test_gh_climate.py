@@ -112,7 +112,12 @@ def test_dehumidifying_has_its_own_hysteresis_and_asks_a_hot_water_loop_for_mini
     assert not step(82.0, 3).active
     loop = step(95.0, 4, hot_water=True)
     assert loop.min_pipe and loop.raise_k == 0 and "minimum pipe" in loop.reason
-    assert json.loads(json.dumps(d.state())) == {"since_s": at(1, 4).timestamp()}
+    assert json.loads(json.dumps(d.state())) == {"stage": 1, "since_s": at(1, 4).timestamp()}
+    assert step(84.0, 30).stage == 1, "under the limit (in the band) the next stage is not added"
+    assert step(86.0, 31).stage == 2 and step(86.0, 40).stage == 2 and step(86.0, 41).stage == 3
+    again = dehumidify.Dehumidifier()
+    again.restore(json.loads(json.dumps(d.state())))
+    assert again.state() == d.state()
 
 
 def test_no_vent_crack_below_the_minimum_outside_temperature():
