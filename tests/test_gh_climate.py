@@ -210,10 +210,11 @@ def test_the_thermal_screen_opens_in_steps_with_pauses_and_closes_at_once():
 
 def test_at_minus_3_c_side_vents_stay_shut_and_the_lee_roof_vent_opens_first():
     hot = {"air_temperature": 23.8, "relative_humidity": 60.0}  # vent setpoint 18 + 5 = 23, 0.8 K of 4 K: 20 %
-    out = run(GreenhouseController(), at(12), 2, HOUSE[1:4], readings=hot,
+    out = run(GreenhouseController(), at(12), 3, HOUSE[1:4], readings=hot,
               weather={**NIGHT_OUT, "solar_radiation": 400.0}, setpoints={"air_temperature": 18.0})[-1]
     assert out.trace["vent_demand_pct"] == pytest.approx(20)
-    assert out.decisions["rs"].target == 20 and "lee side first" in out.decisions["rs"].reason
+    # 20 % of the two roof vents' opening, all from the lee one
+    assert out.decisions["rs"].target == 40 and "lee side first" in out.decisions["rs"].reason
     assert out.decisions["rn"].target == 0 and "windward" in out.decisions["rn"].reason
     assert out.decisions["sv"].target == 0 and "side vents shut" in out.decisions["sv"].reason
 
@@ -221,8 +222,13 @@ def test_at_minus_3_c_side_vents_stay_shut_and_the_lee_roof_vent_opens_first():
 def test_windward_vents_join_beyond_the_lee_opening_and_side_vents_open_when_mild():
     want = ventilation.VentDemand(75.0, "test", False)
     mild = tin(at(12), readings={}, weather={**NIGHT_OUT, "air_temperature": 15.0}, setpoints={})
-    shares = ventilation.shares(mild, HOUSE[1:4], want)
-    assert shares["rs"][0] == 75 and shares["rn"][0] == pytest.approx(50) and shares["sv"][0] == 75
+    shares = ventilation.shares(mild, HOUSE[1:4], want)  # two lee vents of three give 2/3 of the opening
+    assert shares["rs"][0] == 100 and shares["sv"][0] == 100 and shares["rn"][0] == pytest.approx(25)
+    half = tin(at(12), readings={}, weather={**NIGHT_OUT, "air_temperature": 15.0}, setpoints={},
+               strategy={"ventilation": {"windward_above_lee_pct": 50}})
+    part = ventilation.shares(half, HOUSE[1:4], ventilation.VentDemand(50.0, "test", False))
+    assert part["rs"][0] == pytest.approx(62.5) and part["rn"][0] == pytest.approx(25)  # lee 50 % first, then both
+    assert (2 * part["rs"][0] + part["rn"][0]) / 3 == pytest.approx(50), "the total opening is the demand"
     cold = tin(at(12), readings={}, weather=NIGHT_OUT, setpoints={})
     side_only = ventilation.shares(cold, [act("sv", "side_vent", 0.0, facing=180.0)], want)
     assert side_only["sv"][0] == 75, "a house with side vents only still sheds its heat through them"
@@ -336,3 +342,17 @@ def test_the_dehumidifying_raise_and_the_condensation_floor_do_not_stack():
     plan = heating.plan(17.5, "heating setpoint 17.5 °C", 2.0, "dehumidifying", (22.7, "condensation guard"))
     assert plan.setpoint == 22.7, "both are lower bounds: the higher wins"
     assert heating.plan(17.5, "sp", 2.0, "dehumidifying", (18.0, "condensation guard")).setpoint == 19.5
+
+
+def test_no_venting_for_humidity_when_the_outside_air_is_no_drier():
+    """A humid summer night: outside air at 21 °C and 99 % holds more water than the house's at 22 °C and 92 %;
+    letting it in cools the house and raises its RH, so neither the P-band nor the crack vents for humidity."""
+    muggy = {**NIGHT_OUT, "air_temperature": 21.0, "relative_humidity": 99.0}
+    outs = run(GreenhouseController(), at(1, day=date(2026, 7, 30)), 25, HOUSE,
+               readings={"air_temperature": 22.0, "relative_humidity": 92.0}, weather=muggy,
+               setpoints={"air_temperature": 17.5, "relative_humidity": 85.0})
+    last = outs[-1].decisions
+    assert outs[-1].trace["vent_demand_pct"] == 0 and "outside air no drier" in last["rs"].reason
+    assert last["rs"].target == 0 and "no lee vent crack: outside air no drier" in last["rs"].reason
+    for d in last.values():
+        assert not reasontext.leftover_english(reasontext.reason(d.reason, "ko", tz=TZ), {"h", "rn", "rs", "sv", "ts"})

@@ -34,6 +34,7 @@ from pydantic import model_validator
 
 from farmcore.control.switching import Hysteresis
 from farmcore.recipe.schema import StrategyTable, param
+from farmctl.strategies import humidity
 from farmctl.strategies.ventilation import STEP_PCT as VENT_STEP_PCT  # a crack is at least one vent step
 
 if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
@@ -168,6 +169,8 @@ def _crack(inp: TickInput, table: dict[str, float], share: float) -> tuple[float
         return 0.0, "no lee vent crack: outside temperature unknown"
     if t_out < min_out:
         return 0.0, f"no lee vent crack: outside {t_out:.1f} °C < {min_out:g} °C"
+    if wet := humidity.outside_no_drier(inp):
+        return 0.0, f"no lee vent crack: {wet}"
     cap = math.floor(top / VENT_STEP_PCT + 1e-9) * VENT_STEP_PCT
     if cap <= 0:
         return 0.0, f"no lee vent crack: maximum {top:g} % is less than one {VENT_STEP_PCT:g} % vent step"

@@ -45,6 +45,20 @@ def sat_ah_g_m3(t_c: float) -> float:
     return 2.1667 * sat_vp_kpa(t_c) * 1000 / (t_c + 273.15)
 
 
+def outside_no_drier(inp: TickInput) -> str:
+    """Why venting cannot dry the air now ("" when it can, or when it cannot be told): the outside air holds as
+    much water per m3 as the inside air (a humid summer night), so letting it in only cools the house and raises
+    its RH."""
+    t, rh = inp.readings.get("air_temperature"), inp.readings.get("relative_humidity")
+    t_out, rh_out = inp.weather.get("air_temperature"), inp.weather.get("relative_humidity")
+    if t is None or rh is None or t_out is None or rh_out is None:
+        return ""
+    inside, outside = sat_ah_g_m3(t) * rh / 100, sat_ah_g_m3(t_out) * rh_out / 100
+    if outside < inside:
+        return ""
+    return f"outside air no drier ({outside:.1f} >= {inside:.1f} g/m3 inside)"
+
+
 def rh_limit(inp: TickInput) -> tuple[float, str] | None:
     """The upper RH limit in force and how it was found; None when no humidity setpoint can be had.
 

@@ -1,16 +1,19 @@
 """Vent positions: proportional to temperature and humidity demand, lee side first, then capped by wind and rain.
 
 Vents open over `p_band_k` above the vent setpoint (heating setpoint + `offset_k`) and over `humidity_p_band`
-above the RH limit; humidity venting is skipped when it would cool the house onto the heating setpoint or when
-it is colder outside than `min_outside_temperature`. The demand is rate limited so a sensor step does not swing
-the motor from closed to open, and quantised with a deadband so the motor is not nudged every tick. Wind and
-rain caps act at once: safety never waits for a rate limit. Wind outranks rain (Link4, anchors.md): the
-smaller cap wins.
+above the RH limit; humidity venting is skipped when it would cool the house onto the heating setpoint, when
+it is colder outside than `min_outside_temperature`, or when the outside air is no drier than the inside air.
+The demand is rate limited so a sensor step does not swing the motor from closed to open, and quantised with a
+deadband so the motor is not nudged every tick. Wind and rain caps act at once: safety never waits for a rate
+limit. Wind outranks rain (Link4, anchors.md): the smaller cap wins.
 
 Which vents open (`shares`): the lee side first, as commercial climate computers do (Priva, Link4:
-windward/leeward from the weather station, anchors.md): the lee vents follow the demand and the windward ones
-open only once the lee vents are beyond `windward_above_lee_pct`, reaching full opening with them; wind
-blowing into an opening chills the crop and drives rain and draught in. Side vents stay shut while it is colder
+windward/leeward from the weather station, anchors.md): the demand, a share of all the open vents' opening
+(vents counted as equal in size), is given to the lee vents first, up to `windward_above_lee_pct`, and only
+the rest to the windward ones, both reaching full opening together; wind blowing into an opening chills the
+crop and drives rain and draught in. The total opening stays what the P-band asks (lee vents alone at the
+demand's opening would vent half as much and let the house overheat: on the benchmark's summer days that
+was 3-4 h above the band where the vents opened alike gave 1-1.6 h). Side vents stay shut while it is colder
 outside than `side_vent_min_outside` (cold air pours over the crop beside them) unless the zone has no roof
 vents, when they are its only way to shed heat. The humidity crack of dehumidify.py goes to the lee vents
 (the roof vents when the lee side cannot be told), however near the heating setpoint the house is.
@@ -28,6 +31,7 @@ from pydantic import model_validator
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis, RateLimit
 from farmcore.recipe.schema import StrategyTable, param
+from farmctl.strategies import humidity
 
 if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
     from farmcore.runtime.controller import ActuatorView, TickInput
@@ -43,7 +47,7 @@ RAIN_SIDE_PCT = 10.0  # side vents may stay this open in rain (under the eaves);
 UNKNOWN_WEATHER_MAX_PCT = 20.0  # cap while wind or rain is unknown [engineering choice]
 STEP_PCT = 5.0  # positions are multiples of this, moved only by a full step [engineering choice]
 MAX_RATE_PCT_S = 100 / 180  # comfort demand crosses the full travel in no less than 3 min [engineering choice]
-WINDWARD_ABOVE_LEE_PCT = 50.0  # windward vents open once the lee ones are half open [engineering choice]
+WINDWARD_ABOVE_LEE_PCT = 100.0  # the lee vents give all they can before the windward ones open [engineering choice]
 SIDE_VENT_MIN_OUTSIDE = 12.0  # the issue's example: no cold air through the side vents onto the crop [engineering
 #                               choice]; side vents are allowed again 1 K above it (SIDE_VENT_HYSTERESIS_K)
 SIDE_VENT_HYSTERESIS_K = 1.0  # [engineering choice]
@@ -74,9 +78,9 @@ class VentilationTable(StrategyTable):
                                 en="every vent is closed at this wind speed",
                                 ko="이 풍속이 되면 모든 환기창을 닫습니다")
     windward_above_lee_pct: float = param(
-        WINDWARD_ABOVE_LEE_PCT, ge=0, lt=100, unit="%",
-        en="windward vents open only once the lee vents are open beyond this (0: all vents alike)",
-        ko="바람 반대쪽 환기창이 이보다 더 열린 뒤에야 바람 부는 쪽 환기창을 엽니다(0이면 모두 같이 엽니다)")
+        WINDWARD_ABOVE_LEE_PCT, ge=0, le=100, unit="%",
+        en="the lee vents open up to this before the windward ones open at all (0: all vents alike)",
+        ko="바람 반대쪽 환기창을 이만큼 연 뒤에야 바람 부는 쪽 환기창을 열기 시작합니다(0이면 모두 같이 엽니다)")
     side_vent_min_outside: float = param(
         SIDE_VENT_MIN_OUTSIDE, ge=-30, le=40, unit="°C",
         en="side vents stay shut when it is colder outside, unless the house has no roof vents (-30: no limit)",
@@ -128,6 +132,8 @@ def demand(inp: TickInput, heat_sp: float, limit: tuple[float, str] | None, *, r
             parts.append(f"RH {rh:.0f} % over {limit[1]} but outside temperature unknown")
         elif min_out is not None and t_out is not None and t_out < min_out:
             parts.append(f"RH {rh:.0f} % over {limit[1]} but outside {t_out:.1f} °C < {min_out:g} °C")
+        elif wet := humidity.outside_no_drier(inp):
+            parts.append(f"RH {rh:.0f} % over {limit[1]} but {wet}")
         else:
             hum_pct = min((rh - limit[0]) / hband * 100, 100.0)
             parts.append(f"RH {rh:.0f} % over {limit[1]} (band {hband:g} %) -> {hum_pct:.0f} %")
@@ -229,6 +235,7 @@ def shares(inp: TickInput, views: list[ActuatorView], want: VentDemand, crack_pc
     at = inp.strategy.get("ventilation", {}).get("windward_above_lee_pct", WINDWARD_ABOVE_LEE_PCT)
     sequenced = bool(lee) and len(lee) < len(open_views) and at > 0
     crack_ids = lee_ids or {v.id for v in open_views if v.role == "roof_vent"}
+    lee_pct, windward_pct = _lee_first(want.pct, len(lee) / len(open_views) if open_views else 0.0, at)
     out: dict[str, tuple[float, str]] = {}
     for v in views:
         if side_shut and v.role == "side_vent":
@@ -236,16 +243,27 @@ def shares(inp: TickInput, views: list[ActuatorView], want: VentDemand, crack_pc
             continue
         pct, why = want.pct, ""
         if sequenced and v.id not in lee_ids:
-            pct = max(want.pct - at, 0.0) / (100 - at) * 100
-            why = f"windward: opens once the lee vents are beyond {at:g} % -> {pct:.0f} %"
+            pct = windward_pct
+            why = f"windward: opens once the lee vents are at {at:g} % -> {pct:.0f} %"
         elif sequenced:
-            why = "lee side first"
+            pct = lee_pct
+            why = f"lee side first -> {pct:.0f} %"
         if crack_pct > pct and v.id in crack_ids:
             pct, why = crack_pct, crack_why if v.id in lee_ids else f"{crack_why} (lee side unknown: roof vent)"
         elif crack_why and v.id in crack_ids:
             why = f"{why}; {crack_why}" if why else crack_why
         out[v.id] = (pct, why)
     return out
+
+
+def _lee_first(demand: float, lee_share: float, lee_max: float) -> tuple[float, float]:
+    """(lee, windward) positions, % open, giving `demand` (% of all the vents' opening) to the lee vents (a
+    `lee_share` of them) first up to `lee_max` %, the rest to both sides so that they reach 100 % together."""
+    d, f, top = demand / 100, lee_share, lee_max / 100
+    if d <= f * top:
+        return min(d / f, 1.0) * 100 if f > 0 else 0.0, 0.0
+    s = (d - f * top) / (1 - f * top)
+    return (top + (1 - top) * s) * 100, s * 100
 
 
 class Vents:
