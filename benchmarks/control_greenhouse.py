@@ -115,6 +115,7 @@ from gh_weather import SEASONS, Season, benchmark_weather, scaled
 import farmcore.twin
 from farmcore.control.arbitration import Decision
 from farmcore.recipe.load import load_recipe
+from farmcore.recipe.schema import Recipe
 from farmcore.recipe.timeline import setpoints_at, stage_at
 from farmcore.recipe.zonerecipe import resolve_recipe_path
 from farmcore.runtime.actuators import RetractableDriver
@@ -148,13 +149,14 @@ def _controller(name: str, season: str) -> Any:
 class Run:
     """One controller through one season (after its warm-up days) on one seed's weather."""
 
-    def __init__(self, site: SiteFile, zone: ZoneDef, name: str, season: Season, warmup_days: int, seed: int,
+    def __init__(self, site: SiteFile, zone: ZoneDef, recipe: Recipe, name: str, season: Season, warmup_days: int,
+                 seed: int,
                  tick_s: float, all_seasons: tuple[Season, ...]) -> None:
         s = site.site
         self.zone, self.tz = zone, ZoneInfo(s.timezone)
         self.lat, self.lon = s.latitude, s.longitude
         assert zone.recipe is not None and zone.planted is not None and zone.twin is not None
-        self.recipe = load_recipe(resolve_recipe_path(zone.recipe, SITE))
+        self.recipe = recipe
         self.planted = zone.planted
         self.weather = benchmark_weather(seed, s.latitude, s.longitude, all_seasons)
         self.t0 = datetime.combine(season.start - timedelta(days=warmup_days), datetime.min.time(), tzinfo=self.tz)
@@ -283,13 +285,26 @@ class Run:
                 "no_decision_ticks": dict(self.missing)}
 
 
+_LOADED: list[tuple[SiteFile, ZoneDef, Recipe]] = []
+
+
+def load_inputs() -> tuple[SiteFile, ZoneDef, Recipe]:
+    """The site and the zone's recipe, read once: the workers are forked after main() has read them, so a file
+    edited while a run is going (colleagues tuning a recipe) cannot mix two versions into one run."""
+    if not _LOADED:
+        site = load_site(SITE)
+        zone = next(z for z in site.zones if z.id == ZONE)
+        assert zone.recipe is not None
+        _LOADED.append((site, zone, load_recipe(resolve_recipe_path(zone.recipe, SITE))))
+    return _LOADED[0]
+
+
 def job(spec: tuple[str, Season, int, int, float, tuple[Season, ...]]) -> tuple[str, str, int, dict[str, Any], float]:
     """One (controller, season, seed) run, in a worker process."""
     name, season, seed, warmup_days, tick_s, all_seasons = spec
     started = time.perf_counter()
-    site = load_site(SITE)
-    zone = next(z for z in site.zones if z.id == ZONE)
-    result = Run(site, zone, name, season, warmup_days, seed, tick_s, all_seasons).run()
+    site, zone, recipe = load_inputs()
+    result = Run(site, zone, recipe, name, season, warmup_days, seed, tick_s, all_seasons).run()
     return name, season.name, seed, result, time.perf_counter() - started
 
 
@@ -323,13 +338,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     specs = [(n, s, seed, args.warmup_days, args.tick, SEASONS) for s in sorted(seasons, key=lambda s: -s.days)
              for seed in seeds for n in names]
     jobs = max(1, min(args.jobs, len(specs), os.cpu_count() or 1))
+    zone = load_inputs()[1]
     if jobs == 1:
         results = [job(spec) for spec in specs]
     else:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             results = list(pool.imap_unordered(job, specs))
-    site = load_site(SITE)
-    zone = next(z for z in site.zones if z.id == ZONE)
     model = Greenhouse(PARAMS[zone.twin.model] if zone.twin else PARAMS["double-pe-curtain-1000"])
     model.inputs.thermal_screen = 1.0
     model.advance(1.0, 0.0, 50.0, 500.0, 1.0)

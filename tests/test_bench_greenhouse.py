@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import control_greenhouse
 from gh_baselines import ClimateComputer
 from gh_metrics import FIGURES, Meter, figures
-from gh_weather import SEASONS, ColdSpellWeather
+from gh_weather import SEASONS, ColdSpellWeather, Season
 
 from farmcore.runtime.controller import ActuatorView, TickInput
 from farmcore.twin.greenhouse import PARAMS, Greenhouse, GreenhouseState
@@ -39,6 +39,20 @@ def test_two_hour_run_gives_every_figure_for_every_controller(capsys: pytest.Cap
         assert entry["light_lost_pct"] == 0  # 00:00-02:00: no light to lose
     assert set(result["targets"]) == {"rh90_not_more", "condensation_not_more", "winter_light_lost_le_2pct",
                                       "in_band_not_less", "heating_not_more"}
+
+
+def test_a_run_reads_site_and_recipe_once_so_an_edit_during_it_cannot_mix_in(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    control_greenhouse.load_inputs()  # what main() does before forking its workers
+
+    def edited(*_: object) -> None:
+        raise AssertionError("a job read the site or recipe files again")
+
+    monkeypatch.setattr(control_greenhouse, "load_site", edited)
+    monkeypatch.setattr(control_greenhouse, "load_recipe", edited)
+    season = Season("winter", date(2025, 12, 1), 1 / 24)
+    name, _, _, result, _ = control_greenhouse.job(("baseline", season, 1, 0, 10.0, SEASONS))
+    assert name == "baseline" and result["sums"]["seconds"] == 3600
 
 
 def _two_hours_by_day(screen: float) -> dict[str, float | None]:
