@@ -24,7 +24,8 @@ from farmcore.fieldbus.opid import OpidStore
 from farmcore.fieldbus.profile import find_profile
 from farmcore.fieldbus.vendor import VendorNode
 from farmcore.site import FaultDef, load_site
-from farmcore.twin.runtime import NOISE_SD, Twin
+from farmcore.twin.runtime import Twin
+from farmcore.twin.transmitters import NOISE_SD
 
 EXAMPLE = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-demo.toml"
 WINTER_NIGHT = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 00:00 in Korea

@@ -15,7 +15,8 @@ from farmcore.fieldbus.bus import Bus, open_bus
 from farmcore.fieldbus.node import KsNode
 from farmcore.fieldbus.opid import OpidStore
 from farmcore.site import load_site
-from farmcore.twin.runtime import NOISE_SD, Twin
+from farmcore.twin.runtime import Twin
+from farmcore.twin.transmitters import NOISE_SD
 
 WINTER = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-winter.toml"
 NIGHT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # 00:00 in Korea

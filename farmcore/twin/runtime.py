@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,67 +29,22 @@ from farmcore.fieldbus.url import parse_bus_url
 from farmcore.site import SENSOR_CODES, FaultDef, NodeDef, SiteFile, ZoneDef, sensor_code
 from farmcore.twin.clock import SimClock
 from farmcore.twin.greenhouse import PARAMS as GREENHOUSE_PARAMS
-from farmcore.twin.greenhouse import Greenhouse, GreenhouseInputs
+from farmcore.twin.greenhouse import Greenhouse
 from farmcore.twin.ksnode import PREPARING, STOPPING, SUPPLYING, KsNode
 from farmcore.twin.registers import RegisterDevice, UnitMap
+from farmcore.twin.roles import OPENINGS, set_greenhouse_inputs
 from farmcore.twin.server import Fault, Faults, ModbusServer
 from farmcore.twin.tank import PARAMS as TANK_PARAMS
 from farmcore.twin.tank import Tank
+from farmcore.twin.transmitters import Sensor, SensorFault
 from farmcore.twin.vendor import VendorDevice
 from farmcore.twin.weather import WeatherSample, WeatherSource, load_weather
 
 log = logging.getLogger(__name__)
 
-NEED_CALIBRATION = 102  # KS X 3267 Annex B.2 sensor status
 FEED_KG_PER_MIN = 0.2  # a feeder's delivery while its switch is on, unless the site gives feed_kg_per_min
 MAX_SPEED = 3600.0
-# Measurement noise (standard deviation) of the simulated transmitters, so that a healthy sensor of the twin
-# moves like a real one (the stuck-sensor watch sees a frozen one by the same rule) [assumption: typical
-# datasheet noise of Pt100/SHT temperature and humidity, NDIR CO2 and optical DO transmitters].
-NOISE_SD = {"air_temperature": 0.05, "relative_humidity": 0.3, "co2": 3.0, "water_temperature": 0.03,
-            "dissolved_oxygen": 0.03, "soil_moisture": 0.1, "ec": 0.01, "ph": 0.01,
-            "pipe_temperature": 0.05, "groundwater_temperature": 0.03,
-            "leaf_temperature": 0.1}  # an infrared leaf sensor is noisier than a Pt100 [assumption]
 SOURCE_WATER = (0.3, 7.2)  # EC dS/m and pH of plain irrigation water [assumption: typical groundwater]
-
-
-@dataclass
-class SensorFault:
-    kind: str  # stuck | drift | need_calibration
-    since: float  # simulated seconds
-    value: float | None = None  # stuck: the frozen value; drift: units per hour
-
-
-@dataclass
-class _Sensor:
-    """One mapped sensor: where it lives and where its value comes from."""
-
-    device: RegisterDevice
-    slot: int
-    source: str
-    point_id: str | None = None  # vendor devices address points by id
-    fault: SensorFault | None = None
-    noise: random.Random | None = None  # seeded per sensor: reproducible runs
-
-    def publish(self, value: float, now: float) -> None:
-        status = 0
-        fault = self.fault
-        sd = NOISE_SD.get(self.source, 0.0)
-        if self.noise is not None and sd and value:  # a real transmitter is never exactly still (0 stays 0)
-            value += self.noise.gauss(0.0, sd)
-        if fault is not None:
-            if fault.kind == "stuck":
-                if fault.value is None:
-                    fault.value = value
-                value = fault.value
-            elif fault.kind == "drift":
-                value += (fault.value or 0.0) * (now - fault.since) / 3600
-            elif fault.kind == "need_calibration":
-                status = NEED_CALIBRATION
-        if isinstance(self.device, KsNode):
-            self.device.set_sensor(self.slot, value, status)
-        elif isinstance(self.device, VendorDevice) and self.point_id is not None:
-            self.device.set_point(self.point_id, value)
 
 
 @dataclass
@@ -130,39 +85,13 @@ class _Actuator:
         return opening or closing, self.position
 
 
-# roles driven by position (a retractable's opening)
-OPENINGS = frozenset({"roof_vent", "side_vent", "thermal_screen", "shade_screen", "mixing_valve"})
-
-
-def set_greenhouse_inputs(inputs: GreenhouseInputs, levels: Mapping[str, list[float]]) -> None:
-    """Actuator levels by role (0..1: the share of switches on, or the opening of vents and screens) -> the
-    greenhouse model's inputs; several actuators of one role act as their mean. Roles absent leave inputs be."""
-
-    def mean(role: str) -> float | None:
-        values = levels.get(role)
-        return sum(values) / len(values) if values else None
-
-    for role, attr in (("heater", "heating"), ("co2_valve", "co2_dosing"), ("lamps", "lighting"),
-                       ("circulation_fan", "circulation_fan"), ("roof_vent", "roof_vent"), ("side_vent", "side_vent"),
-                       ("boiler", "boiler"), ("mixing_valve", "mixing_valve"), ("water_curtain", "water_curtain")):
-        if (value := mean(role)) is not None:
-            setattr(inputs, attr, value)
-    water = [v for v in (mean("irrigation_pump"), mean("fertigation")) if v is not None]
-    if water:
-        inputs.irrigation = max(water)
-    # a screen's "open" is retracted: the share of the house it covers is 1 - opening
-    for role in ("thermal_screen", "shade_screen"):
-        if (value := mean(role)) is not None:
-            setattr(inputs, role, 1.0 - value)
-
-
 @dataclass
 class ZoneTwin:
     """One zone's plant model bound to its sensors and actuators on the simulated nodes."""
 
     zone: ZoneDef
     model: Greenhouse | Tank
-    sensors: list[_Sensor] = field(default_factory=list)
+    sensors: list[Sensor] = field(default_factory=list)
     actuators: list[_Actuator] = field(default_factory=list)
 
     def apply_actuators(self, dt_s: float) -> None:
@@ -301,17 +230,17 @@ class Twin:
             if isinstance(device, VendorDevice):  # the site file checked the slot is a point
                 point_id = next(p.id for p in device.profile.points if p.slot == s.slot)
             seed = zlib.crc32(f"{zone.id}/{s.unit}/{s.slot}".encode())
-            twin.sensors.append(_Sensor(device, s.slot, s.source or s.quantity, point_id, noise=random.Random(seed)))
+            twin.sensors.append(Sensor(device, s.slot, s.source or s.quantity, point_id, noise=random.Random(seed)))
         twin.actuators = [_Actuator(a.id, a.role, units[a.unit], a.slot, a.travel_s,
                                     feed_kg_per_min=a.feed_kg_per_min or FEED_KG_PER_MIN) for a in zone.actuators]
         return twin
 
-    def _bind_station(self) -> list[_Sensor]:
+    def _bind_station(self) -> list[Sensor]:
         w = self.site.weather
         if w.bus is None or w.unit is None:
             return []
         device = self.devices[w.bus][w.unit]
-        return [_Sensor(device, slot, quantity) for quantity, slot in w.sensors.items()]
+        return [Sensor(device, slot, quantity) for quantity, slot in w.sensors.items()]
 
     # ------------------------------------------------------------------ stepping
 
