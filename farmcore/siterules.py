@@ -28,6 +28,11 @@ from farmcore.site import (
     ZoneDef,
 )
 
+# Roles that only work on one kind of output: a mixing valve is positioned (a motor with a travel time), a
+# boiler and a water curtain's pump are switched. (The older roles keep their looser mapping: sites in the field
+# drive vents through vendor relays.)
+ROLE_KIND = {"mixing_valve": "retractable", "boiler": "switch", "water_curtain": "switch"}
+
 
 def check_site(site: SiteFile, file: str) -> None:
     """Cross-field rules: every bus, node, unit and zone a field names exists, once."""
@@ -100,6 +105,12 @@ def check_site(site: SiteFile, file: str) -> None:
                                 f"allowed: {', '.join(sorted(ROLES[zone.kind]))}")
             emulated = [x.kind for x in profile.actuators if x.slot == act.slot]  # vendor relay outputs
             kind = slot.kind if slot is not None else emulated[0]
+            if (need := ROLE_KIND.get(act.role)) is not None and kind != need:
+                raise fail(f"{where}.actuators[{a}].slot", f"a {act.role} needs a {need} output; slot {act.slot} "
+                                f"of {profile.id} is a {kind}")
+            if act.role == "mixing_valve" and not any(s.quantity == "pipe_temperature" for s in zone.sensors):
+                raise fail(f"{where}.actuators[{a}].role", "a mixing_valve is steered by the pipe temperature: "
+                                "the zone needs a pipe_temperature sensor")
             allowed = SWITCH_STATES if kind in ("switch", "nutrient") else RETRACTABLE_STATES
             for name, state in zip(("failsafe", "start_state", "stop_state"), act.states(), strict=True):
                 if state not in allowed:

@@ -86,3 +86,22 @@ def test_a_start_key_the_model_lacks_is_one_clear_line() -> None:
     site = parse_site(text, "winter.toml")
     with pytest.raises(ConfigError, match=r"zones\.gh1\.twin\.start\.groundwatr.*groundwater_temperature"):
         Twin(site, site_file="winter.toml", start=NIGHT)
+
+
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ('{ id = "mixing_valve", role = "mixing_valve", unit = 12, slot = 17, travel_s = 120 },',
+     '{ id = "mixing_valve", role = "mixing_valve", unit = 12, slot = 5 },',
+     r"actuators\[4\]\.slot: a mixing_valve needs a retractable output; slot 5 of .* is a switch"),
+    ('{ id = "boiler", role = "boiler", unit = 12, slot = 1 },',
+     '{ id = "boiler", role = "boiler", unit = 12, slot = 22, travel_s = 60 },',
+     r"actuators\[0\]\.slot: a boiler needs a switch output; slot 22 of .* is a retractable"),
+    ('    { quantity = "pipe_temperature", unit = 11, slot = 2 },\n', '',
+     r"actuators\[4\]\.role: a mixing_valve is steered by the pipe temperature: the zone needs a pipe_temperature"),
+])
+def test_a_loop_on_the_wrong_output_or_without_its_pipe_sensor_is_refused(old: str, new: str, line: str) -> None:
+    """Issue 16 review: a mixing valve on a switch slot was sent "off", and one without a pipe sensor held shut
+    while the house cooled, with no alarm; `site check` passed both."""
+    text = WINTER.read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(ConfigError, match=line):
+        parse_site(text.replace(old, new), "winter.toml")
