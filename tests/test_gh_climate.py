@@ -128,6 +128,22 @@ def test_no_vent_crack_below_the_minimum_outside_temperature():
     assert out.decisions["h"].target is True
 
 
+def test_the_humidity_p_band_does_not_vent_below_the_same_cold_limit():
+    """Review of issue 16: a warm house (15 °C over a 12 °C heating setpoint) at RH 95 % with −15 °C outside
+    opened its lee roof vent 40 % within two minutes through the old humidity P-band, bypassing the staged
+    order and the −10 °C limit of the lee crack."""
+    frost = {**NIGHT_OUT, "air_temperature": -15.0, "relative_humidity": 60.0}
+    outs = run(GreenhouseController(), at(1), 5, HOUSE, readings={"air_temperature": 15.0, "relative_humidity": 95.0},
+               weather=frost, setpoints={"air_temperature": 12.0, "relative_humidity": 85.0})
+    assert all(o.decisions[v].target == 0 for o in outs for v in ("rn", "rs", "sv")), [
+        o.decisions["rs"].reason for o in outs]
+    assert "< -10 °C" in outs[-1].decisions["rs"].reason
+    mild = run(GreenhouseController(), at(1), 5, HOUSE, readings={"air_temperature": 15.0, "relative_humidity": 95.0},
+               weather={**frost, "air_temperature": -5.0}, setpoints={"air_temperature": 12.0,
+                                                                      "relative_humidity": 85.0})
+    assert float(mild[-1].decisions["rs"].target) > 0, "above the limit the P-band still vents a warm house"
+
+
 # -------------------------------------------------------------------------------------- condensation guard
 
 def test_pre_dawn_heating_keeps_the_crop_above_the_dew_point():

@@ -35,6 +35,7 @@ from pydantic import model_validator
 from farmcore.control.switching import Hysteresis
 from farmcore.recipe.schema import StrategyTable, param
 from farmctl.strategies import humidity
+from farmctl.strategies.ventilation import HUMIDITY_VENT_MIN_OUTSIDE as VENT_CRACK_MIN_OUTSIDE
 from farmctl.strategies.ventilation import STEP_PCT as VENT_STEP_PCT  # a crack is at least one vent step
 
 if TYPE_CHECKING:  # the recipe schema below is read without the runtime (and its field bus)
@@ -46,7 +47,6 @@ P_BAND_RH = 10.0  # actions full 10 %RH above the off threshold [engineering cho
 STAGE_DELAY_MIN = 10.0  # heat first; the screen gap after 10 min, the lee crack after 20 min [engineering choice]
 SCREEN_GAP_MAX_PCT = 6.0  # [engineering choice] a humidity gap of a few %; the old fixed gap was 5 %
 VENT_CRACK_MAX_PCT = 10.0  # [engineering choice] the 5-10 %
-VENT_CRACK_MIN_OUTSIDE = -10.0  # no crack when colder outside: frost on the crop near the vent [engineering choice]
 
 
 class DehumidifyTable(StrategyTable):

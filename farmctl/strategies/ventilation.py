@@ -40,6 +40,8 @@ OFFSET_K = 5.0  # heating/vent dead zone 5 K, GreenLight controls_katzin_2021 (a
 P_BAND_K = 4.0  # vent P-band 4 K, GreenLight [G]
 HUMIDITY_P_BAND = 50.0  # RH vent P-band 50 %, GreenLight [G]
 HUMIDITY_VENT_MARGIN_K = 1.0  # no humidity venting within 1 K of the heating setpoint [engineering choice]
+HUMIDITY_VENT_MIN_OUTSIDE = -10.0  # no venting for humidity when colder outside: frost on the crop near the vent
+#                                   [engineering choice]; dehumidify.vent_crack_min_outside's default too
 WINDWARD_TAPER_MS = 4.0  # windward vents start closing above this wind speed [engineering choice]
 WINDWARD_CLOSE_MS = 8.0  # windward vents closed; leeward start closing [engineering choice]
 CLOSE_ALL_MS = 12.0  # every vent closed [engineering choice]
@@ -66,8 +68,10 @@ class VentilationTable(StrategyTable):
                                    en="above the humidity limit, vents open fully over this RH band",
                                    ko="습도 상한을 넘으면 이 상대습도 폭에 걸쳐 환기창을 완전히 엽니다")
     min_outside_temperature: float | None = param(
-        None, ge=-30, le=40, unit="°C", en="no venting for humidity when it is colder outside (none: no limit)",
-        ko="바깥 기온이 이보다 낮으면 습도를 낮추려고 환기하지 않습니다(없으면 제한 없음)")
+        None, ge=-30, le=40, unit="°C",
+        en="no venting for humidity when it is colder outside (none: dehumidify.vent_crack_min_outside, -10 °C)",
+        ko="바깥 기온이 이보다 낮으면 습도를 낮추려고 환기하지 않습니다(없으면 dehumidify.vent_crack_min_outside, "
+           "기본 -10 °C)")
     windward_taper_ms: float = param(WINDWARD_TAPER_MS, ge=0, le=40, unit="m/s",
                                      en="windward vents start closing above this wind speed",
                                      ko="풍속이 이보다 세지면 바람이 불어오는 쪽 환기창부터 닫기 시작합니다")
@@ -125,6 +129,8 @@ def demand(inp: TickInput, heat_sp: float, limit: tuple[float, str] | None, *, r
     elif limit is not None and rh > limit[0]:
         hband = table.get("humidity_p_band", HUMIDITY_P_BAND)
         min_out = table.get("min_outside_temperature")
+        if min_out is None:  # the same cold limit as the dehumidifier's lee crack: no P-band venting at −15 °C
+            min_out = inp.strategy.get("dehumidify", {}).get("vent_crack_min_outside", HUMIDITY_VENT_MIN_OUTSIDE)
         t_out = inp.weather.get("air_temperature")
         if t < heat_sp + HUMIDITY_VENT_MARGIN_K:
             parts.append(f"RH {rh:.0f} % over {limit[1]} but {t:.1f} °C is near heating setpoint {heat_sp:.1f} °C")
