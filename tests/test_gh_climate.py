@@ -216,6 +216,7 @@ def test_the_thermal_screen_opens_in_steps_with_pauses_and_closes_at_once():
     assert stepped and all(0 < dv <= screens.OPEN_STEP_PCT for _, dv in stepped)
     assert all(b[0] - a[0] >= screens.OPEN_PAUSE_MIN for a, b in itertools.pairwise(moves))
     assert path[-1] == 100, "beyond step_until_pct the rest opens in one go"
+    assert screens.STEP_UNTIL_PCT in path, "the steps reach step_until_pct before the rest (review: stopped at 25)"
     dusk = {**morning, "solar_radiation": 10.0}
     again = run(GreenhouseController(), at(17), 1, [act("ts", "thermal_screen", 100.0)],
                 readings={"air_temperature": 18.0}, weather=dusk, setpoints={})

@@ -126,18 +126,21 @@ class Screens:
         prev, target = float(prev), float(target)
         table = inp.strategy.get("screens", {})
         until = table.get("step_until_pct", STEP_UNTIL_PCT)
-        if target <= prev or prev >= until:
+        if target <= prev:
             if target != prev:
                 self.moved_s[view.id] = inp.now_s
             return d
         step = table.get("open_step_pct", OPEN_STEP_PCT)
         pause_s = table.get("open_pause_min", OPEN_PAUSE_MIN) * 60
         last = self.moved_s.get(view.id)
+        if prev >= until and (last is None or inp.now_s - last >= pause_s):
+            self.moved_s[view.id] = inp.now_s
+            return d
         if last is not None and inp.now_s - last < pause_s:
             wait = pause_s - (inp.now_s - last)
             return Decision(prev, d.source, f"{d.reason}; opening in steps: hold {prev:g} % for {wait:.0f} s more "
                             f"({step:g} % every {pause_s / 60:g} min up to {until:g} %)")
-        new = min(target, prev + step) if prev + step < until else target
+        new = min(target, prev + step) if prev + step <= until else target
         self.moved_s[view.id] = inp.now_s
         if new == target:
             return d
