@@ -121,8 +121,11 @@ DEMO_SITE = Path(farmcore.twin.__file__).resolve().parent / "sites" / "gyeongbuk
 @click.option("--mqtt", "mqtt_url", help="link the zones to this broker (default: an embedded broker on loopback)")
 @click.option("--mqtt-port", type=click.IntRange(0, 65535), default=1883, show_default=True,
               help="the embedded broker's port (0: any free port)")
+@click.option("--site", "site_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_SITE,
+              help="another site with a twin to run, e.g. farmcore/twin/sites/gyeongbuk-winter.toml "
+                   "(default: the Gyeongbuk demo site)")
 def demo(speed: float, start_at: datetime | None, duration_s: float | None, state_dir: Path | None, live: bool,
-         bench: bool, mqtt_url: str | None, mqtt_port: int) -> None:
+         bench: bool, mqtt_url: str | None, mqtt_port: int, site_path: Path) -> None:
     """Twin site + greenhouse daemon + SQLite historian with a live view (Ctrl-C stops it)."""
     if bench:
         _bench_tour()
@@ -134,14 +137,15 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
     start = None
     if start_at is not None:
         start = start_at.replace(tzinfo=ZoneInfo("Asia/Seoul")).astimezone(UTC)
-    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port))
+    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port, site_path))
     span = f"--from {began:%Y-%m-%dT%H:%M}Z --to {ended + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z"
     click.echo(f"\nhistory: farmctl history export --historian {sqlite_url(folder.resolve() / 'history.db')} "
                f"--zone gh1 {span}")
 
 
 async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
-                    live: bool, mqtt_url: str | None = None, mqtt_port: int = 1883) -> tuple[datetime, datetime]:
+                    live: bool, mqtt_url: str | None = None, mqtt_port: int = 1883,
+                    site_path: Path = DEMO_SITE) -> tuple[datetime, datetime]:
     """Run the site, linked to `mqtt_url` or to an embedded broker; the simulated (start, end) times."""
     async with contextlib.AsyncExitStack() as stack:
         if mqtt_url is None:
@@ -153,13 +157,13 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
                 mqtt_url = await stack.enter_async_context(embedded_broker(port=0))
         from farmcore.site import load_site
 
-        site_id = load_site(DEMO_SITE).site.id
+        site_id = load_site(site_path).site.id
         click.echo(f"MQTT {mqtt_url}: farmctl zone watch --broker {mqtt_url} --site {site_id}", err=True)
-        return await _run_linked(folder, speed, start, duration_s, live, mqtt_url)
+        return await _run_linked(folder, speed, start, duration_s, live, mqtt_url, site_path)
 
 
 async def _run_linked(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
-                      live: bool, mqtt_url: str) -> tuple[datetime, datetime]:
+                      live: bool, mqtt_url: str, site_path: Path = DEMO_SITE) -> tuple[datetime, datetime]:
     from farmcore.fieldbus.url import parse_bus_url
     from farmcore.historian.sqlite import SqliteHistorian
     from farmcore.runtime.cli import serve_daemon
@@ -171,8 +175,8 @@ async def _run_linked(folder: Path, speed: float, start: datetime | None, durati
     from farmcore.twin.clock import TwinClock
     from farmcore.twin.runtime import Twin
 
-    site = load_site(DEMO_SITE)
-    twin = Twin(site, site_file=DEMO_SITE, start=start)
+    site = load_site(site_path)
+    twin = Twin(site, site_file=site_path, start=start)
     free_ports = {b.id: str(replace(parse_bus_url(b.url), host="127.0.0.1", port=0)) for b in site.buses}
     async with twin.serve(free_ports) as bound:
         clock = TwinClock(twin.clock, speed)
@@ -180,7 +184,7 @@ async def _run_linked(folder: Path, speed: float, start: datetime | None, durati
         historian = SqliteHistorian(folder / "history.db", clock=lambda: twin.clock.now().timestamp())
         began = twin.clock.now()
         # commands come from people in real time: their expiry is judged on the wall clock, not the twin's
-        daemon = SiteDaemon(DEMO_SITE, controllers=installed(), clock=clock, state_dir=folder, bus_urls=bound,
+        daemon = SiteDaemon(site_path, controllers=installed(), clock=clock, state_dir=folder, bus_urls=bound,
                             historian=historian, mqtt=mqtt_url, command_clock=WallClock())
         plant = asyncio.create_task(twin.run(speed))
         try:  # the last screen either way (the live one, or the only one with --no-live), then the stop check

@@ -282,6 +282,18 @@ def test_the_readme_demo_runs(env: dict[str, str], tmp_path: Path) -> None:
     assert len(exported.stdout.splitlines()) > 10, "the demo's daemon wrote history"
 
 
+def test_the_demo_runs_the_winter_site(env: dict[str, str], tmp_path: Path) -> None:
+    """`farmctl demo --site`: the winter example site (water curtain, hot-water loop) on the twin's clock; before,
+    only the demo site could run faster than real time, and a twin at --speed 60 against `farmctl run` decided
+    by the wall clock."""
+    site = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-winter.toml"
+    result = run(env, "demo", "--site", str(site), "--for", "8", "--speed", "600", "--no-live", "--state-dir",
+                 str(tmp_path), "--start", "2026-12-15T02:00", "--mqtt-port", "0", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "] gh1 " in result.stdout
+    assert "water curtain on" in result.stdout and "gh1: all 9 actuators in their stop state" in result.stdout
+
+
 def test_the_bench_tour_runs(env: dict[str, str]) -> None:
     """`farmctl demo --bench`: scan, read and drive a commissioning bench with the technician commands."""
     result = run(env, "demo", "--bench", timeout=60)
