@@ -77,6 +77,8 @@ def first_error(file: str, exc: ValidationError, schema: type[BaseModel] | None 
         msg = "unknown field (check the spelling)" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] == "value_error":  # a cross-field rule (min above max ...): its own text names the values
+        msg = msg.removeprefix("Value error, ")
     elif "input" in err:
         msg = f"{msg}; got {err['input']!r}"
     return ConfigError(file, field_path(loc), msg)

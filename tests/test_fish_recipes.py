@@ -242,7 +242,7 @@ def test_a_feeding_table_that_is_not_a_grid_is_refused_in_one_line():
     with pytest.raises(ConfigError) as info:
         parse_recipe(bad, "recipes/fish/bad.toml")
     assert info.value.field == "strategy.feeding.table"
-    assert info.value.message.startswith("Value error, not a full weight x temperature grid: no rate at 5 g, 24 °C")
+    assert info.value.message.startswith("not a full weight x temperature grid: no rate at 5 g, 24 °C")
     assert str(info.value).startswith("recipes/fish/bad.toml: strategy.feeding.table: ") and "\n" not in str(info.value)
     twice = text.replace("pct_bw = 4.30 },", "pct_bw = 4.30 },\n  { weight_g = 5, temperature = 24, pct_bw = 4 },", 1)
     with pytest.raises(ConfigError, match="two rates at 5 g, 24 °C"):

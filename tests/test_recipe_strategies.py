@@ -119,13 +119,17 @@ def test_a_default_is_not_a_given_key():
      "stages[0].strategy.lighting.on", "expected HH:MM"),
     (TANK, "minimum_mg_l = 5", 'minimum_mg_l = 5\n[strategy.feeding]\nmeals = ["08:00", "25:00"]',
      "strategy.feeding.meals[1]", "expected HH:MM"),
+    # a cross-field rule is its own sentence: no pydantic "Value error," and no dump of the whole table
+    (GREENHOUSE, "[strategy.heating]", "[strategy.fertigation]\nec_min = 2\nec_max = 1.5\nph_min = 5\n"
+                                       "[strategy.heating]", "strategy.fertigation",
+     "ec_min (2) must be below ec_max (1.5)"),
 ])
 def test_strategy_errors_name_file_and_field_in_one_line(text, old, new, field, words):
     assert old in text
     with pytest.raises(ConfigError) as info:
         parse_recipe(text.replace(old, new, 1), "recipes/x.toml")
     assert str(info.value).startswith(f"recipes/x.toml: {field}: ") and words in str(info.value)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and "Value error" not in str(info.value) and "got {" not in str(info.value)
 
 
 def test_a_kind_whose_package_is_missing_cannot_have_its_tables_checked(monkeypatch):
