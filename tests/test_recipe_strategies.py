@@ -154,3 +154,19 @@ def test_shipped_recipes_get_their_kinds_tables(path: Path):
     r = load_recipe(path)
     assert type(r.strategy) is kinds.installed()[r.recipe.kind]
     assert all(s.strategy is None or type(s.strategy) is type(r.strategy) for s in r.stages)
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("ec_max = 1.5 ", "ec_max = 0.5 ", "stages[0].periods[0]",
+     "ec 0.6 is outside strategy.fertigation ec_min..ec_max (0.4..0.5): every supply would stop with an alarm"),
+    ("open_step_pct = 5 ", "open_step_pct = 50 ", "strategy.screens",
+     "open_step_pct (50 %) must not be above step_until_pct (30 %): no step would be taken"),
+])
+def test_strategy_tables_that_contradict_the_recipe_are_refused(old: str, new: str, field: str, words: str):
+    """Issue 16 review: a fertigation band that excludes a stage's EC target (every supply stops with a critical
+    alarm) and a screen step larger than the stepping range both passed `recipe check`."""
+    text = (ROOT / "recipes" / "crops" / "strawberry.toml").read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(ConfigError) as info:
+        parse_recipe(text.replace(old, new, 1), "recipes/x.toml")
+    assert str(info.value) == f"recipes/x.toml: {field}: {words}"

@@ -65,6 +65,7 @@ def check_recipe(recipe: Recipe, file: str) -> None:
         names.add(stage.name)
         _check_day_times(stage.strategy, f"{where}.strategy", fail)
         starts: set[str] = set()
+        tables = recipe.strategy_for(si)
         for pi, period in enumerate(stage.periods):
             pwhere = f"{where}.periods[{pi}]"
             try:
@@ -75,6 +76,8 @@ def check_recipe(recipe: Recipe, file: str) -> None:
             if key in starts:
                 raise fail(f"{pwhere}.start", f"{period.start!r} is the start of another period of this stage")
             starts.add(key)
+            if (problem := type(recipe.strategy).period_problem(tables, period.values())) is not None:
+                raise fail(pwhere, problem)
             for q, value in period.values().items():
                 field = f"{pwhere}.{q}"
                 spec = QUANTITIES[q]

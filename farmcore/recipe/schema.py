@@ -139,6 +139,12 @@ class StrategyTables(StrictFile):
     runs that kind of zone and registered as a `farmcore.strategies` entry point (farmcore/recipe/kinds.py).
     farmcore declares no table itself: this base takes none."""
 
+    @classmethod
+    def period_problem(cls, tables: dict[str, dict[str, Any]], values: dict[str, float]) -> str | None:
+        """Why a period's set-points cannot work with the stage's strategy tables (a kind's own cross-check, e.g.
+        a target outside the band its safety stops at), else None; this base knows no such rule."""
+        return None
+
     def tables(self) -> dict[str, dict[str, Any]]:
         """{table: {key: value}} of the keys the file gave."""
         out: dict[str, dict[str, Any]] = {}

@@ -4,6 +4,8 @@ the strategy that reads it, beside its defaults; importing them loads no runtime
 
 from __future__ import annotations
 
+from typing import Any
+
 from farmcore.recipe.schema import StrategyTables, param
 from farmctl.strategies.co2 import Co2Table
 from farmctl.strategies.condensation import CondensationTable
@@ -42,3 +44,17 @@ class GreenhouseStrategy(StrategyTables):
                                             ko="온수 난방: 보일러와 혼합 밸브")
     water_curtain: WaterCurtainTable | None = param(unit="", en="water curtain (groundwater over the inner film)",
                                                     ko="수막 보온(지하수를 속비닐 위에 뿌림)")
+
+    @classmethod
+    def period_problem(cls, tables: dict[str, dict[str, Any]], values: dict[str, float]) -> str | None:
+        """A supply EC or pH target outside the fertigation band: every supply would stop with an alarm."""
+        fert = tables.get("fertigation", {})
+        for q in ("ec", "ph"):
+            lo, hi, value = fert.get(f"{q}_min"), fert.get(f"{q}_max"), values.get(q)
+            if value is None:
+                continue
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                band = f"{'' if lo is None else f'{lo:g}'}..{'' if hi is None else f'{hi:g}'}"
+                return (f"{q} {value:g} is outside strategy.fertigation {q}_min..{q}_max ({band}): every supply "
+                        "would stop with an alarm")
+        return None

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import model_validator
+
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis
 from farmcore.recipe.schema import StrategyTable, param
@@ -62,6 +64,13 @@ class ScreensTable(StrategyTable):
     shade_above_radiation: float | None = param(
         None, gt=0, le=1500, unit="W/m²", en="the shade screen is drawn above this outside radiation (none: never)",
         ko="바깥 일사량이 이보다 강하면 차광 커튼을 칩니다(없으면 치지 않습니다)")
+
+    @model_validator(mode="after")
+    def _steps(self) -> ScreensTable:
+        if {"open_step_pct", "step_until_pct"} & self.model_fields_set and self.open_step_pct > self.step_until_pct:
+            raise ValueError(f"open_step_pct ({self.open_step_pct:g} %) must not be above step_until_pct "
+                             f"({self.step_until_pct:g} %): no step would be taken")
+        return self
 
 
 def _deployed(view: ActuatorView) -> bool | None:
