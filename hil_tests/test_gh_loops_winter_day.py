@@ -1,7 +1,8 @@
-"""A winter night and morning of the daemon driving the winter example site's twin over real Modbus TCP: the
+"""A winter day (16:00 to 16:00) of the daemon driving the winter example site's twin over real Modbus TCP: the
 water curtain runs on the cold night and is off before sunrise, the hot-water loop's boiler keeps its start
-limit and the mixing valve follows the pipe temperature (issue 16 items 4 and 5; farmctl heatloop.py,
-watercurtain.py). Lockstep on the twin's simulated clock, as hil_tests/test_daemon.py runs its days."""
+limit and the mixing valve follows the pipe temperature, the thermal screen opens by day in steps (issue 16
+items 2, 4 and 5; farmctl heatloop.py, watercurtain.py, screens.py). Lockstep on the twin's simulated clock, as
+hil_tests/test_daemon.py runs its days."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ WINTER = Path(farmcore.twin.__file__).parent / "sites" / "gyeongbuk-winter.toml"
 START = datetime(2027, 1, 15, 7, 0, tzinfo=UTC)  # 16:00 in Korea
 
 
-async def test_a_winter_night_with_the_water_curtain_and_the_hot_water_loop(tmp_path: Path) -> None:
+async def test_a_winter_day_with_the_water_curtain_and_the_hot_water_loop(tmp_path: Path) -> None:
     site = load_site(WINTER)
     tz = site.site.timezone
     twin = Twin(site, site_file=WINTER, start=START)
@@ -35,7 +36,7 @@ async def test_a_winter_night_with_the_water_curtain_and_the_hot_water_loop(tmp_
                             bus_urls={"greenhouses": bound["greenhouses"]})
         await daemon.start()
         try:
-            for _ in range(18 * 360):  # 16:00 to 10:00, the site's 10 s tick
+            for _ in range(24 * 360):  # 16:00 to 16:00, the site's 10 s tick
                 twin.advance(site.runtime.tick_s)
                 await daemon.tick()
                 run = daemon.zones["gh1"].run
@@ -60,3 +61,7 @@ async def test_a_winter_night_with_the_water_curtain_and_the_hot_water_loop(tmp_
     assert starts and per_hour <= 4, f"{len(starts)} boiler starts, {per_hour} in one hour"
     valve = [d.get("mixing_valve") for _t, _o, d, p, sp in seen if sp is not None and p is not None]
     assert valve and all(isinstance(v, float) and 0 <= v <= 100 for v in valve), "the valve is decided in the loop"
+    screen = [float(d["thermal_screen"]) for t, _o, d, _p, _sp in seen
+              if sunrise <= t and isinstance(d.get("thermal_screen"), float)]
+    assert 100.0 in screen, "the screen opens by day for the light"
+    assert any(0 < v < 100 for v in screen), "in steps, not in one move"
