@@ -250,4 +250,6 @@ async def test_ten_minutes_without_broker_keep_the_recipe_and_the_history(tmp_pa
     times = [s.time.timestamp() for s in series]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert times[0] <= t_down.timestamp() and times[-1] >= t_up.timestamp()
-    assert max(gaps) <= 3 * tick_s, f"history gap of {max(gaps):.0f} s during the broker outage"
+    # At 40x a 0.1 s stall of a loaded machine is a 4 s (two-tick) gap: seen once before and once on a clean
+    # clone run beside a benchmark (8 s). History lost to the outage would leave a gap of minutes.
+    assert max(gaps) <= 6 * tick_s, f"history gap of {max(gaps):.0f} s during the broker outage"
