@@ -8,9 +8,9 @@ The recipe key `humidity.humidify_below_rh` has no actuator here: the greenhouse
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
+from farmcore import canopy
 from farmcore.control.arbitration import Decision
 from farmcore.control.switching import Hysteresis
 from farmcore.recipe.schema import StrategyTable, param
@@ -31,8 +31,8 @@ class HumidityTable(StrategyTable):
 
 
 def sat_vp_kpa(t_c: float) -> float:
-    """Saturation vapour pressure, kPa (Tetens form as in Vanthoor: 610.78·exp(17.2694·T/(T+238.3)) Pa, §1.7)."""
-    return 0.61078 * math.exp(17.2694 * t_c / (t_c + 238.3))
+    """Saturation vapour pressure, kPa: the one Tetens curve the twin and the condensation guard use (§1.7)."""
+    return canopy.saturation_vapour_pressure_pa(t_c) / 1000.0
 
 
 def vpd_kpa(t_c: float, rh: float) -> float:
