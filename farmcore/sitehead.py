@@ -13,6 +13,13 @@ from pydantic import Field
 
 from farmcore.datafile import StrictFile, parse_toml, read_text, validate
 
+# How long a manual override from the portal or a technician may last on this site. Four hours by default: a
+# fan left on for an afternoon, not past the night the recipe must steer [engineering choice]; a site may allow
+# up to a day, the command's own ceiling (farmcore.link.messages.MAX_DURATION_S, not imported: this module
+# stays light).
+DEFAULT_MAX_OVERRIDE_S = 14400.0
+MAX_OVERRIDE_CEILING_S = 86400.0
+
 
 class SiteHead(StrictFile):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -20,6 +27,7 @@ class SiteHead(StrictFile):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     timezone: str = "Asia/Seoul"
+    max_override_s: float = Field(default=DEFAULT_MAX_OVERRIDE_S, gt=0, le=MAX_OVERRIDE_CEILING_S)
 
 
 class _HeadOnly(StrictFile):

@@ -10,11 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from farmcore.errors import ConfigError
 from farmcore.link import commands
 from farmcore.link.audit import audit_record
 from farmcore.link.commands import CommandDesk, ZoneContext
 from farmcore.link.messages import (
     KINDS,
+    MAX_DURATION_S,
     MAX_PAYLOAD,
     Ack,
     ErrorCode,
@@ -26,7 +28,8 @@ from farmcore.link.messages import (
     zones_filter,
 )
 from farmcore.recipe.schema import Bound
-from farmcore.site import ZoneDef
+from farmcore.site import ZoneDef, parse_site
+from farmcore.sitehead import MAX_OVERRIDE_CEILING_S
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 KST = timezone(timedelta(hours=9))
@@ -41,6 +44,26 @@ GH = ZoneContext(
 )
 TANK = ZoneContext(kind="tank", envelope={"dissolved_oxygen": (5.0, 12.0)}, actuators={"aerator": "switch"},
                    feeding_supported=True)
+
+
+SITE_HEAD = """
+[site]
+id = "t"
+latitude = 36.0
+longitude = 128.6
+[[buses]]
+id = "b"
+url = "tcp://127.0.0.1:5020"
+[[nodes]]
+bus = "b"
+unit = 12
+profile = "ksx3267:2022/actuator-default"
+[[zones]]
+id = "gh1"
+kind = "greenhouse"
+bus = "b"
+actuators = [{ id = "heater", role = "heater", unit = 12, slot = 1 }]
+"""
 
 
 def cmd(**fields: Any) -> dict[str, Any]:
@@ -453,6 +476,49 @@ def test_context_from_a_site_zone():
     assert ctx.envelope == {"water_temperature": (12.0, 28.0)} and ctx.active_alarms == {"do_low"}
     assert run(cmd(kind="setpoint", target="water_temperature", value=31), ctx)[0].error is ErrorCode.OUT_OF_HARD_LIMITS
     assert run(cmd(kind="feed_now", value=1.5), ctx)[0].ok
+
+
+# ------------------------------------------------------------------- the portal's limits (issue 17)
+
+
+def test_an_override_longer_than_the_sites_limit_is_an_invalid_value_naming_the_limit():
+    four_hours = ZoneContext(kind="greenhouse", actuators={"heater": "switch"})
+    assert four_hours.max_override_s == 14400
+    ack = rejected(cmd(kind="override", target="heater", value="on", duration_s=14401), ErrorCode.INVALID_VALUE,
+                   four_hours)
+    assert "max_override_s = 14400 s" in ack.message and "14401" in ack.message
+    assert accepted(cmd(kind="override", target="heater", value="on", duration_s=14400), four_hours)[0].ok
+    one_hour = ZoneContext(kind="greenhouse", actuators={"heater": "switch"}, max_override_s=3600)
+    rejected(cmd(kind="override", target="heater", value="on", duration_s=3601), ErrorCode.INVALID_VALUE, one_hour)
+
+
+def test_the_sites_max_override_s_reaches_the_desk_and_is_at_most_a_day():
+    text = SITE_HEAD.replace("longitude = 128.6", "longitude = 128.6\nmax_override_s = 1800")
+    site = parse_site(text, "s.toml")
+    ctx = ZoneContext.for_zone(site.zones[0], {"heater": "switch"}, max_override_s=site.site.max_override_s)
+    assert ctx.max_override_s == 1800
+    assert parse_site(SITE_HEAD, "s.toml").site.max_override_s == 14400, "4 h by default"
+    for bad in ("86401", "0"):
+        with pytest.raises(ConfigError, match=r"^s\.toml: site\.max_override_s: "):
+            parse_site(SITE_HEAD.replace("longitude = 128.6", f"longitude = 128.6\nmax_override_s = {bad}"), "s.toml")
+    assert MAX_OVERRIDE_CEILING_S == MAX_DURATION_S, "no site may allow more than a command can ask"
+
+
+@pytest.mark.parametrize(("envelope", "limits", "expected"), [
+    ({"air_temperature": (10.0, 30.0)}, {"air_temperature": (5.0, 28.0)}, {"air_temperature": (10.0, 28.0)}),
+    ({"air_temperature": Bound(min=12, max=20)}, {}, {"air_temperature": (12.0, 20.0)}),
+    ({"co2": (400.0, 1200.0)}, {"co2": (1300.0, 1500.0)}, {}),  # nothing of it may be set
+    ({}, {"air_temperature": (5.0, 28.0)}, {}),  # a hard limit alone lets no tenant adjust anything
+])
+def test_the_tenant_envelope_is_the_recipes_within_the_hard_limits(envelope, limits, expected):
+    assert commands.tenant_envelope(envelope, limits) == expected
+
+
+def test_the_tenant_envelope_is_exactly_what_the_desk_accepts():
+    allowed = commands.tenant_envelope(GH.envelope, GH.hard_limits)
+    for q, (lo, hi) in allowed.items():
+        for v, ok in ((lo, True), (hi, True), (lo - 0.01, False), (hi + 0.01, False)):
+            assert run(cmd(kind="setpoint", target=q, value=v))[0].ok is ok, (q, v)
 
 
 # ---------------------------------------------------------------------------------------------- fuzz

@@ -63,6 +63,11 @@ STATE = {
                                 "reason": "airing"}},
     "alarms": 2,
 }
+# What the daemon publishes since the portal (issue 17): STATE plus, compatibly, the recipe's names and day since
+# planting, what a tenant may set now and the longest override; a state without them is STATE, read as before.
+RECIPE_NOW = {**STATE["recipe"], "name_ko": "토마토 (경북)", "name_en": "Tomato, Gyeongbuk", "day": 148}
+STATE_NOW = {**STATE, "recipe": RECIPE_NOW, "envelope": {"air_temperature": [14.0, 24.0], "co2": [400.0, 1000.0]},
+             "max_override_s": 14400.0}
 
 
 def typed_state() -> StateMessage:
@@ -70,7 +75,8 @@ def typed_state() -> StateMessage:
     r = STATE["readings"]
     return StateMessage(
         time="2026-01-15T04:05:00Z", site="hil", zone="gh", kind="greenhouse", mode="override",
-        recipe=RecipeRef(id="tomato-gb", version=1, stage="production", period="tomato-gb@1 production/day"),
+        recipe=RecipeRef(id="tomato-gb", version=1, stage="production", period="tomato-gb@1 production/day",
+                         name_ko="토마토 (경북)", name_en="Tomato, Gyeongbuk", day=148),
         readings={"air_temperature": ReadingEntry(value=r["air_temperature"]["value"], unit="degC", quality="good",
                                                   sources=["air_temperature_a", "air_temperature_b"]),
                   "co2": ReadingEntry(value=r["co2"]["value"], unit="ppm", quality="comm_error", why=r["co2"]["why"]),
@@ -85,19 +91,19 @@ def typed_state() -> StateMessage:
                    "fan": ActuatorEntry(role="circulation_fan", kind="switch", target=None)},
         overrides={"vent_west": OverrideEntry(value=35.0, until="2026-01-15T05:05:00Z", by="portal:kim",
                                               reason="airing")},
-        alarms=2)
+        alarms=2, envelope={"air_temperature": (14.0, 24.0), "co2": (400.0, 1000.0)}, max_override_s=14400.0)
 
 
 # ------------------------------------------------------------------------------------------------ state
 
 
 def test_the_typed_state_publishes_the_bytes_of_the_dict_plus_its_schema_first():
-    assert encode(typed_state()) == orjson.dumps({"schema": SCHEMA, **STATE})
+    assert encode(typed_state()) == orjson.dumps({"schema": SCHEMA, **STATE_NOW})
     assert typed_state().to_json().startswith(b'{"schema":1,"time":')
 
 
 def test_a_published_state_reads_back_to_the_same_message_and_bytes():
-    published = orjson.dumps({"schema": 1, **STATE})
+    published = orjson.dumps({"schema": 1, **STATE_NOW})
     message = StateMessage.from_json(published)
     assert message == typed_state() and message.to_json() == published
     assert message.readings["par"].why == STATE["readings"]["par"]["why"] and message.actuators["fan"].source is UNSET
@@ -105,6 +111,27 @@ def test_a_published_state_reads_back_to_the_same_message_and_bytes():
 
 def test_a_state_from_before_the_schema_field_reads_as_version_1():
     assert StateMessage.from_json(json.dumps(STATE)).schema == 1
+
+
+def test_a_state_from_before_the_portal_reads_with_nothing_adjustable_and_the_default_override_limit():
+    old = StateMessage.from_json(json.dumps(STATE))
+    assert old.envelope == {} and old.max_override_s == 14400.0
+    assert old.recipe is not None and (old.recipe.name_ko, old.recipe.name_en, old.recipe.day) == ("", "", UNSET)
+    assert "day" not in json.loads(encode(old))["recipe"], "an unknown day stays absent, never null"
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda s: s.update(envelope={"co2": [400]}), "state.envelope[...]: Expected `array` of length 2"),
+    (lambda s: s.update(envelope={"co2": ["low", 900]}), "state.envelope[...][0]: Expected `float`"),
+    (lambda s: s.update(max_override_s="4h"), "state.max_override_s: Expected `float`"),
+    (lambda s: s["recipe"].update(day=1.5), "state.recipe.day: Expected `int`"),
+])
+def test_a_bad_portal_field_is_one_line_naming_it(change, words):
+    bad = copy.deepcopy(STATE_NOW)
+    change(bad)
+    with pytest.raises(MessageError) as caught:
+        StateMessage.from_json(json.dumps(bad))
+    assert str(caught.value).startswith(words), str(caught.value)
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -130,7 +157,7 @@ def test_garbage_is_a_message_error_never_a_crash(payload):
 
 
 def test_unknown_fields_are_ignored_so_adding_one_keeps_the_version():
-    assert StateMessage.from_json(json.dumps({**STATE, "forecast": {"air_temperature": 20}})) == typed_state()
+    assert StateMessage.from_json(json.dumps({**STATE_NOW, "forecast": {"air_temperature": 20}})) == typed_state()
 
 
 def test_encoding_never_raises():
@@ -229,7 +256,9 @@ def test_every_schema_is_a_draft_2020_12_schema_with_its_version():
 
 def test_the_schemas_accept_what_is_published_and_refuse_what_is_not():
     state = json.loads(encode(typed_state()))
-    assert valid("state", state) and valid("state", STATE)  # with or without its version
+    assert valid("state", state) and valid("state", STATE)  # with or without its version (and the portal's keys)
+    assert not valid("state", {**state, "envelope": {"co2": [400]}})
+    assert not valid("state", {**state, "max_override_s": "4h"})
     assert not valid("state", {**state, "mode": "manual"}) and not valid("state", {**state, "time": "today"})
     assert valid("alarms", json.loads(encode(raised_book().entries()))) and not valid("alarms", [{"id": 1}])
     now = datetime(2026, 1, 15, 4, 5, tzinfo=UTC)

@@ -177,3 +177,45 @@ async def test_what_a_block_publishes_goes_out_after_the_commit_of_what_it_recor
 def test_every_action_the_desk_can_allow_has_a_handler() -> None:
     commands = Commands("s", {}, None, None, None, None, None, None, None, None, None, None)  # type: ignore[arg-type]
     assert set(commands._apply) == set(get_args(ActionKind))
+
+
+# ------------------------------------------------------------------------------------- the state message
+
+
+def test_the_state_tells_a_tenant_what_they_may_set_now_for_how_long_and_the_recipes_day(site: SiteFile) -> None:
+    """Issue 17: the portal bounds its widgets and checks before sending with what the daemon publishes."""
+    from datetime import timedelta
+
+    from msgspec import UNSET
+
+    from farmcore.link.payloads import StateMessage
+    from farmcore.recipe.timeline import stage_index_for
+    from farmcore.runtime.statemsg import state_message
+    from farmcore.runtime.zone import make_driver
+    from farmcore.site import Range
+
+    zone = site.zones[0]  # strawberry: envelope air_temperature 5..20, co2 400..800; planted 2025-09-10
+    narrowed = zone.model_copy(update={"hard_limits": {**zone.hard_limits, "air_temperature": Range(min=8, max=18)}})
+    strict = site.model_copy(update={"site": site.site.model_copy(update={"max_override_s": 1800.0}),
+                                     "zones": [narrowed, *site.zones[1:]]})
+    config = ZoneConfig.build(strict, narrowed, 0.0)
+    runner = ZoneRunner(config, zone_runner(strict).run)
+    runner.run.drivers = {a.id: make_driver(strict, config.kinds[a.id], a) for a in narrowed.actuators}
+
+    def state_at(when: datetime) -> StateMessage:
+        runner.run.setpoints_at = -math.inf
+        refresh_setpoints(runner, when, strict.site, TZ, lambda *a, **kw: None)
+        return state_message(runner, "gyeongbuk-demo", {}, when)
+
+    state = state_at(NOW)
+    assert state.envelope["air_temperature"] == (8.0, 18.0), "the recipe's 5..20 within the hard limits 8..18"
+    assert state.envelope["co2"] == (400.0, 800.0) and state.max_override_s == 1800.0
+    recipe = runner.run.recipe.recipe  # type: ignore[union-attr]
+    assert state.recipe is not None and state.recipe.name_ko == recipe.recipe.name_ko != ""
+    assert state.recipe.name_en == recipe.recipe.name_en and state.recipe.day == 128  # 2025-09-10 -> 2026-01-16
+    assert recipe.stages[stage_index_for(recipe, state.recipe.day)].name == state.recipe.stage
+    planting_noon = datetime(2025, 9, 10, 3, 0, tzinfo=UTC)
+    first = state_at(planting_noon).recipe
+    assert first is not None and (first.day, first.stage) == (0, recipe.stages[0].name), "0 on the planting day"
+    before = state_at(planting_noon - timedelta(days=1)).recipe
+    assert before is not None and before.day is UNSET, "before planting there is no day to tell"

@@ -32,6 +32,7 @@ from farmcore.link.messages import (
     validate_command,
 )
 from farmcore.recipe.schema import QUANTITIES
+from farmcore.sitehead import DEFAULT_MAX_OVERRIDE_S
 
 if TYPE_CHECKING:
     from farmcore.site import ZoneDef
@@ -60,6 +61,7 @@ class ZoneContext:
     active_alarms: frozenset[str] = frozenset()
     known_recipes: frozenset[str] = frozenset()
     feeding_supported: bool = False
+    max_override_s: float = DEFAULT_MAX_OVERRIDE_S  # the site's `[site] max_override_s`
     # the zone's own clock when it runs on another one than the commands' (a twin at 60x in the demo): an
     # override's `until` is told on the clock it will end on; expiry is still judged on the commands' clock
     zone_now: datetime | None = None
@@ -68,8 +70,9 @@ class ZoneContext:
     @classmethod
     def for_zone(cls, zone: ZoneDef, actuator_kinds: Mapping[str, str], envelope: Mapping[str, Any] | None = None,
                  active_alarms: Iterable[str] = (), known_recipes: Iterable[str] = (),
-                 zone_now: datetime | None = None) -> ZoneContext:
-        """From the site file's zone, the daemon's actuator kinds and the recipe envelope (`Bound`s or pairs)."""
+                 zone_now: datetime | None = None, max_override_s: float = DEFAULT_MAX_OVERRIDE_S) -> ZoneContext:
+        """From the site file's zone, the daemon's actuator kinds, the recipe envelope (`Bound`s or pairs) and
+        the site's longest override."""
         return cls(
             kind=zone.kind,
             envelope={q: _pair(b) for q, b in (envelope or {}).items()},
@@ -78,6 +81,7 @@ class ZoneContext:
             active_alarms=frozenset(active_alarms),
             known_recipes=frozenset(known_recipes),
             feeding_supported=zone.kind == "tank" and any(a.role == "feeder" for a in zone.actuators),
+            max_override_s=max_override_s,
             zone_now=zone_now,
             zone=zone.id,
         )
@@ -87,6 +91,21 @@ def _pair(bound: Any) -> tuple[float, float]:
     if isinstance(bound, tuple | list):
         return float(bound[0]), float(bound[1])
     return float(bound.min), float(bound.max)
+
+
+def tenant_envelope(envelope: Mapping[str, Any], hard_limits: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """What a tenant may set now, by quantity: the recipe's envelope cut to the site's hard limits (`Bound`s or
+    pairs). The desk accepts exactly these values, so the portal's widgets and its own check use the same range;
+    a quantity whose envelope lies wholly outside the limits is left out (nothing of it may be set)."""
+    out = {}
+    for q, bound in envelope.items():
+        lo, hi = _pair(bound)
+        if q in hard_limits:
+            hard_lo, hard_hi = _pair(hard_limits[q])
+            lo, hi = max(lo, hard_lo), min(hi, hard_hi)
+        if lo <= hi:
+            out[q] = (lo, hi)
+    return out
 
 
 @dataclass(frozen=True)
@@ -285,6 +304,9 @@ def _override(cmd: Command, now: datetime, ctx: ZoneContext) -> tuple[dict[str, 
     kind = ctx.actuators.get(a)
     if kind is None:
         raise CommandError(ErrorCode.UNKNOWN_TARGET, f"no actuator {a!r} in this zone")
+    if cmd.duration_s > ctx.max_override_s:
+        raise CommandError(ErrorCode.INVALID_VALUE, f"an override of {cmd.duration_s:g} s is longer than this site "
+                           f"allows: max_override_s = {ctx.max_override_s:g} s")
     v = cmd.value
     target: bool | float
     if kind in ("switch", "nutrient"):

@@ -24,6 +24,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from farmcore.sitehead import DEFAULT_MAX_OVERRIDE_S  # a state without `max_override_s`: the site's default
+
 SCHEMA = 1  # the state's `schema` field; see the module's docstring for when it changes
 TIME = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
                            extra_json_schema={"format": "date-time"},
@@ -75,6 +77,10 @@ class RecipeRef(_Entry, kw_only=True):
     version: int
     stage: str
     period: Annotated[str, Meta(description="the period in force: RECIPE@VERSION STAGE/PERIOD")]
+    name_ko: Annotated[str, Meta(description="the recipe's Korean name (absent: none)")] = ""
+    name_en: Annotated[str, Meta(description="the recipe's English name (absent: none)")] = ""
+    day: Annotated[int, Meta(description="days since planting or stocking, 0 on that day (the count the "
+                                         "stages' from_day use); absent before it")] | UnsetType = UNSET
 
 
 class SetpointEntry(_Entry, kw_only=True):
@@ -122,6 +128,13 @@ class StateMessage(_Message, kw_only=True):
     actuators: Annotated[dict[str, ActuatorEntry], Meta(description="by actuator id")]
     overrides: Annotated[dict[str, OverrideEntry], Meta(description="live manual overrides, by actuator id")]
     alarms: Annotated[int, Meta(description="entries in the zone's retained alarm list")]
+    # added in schema 1 (compatible: a state without them reads as none adjustable, the default override limit)
+    envelope: Annotated[dict[str, tuple[float, float]],
+                        Meta(description="what a tenant may set now, by quantity: [min, max] = the recipe's "
+                                         "envelope within the site's hard limits")] = msgspec.field(
+        default_factory=dict)
+    max_override_s: Annotated[float, Meta(description="the longest override the zone accepts, s")] = \
+        DEFAULT_MAX_OVERRIDE_S
 
 
 # -------------------------------------------------------------------------------------------------- alarms

@@ -89,7 +89,8 @@ class Commands:
         envelope = run.recipe.recipe.envelope if run.recipe else {}
         ctx = ZoneContext.for_zone(runner.zone, runner.kinds, envelope, self.alarms.active_ids(runner),
                                    self.recipes.ids(runner.zone.kind),
-                                   zone_now=now if self.command_clock is not self.clock else None)
+                                   zone_now=now if self.command_clock is not self.clock else None,
+                                   max_override_s=runner.config.max_override_s)
         judged_at = self.command_clock.now()
         outcome = self.desk.process(payload, judged_at, ctx, account=account, remember=False)
         ack = outcome.ack

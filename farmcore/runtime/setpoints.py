@@ -30,7 +30,7 @@ def refresh_setpoints(runner: ZoneRunner, now: datetime, site: SiteHead, tz: Zon
     try:
         raw = setpoints_at(recipe, z.planted, now, site.latitude, site.longitude, tz)
     except ValueError as exc:  # before the planting date: an empty house, everything in failsafe
-        run.setpoints, run.setpoints_at, run.period = {}, now_s, NOT_PLANTED
+        run.setpoints, run.setpoints_at, run.period, run.day = {}, now_s, NOT_PLANTED, None
         event(runner, "not_planted", str(exc), throttle=True)
         return
     values = {q: sp.value for q, sp in raw.items()}
@@ -43,7 +43,8 @@ def refresh_setpoints(runner: ZoneRunner, now: datetime, site: SiteHead, tz: Zon
         if q in values:
             values[q] = min(limit.max, max(limit.min, values[q]))
     run.setpoints = values
-    run.stage = stage_at(recipe, z.planted, now, tz)[1].name
+    _index, stage, run.day = stage_at(recipe, z.planted, now, tz)
+    run.stage = stage.name
     first_time = run.setpoints_at == float("-inf")
     run.setpoints_at = now_s - (runner.config.refresh_offset if first_time else 0.0)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from farmcore.link.commands import tenant_envelope
 from farmcore.link.messages import iso
 from farmcore.link.payloads import UNSET, ActuatorEntry, OverrideEntry, RecipeRef, SetpointEntry, StateMessage
 from farmcore.runtime.actuators import RetractableDriver
@@ -16,7 +17,8 @@ from farmcore.runtime.zone import ZoneRunner
 
 def state_message(runner: ZoneRunner, site_id: str, weather: Mapping[str, Tracked], now: datetime) -> StateMessage:
     """Readings with unit and quality, setpoints with their source, actuators with target, source, reason and
-    feedback, mode, recipe, overrides."""
+    feedback, mode, recipe (names, day since planting), overrides, and what a tenant may set now (the envelope
+    the command desk judges by, the longest override it accepts), so the portal checks before it sends."""
     config, run = runner.config, runner.run
     now_s = now.timestamp()
     actuators: dict[str, ActuatorEntry] = {}
@@ -38,8 +40,9 @@ def state_message(runner: ZoneRunner, site_id: str, weather: Mapping[str, Tracke
     return StateMessage(
         time=iso(now), site=site_id, zone=runner.zone.id, kind=runner.zone.kind,
         mode="safety" if "safety" in sources else "override" if run.overrides else "auto",
-        recipe=None if recipe is None else RecipeRef(id=recipe.id, version=recipe.version, stage=run.stage,
-                                                     period=run.period),
+        recipe=None if recipe is None else RecipeRef(
+            id=recipe.id, version=recipe.version, stage=run.stage, period=run.period, name_ko=recipe.name_ko,
+            name_en=recipe.name_en, day=UNSET if run.day is None else run.day),
         readings=reading_entries(run.tracks, run.bad, run.units, config.stale_after, config.fused, now_s),
         weather={q: t.value for q, t in weather.items()},
         setpoints={q: SetpointEntry(value=v, source="tenant" if q in run.tenant else "recipe")
@@ -47,4 +50,6 @@ def state_message(runner: ZoneRunner, site_id: str, weather: Mapping[str, Tracke
         actuators=actuators,
         overrides={a: OverrideEntry(value=o.target, until=iso(datetime.fromtimestamp(o.expires_at, UTC)),
                                     by=o.issued_by, reason=o.reason) for a, o in run.overrides.items()},
-        alarms=run.alarm_count)
+        alarms=run.alarm_count,
+        envelope=tenant_envelope(run.recipe.recipe.envelope, runner.zone.hard_limits) if run.recipe else {},
+        max_override_s=config.max_override_s)

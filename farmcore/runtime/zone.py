@@ -29,6 +29,7 @@ from farmcore.runtime.readings import combined_quantities
 from farmcore.runtime.safety import Tracked
 from farmcore.runtime.state import StateStore
 from farmcore.site import SiteFile, ZoneDef, actuator_kind
+from farmcore.sitehead import DEFAULT_MAX_OVERRIDE_S
 
 log = logging.getLogger("farmcore.daemon")
 
@@ -53,6 +54,7 @@ class ZoneConfig:
     fused: Mapping[str, tuple[str, ...]]  # combined quantity -> its sensors' readings (median)
     stale_after: Mapping[str, float]  # reading or combined quantity -> seconds
     refresh_offset: float  # staggers the zones' setpoint refreshes over SETPOINT_REFRESH_S
+    max_override_s: float = DEFAULT_MAX_OVERRIDE_S  # the site's `[site] max_override_s`: the longest override
 
     @classmethod
     def build(cls, site: SiteFile, zone: ZoneDef, refresh_offset: float) -> ZoneConfig:
@@ -61,7 +63,7 @@ class ZoneConfig:
         for key in fused:
             stale.setdefault(key, zone.stale_after_s)
         return cls(zone, MappingProxyType({a.id: actuator_kind(site, zone, a) for a in zone.actuators}),
-                   MappingProxyType(fused), MappingProxyType(stale), refresh_offset)
+                   MappingProxyType(fused), MappingProxyType(stale), refresh_offset, site.site.max_override_s)
 
     @property
     def reading_keys(self) -> list[str]:
@@ -83,6 +85,7 @@ class RunState:
     setpoints: dict[str, float] = field(default_factory=dict)
     setpoints_at: float = float("-inf")
     stage: str = ""
+    day: int | None = None  # days since planting (0 on that day), from the last setpoint refresh; None before it
     period: str = ""  # "recipe@version stage/period" in force, from the last setpoint refresh
     day_cache: tuple[date, dict[str, dict[str, Any]]] | None = None  # (local date, strategy tables)
     decisions: dict[str, Decision] = field(default_factory=dict)
