@@ -64,3 +64,11 @@ class SignInError(PortalError):
             ko, en = "아이디 또는 비밀번호가 맞지 않습니다.", "Wrong username or password."
         super().__init__(code, ko, en)
         self.locked_until = locked_until
+
+
+class StoreUnavailable(PortalError):
+    """The portal's database cannot be reached or opened (code "store_unavailable"): a page says so, no trace."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("store_unavailable", f"포털 데이터베이스에 연결할 수 없습니다: {detail}",
+                         f"the portal database cannot be reached: {detail}")
