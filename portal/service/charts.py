@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import plotly.graph_objects as go
 
-from farmcore.i18n import t
-from portal.service.history import EPOCH, Band, HistoryView, label, unit_text
+from portal.service import texts
+from portal.service.history import EPOCH, Band, HistoryView, label
 from portal.service.model import SEOUL
 
 _MS = timedelta(milliseconds=1)
@@ -57,13 +57,13 @@ def quantity_figure(view: HistoryView, name: str, lang: str = "ko") -> go.Figure
     series = view.series_of(name)
     setpoint = view.setpoints.get(name)
     envelope = view.envelopes.get(name)
-    unit = unit_text(next((x.unit for x in (series, setpoint, envelope) if x is not None), ""))
-    title = t(name, lang)
+    unit = texts.unit(next((x.unit for x in (series, setpoint, envelope) if x is not None), ""))
+    title = texts.quantity(name, lang)
     fig = go.Figure()
     if envelope is not None:
-        _band(fig, envelope, label("envelope", lang), None, ENVELOPE_FILL)
+        _band(fig, envelope, texts.t("band:envelope", lang), None, ENVELOPE_FILL)
     if setpoint is not None:
-        _band(fig, setpoint, label("setpoint", lang), SETPOINT_COLOUR, SETPOINT_FILL)
+        _band(fig, setpoint, texts.t("band:setpoint", lang), SETPOINT_COLOUR, SETPOINT_FILL)
     if series is not None:
         fig.add_trace(go.Scatter(x=seoul_times(series.times), y=_values(series.values), mode="lines",
                                  name=title, line={"color": READING_COLOUR, "width": 1.5}, connectgaps=False))

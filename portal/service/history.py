@@ -51,27 +51,17 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _LTTB = LTTBDownsampler()
 
-# Words of the history charts and the CSV (Korean first); quantity names come from farmcore.i18n.
+# The time axis and the CSV's time columns (portal/service/texts.py has the portal's other words: band names,
+# quantity names through farmcore/i18n.py, units).
 LABELS: dict[str, tuple[str, str]] = {
     "time_local": ("시각 (한국 시간)", "Time (Asia/Seoul)"),
     "time_utc": ("시각 (UTC)", "Time (UTC)"),
-    "setpoint": ("설정값", "setpoint"),
-    "envelope": ("조정 가능 범위", "adjustable range"),
-    "no_data": ("이 기간에 기록이 없습니다", "No records in this period"),
 }
-
-
-# How a unit tag is written for people (the daemon's tags follow KS X 3267 Annex A.1.2: degC, %RH, ...).
-UNIT_TEXT = {"degC": "°C", "%RH": "%", "deg": "°"}
 
 
 def label(key: str, lang: str) -> str:
     ko, en = LABELS[key]
     return ko if lang == "ko" else en
-
-
-def unit_text(unit: str) -> str:
-    return UNIT_TEXT.get(unit, unit)
 
 
 class HistoryUnavailable(PortalError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from farmcore.historian.base import Historian, Sample
-from farmcore.i18n import t
+from portal.service import texts
 from portal.service.history import (
     EPOCH,
     NOTHING_HELD,
@@ -27,7 +27,6 @@ from portal.service.history import (
     numeric_series,
     reading,
     unit_of,
-    unit_text,
 )
 from portal.service.model import SEOUL, ZoneKey
 
@@ -47,10 +46,10 @@ class Column:
     unit: str
 
     def header(self, lang: str) -> str:
-        name = t(self.name, lang)
+        name = texts.quantity(self.name, lang)
         if self.kind == "setpoint":
-            name = f"{name} {label('setpoint', lang)}"
-        unit = unit_text(self.unit)
+            name = f"{name} {texts.t('band:setpoint', lang)}"
+        unit = texts.unit(self.unit)
         return f"{name} ({unit})" if unit else name
 
 
