@@ -15,9 +15,9 @@ import pytest
 
 from farmcore.historian.base import Point
 from farmcore.historian.sqlite import SqliteHistorian
-from farmcore.i18n import TEXTS
 from farmcore.recipe.schema import QUANTITIES
 from farmcore.runtime.viewmodel import DEFAULT_UNIT, RESOLUTION
+from portal.service import texts
 from portal.service.charts import history_figures, quantity_figure, seoul_times
 from portal.service.errors import BadRequest, PortalError
 from portal.service.history import (
@@ -289,7 +289,7 @@ def test_charts_build_for_every_quantity_with_seoul_times_and_labels(historian: 
                   HistoryView(KEY, start, end, timedelta(minutes=1), (), {name: band}, {name: band})):
             for lang in ("ko", "en"):
                 fig = history_figures(v, lang)[name]
-                assert fig.layout.title.text == (TEXTS[name][lang] if name in TEXTS else name)
+                assert fig.layout.title.text == texts.quantity(name, lang)
                 fig.to_json()
 
 
