@@ -231,7 +231,8 @@ class LiveHub:
         self._down(f"cannot connect to broker {self.broker.shown}")
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        self._down(f"connection to broker {self.broker.shown} lost: {reason}")
+        if self._started:  # not our own close()
+            self._down(f"connection to broker {self.broker.shown} lost: {reason}")
 
     def _down(self, error: str) -> None:
         with self._lock:
