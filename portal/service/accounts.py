@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,7 +23,7 @@ from portal.service.db import DbLease, DbSession, DbSite, DbUser, DbUserSite
 from portal.service.errors import BadRequest, SignInError
 from portal.service.leases import to_lease
 from portal.service.model import Grants, Principal, Role
-from portal.service.store import Store
+from portal.service.store import Store, utc_now
 
 # argon2-cffi's defaults are RFC 9106's second recommended argon2id option (t=3, 64 MiB, p=4): ~0.12 s a hash here.
 HASHER = PasswordHasher()
@@ -73,10 +73,6 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
-
-
 def check_password(password: str, field: str = "password") -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise BadRequest(field, f"{MIN_PASSWORD}자 이상 {MAX_PASSWORD}자 이하여야 합니다 (지금 {len(password)}자)",
@@ -115,7 +111,7 @@ def create_user(store: Store, username: str, role: Role | str, password: str, di
     if language not in LANGUAGES:
         raise BadRequest("language", f"{language!r}: ko 또는 en", f"{language!r}: ko or en")
     check_password(password)
-    now = _now(now)
+    now = utc_now(now)
     with store.session() as session:
         if session.scalars(select(DbUser.id).where(DbUser.username == username)).first() is not None:
             raise BadRequest("username", f"{username!r}: 이미 있는 아이디입니다", f"{username!r} exists already")
@@ -162,7 +158,7 @@ def _checked(store: Store, username: str, password: str, now: datetime) -> tuple
 
 def sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, Principal]:
     """A new session: (token for the browser, who signed in); else SignInError "wrong" | "locked" | "disabled"."""
-    now = _now(now)
+    now = utc_now(now)
     user, error = _checked(store, username, password, now)
     if error is not None or user is None:
         raise error or SignInError("wrong")
@@ -186,13 +182,13 @@ def resolve(store: Store, token: str | None, now: datetime | None = None) -> Pri
     disabled."""
     if not token:
         return None
-    now = _now(now)
+    now = utc_now(now)
     with store.session() as session:
         found = session.execute(select(DbSession, DbUser).join(DbUser, DbUser.id == DbSession.user_id)
                                 .where(DbSession.token_hash == token_hash(token))).one_or_none()
         if found is None:
             return None
-        row, user = found.tuple()
+        row, user = found
         if (row.ended_at is not None or now >= row.expires_at or now >= row.last_seen_at + IDLE_FOR
                 or user.disabled):
             return None
@@ -212,13 +208,13 @@ def sign_out(store: Store, token: str, now: datetime | None = None) -> None:
     """End this session (an unknown token is ignored: signing out twice is not an error)."""
     with store.session() as session:
         session.execute(update(DbSession).where(DbSession.token_hash == token_hash(token),
-                                                DbSession.ended_at.is_(None)).values(ended_at=_now(now)))
+                                                DbSession.ended_at.is_(None)).values(ended_at=utc_now(now)))
 
 
 def change_password(store: Store, principal: Principal, old: str, new: str, now: datetime | None = None) -> None:
     """The person's own change: the old password again (a wrong one counts towards the lockout), a new one of
     10+ characters; every other session of theirs ends (a thief's included), this one stays."""
-    now = _now(now)
+    now = utc_now(now)
     check_password(new, "new_password")
     if new == old:
         raise BadRequest("new_password", "현재 비밀번호와 달라야 합니다", "must differ from the current one")
@@ -233,7 +229,7 @@ def change_password(store: Store, principal: Principal, old: str, new: str, now:
 
 def set_password(store: Store, username: str, new: str, now: datetime | None = None) -> None:
     """An admin's reset: a new password, the lock lifted, every session of the user ended."""
-    now = _now(now)
+    now = utc_now(now)
     check_password(new)
     with store.session() as session:
         user = _user(session, username)
@@ -244,7 +240,7 @@ def set_password(store: Store, username: str, new: str, now: datetime | None = N
 
 def set_disabled(store: Store, username: str, disabled: bool, now: datetime | None = None) -> None:
     """Disable (every session ends at once) or enable (the lock lifted too) an account."""
-    now = _now(now)
+    now = utc_now(now)
     with store.session() as session:
         user = _user(session, username)
         user.disabled = disabled
@@ -302,7 +298,7 @@ def grants(store: Store, principal: Principal) -> Grants:
         if principal.role == Role.TENANT:
             rows = session.execute(select(DbLease, DbUser.username).join(DbUser, DbUser.id == DbLease.tenant_id)
                                    .where(DbLease.tenant_id == principal.user_id))
-            return Grants(leases=tuple(to_lease(lease, name) for lease, name in rows.tuples()))
+            return Grants(leases=tuple(to_lease(lease, name) for lease, name in rows))
         if principal.role in (Role.OFFICER, Role.TECHNICIAN):
             sites = session.scalars(select(DbUserSite.site).where(DbUserSite.user_id == principal.user_id))
             return Grants(sites=frozenset(sites))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.service.db import DbAudit
 from portal.service.errors import BadRequest
 from portal.service.model import SEOUL, Principal, ZoneKey
-from portal.service.store import Store
+from portal.service.store import Store, utc_now
 from portal.service.views import AuditRow
 
 MAX_ROWS = 10000  # the most one query returns (newest first): a page or a CSV never pulls the whole table
@@ -31,7 +31,7 @@ def record(store: Store, principal: Principal | None, action: str, key: ZoneKey 
            actor: str | None = None) -> int:
     """Add one row and return its id. `actor` names who acted when no portal user did (`cli:root` for the
     command line, the name typed at a failed sign-in)."""
-    row = DbAudit(time=now or datetime.now(UTC),
+    row = DbAudit(time=utc_now(now),
                   username=principal.username if principal is not None else actor,
                   role=principal.role.value if principal is not None else None,
                   action=action, site=key.site if key else None, zone=key.zone if key else None,

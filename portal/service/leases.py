@@ -6,7 +6,7 @@ again. Whether a lease lets someone see or steer a zone is decided in `tenancy.p
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from portal.service.db import DbLease, DbUser, DbZone
 from portal.service.errors import BadRequest
 from portal.service.model import Lease, Role
-from portal.service.store import Store
+from portal.service.store import Store, utc_now
 
 DAY_ALLOWED = ("YYYY-MM-DD 형식의 날짜 (한국 시간)", "a date YYYY-MM-DD (Asia/Seoul)")
 NOTE_MAX = 2000
@@ -41,7 +41,7 @@ def _overlapping(session: Session, site: str, zone: str, start: date, end: date)
     rows = session.execute(select(DbLease, DbUser.username).join(DbUser, DbUser.id == DbLease.tenant_id)
                            .where(DbLease.site == site, DbLease.zone == zone, DbLease.start < end)
                            .order_by(DbLease.start))
-    for row, tenant in rows.tuples():
+    for row, tenant in rows:
         until = to_lease(row, tenant).until
         if row.start < until and start < until:  # a lease cancelled on its first day holds no day
             return row, tenant
@@ -83,7 +83,7 @@ def add_lease(store: Store, tenant: str, site: str, zone: str, start: date | str
                              f"{start}..{end} overlaps lease #{other.id} of {site}/{zone} ({holder}, "
                              f"{other.start}..{until}): one tenant per zone at a time")
         row = DbLease(tenant_id=user.id, site=site, zone=zone, start=start, end=end, created_by=by,
-                      created_at=now or datetime.now(UTC), note=note)
+                      created_at=utc_now(now), note=note)
         session.add(row)
         session.flush()
         return to_lease(row, tenant)
@@ -98,7 +98,7 @@ def end_lease(store: Store, lease_id: int, day: date | str, by: str) -> Lease:
                                 .where(DbLease.id == lease_id).with_for_update(of=DbLease)).one_or_none()
         if found is None:
             raise BadRequest("lease", f"#{lease_id} 임대가 없습니다", f"no lease #{lease_id}")
-        row, tenant = found.tuple()
+        row, tenant = found
         until = to_lease(row, tenant).until
         if not row.start <= day < until:
             raise BadRequest("day", f"{day}: 임대 #{lease_id}의 기간 안의 날짜여야 합니다 "
@@ -121,5 +121,5 @@ def leases(store: Store, *, tenant: str | None = None, site: str | None = None, 
     if zone is not None:
         query = query.where(DbLease.zone == zone)
     with store.session() as session:
-        found = [to_lease(row, name) for row, name in session.execute(query).tuples()]
+        found = [to_lease(row, name) for row, name in session.execute(query)]
     return [lease for lease in found if active_on is None or lease.holds_on(active_on)]

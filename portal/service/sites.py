@@ -8,7 +8,7 @@ renamed, and a zone gone from the file is dropped unless a lease names it (lease
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from farmcore.site import load_site
 from portal.service.db import DbLease, DbSite, DbZone
 from portal.service.errors import BadRequest
 from portal.service.model import ZoneKey
-from portal.service.store import Store
+from portal.service.store import Store, utc_now
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def register_site(store: Store, path: str | Path, now: datetime | None = None) -
             row = DbSite(id=head.id)
             session.add(row)
         row.name, row.latitude, row.longitude, row.timezone = head.name, head.latitude, head.longitude, head.timezone
-        row.max_override_s, row.registered_at = head.max_override_s, now or datetime.now(UTC)
+        row.max_override_s, row.registered_at = head.max_override_s, utc_now(now)
         row.source_path, row.source_text = str(path.resolve()), text
         session.flush()
         wanted = {z.id: z for z in site.zones}

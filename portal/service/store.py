@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ from portal.service.errors import BadRequest, StoreUnavailable
 from portal.service.migrations import migrate
 
 DB_ALLOWED = ("sqlite:///PATH", "postgresql+psycopg://USER@HOST:PORT/DB")
+
+
+def utc_now(now: datetime | None = None) -> datetime:
+    """`now` (aware, any zone) in UTC, or the wall clock: what the store writes and gives back is always UTC."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError(f"naive time {now!r}: the portal takes aware times only")
+    return now.astimezone(UTC)
 
 
 def default_url() -> str:
