@@ -38,6 +38,8 @@ cli = cligroup.make_group("farmctl", "Rental smart-greenhouse controller: field 
     "demo": (cligroup.lazy("farmctl.demo:demo"), "Twin site + greenhouse daemon + SQLite historian with a live view "
                                                "(Ctrl-C stops it)."),
     "site": (_site, "Check a site file the way the daemon does at start."),
+    "portal": (cligroup.lazy("portal.cli:portal"), "The tenant portal's admin work: users, leases, sites and the "
+                                                   "audit log."),
 })
 
 
