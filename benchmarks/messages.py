@@ -2,7 +2,8 @@
 
 Prints one JSON line. The state is a realistic greenhouse zone's (12 readings, two of them combined from two
 sensors and one held after a lost read; 8 actuators, 4 of them retractable; 6 setpoints, 6 weather values, one
-override), built from plain values the way the daemon builds it from its zone (a loop over readings and
+override; since issue 17 also the recipe's names and day, a tenant envelope of 6 quantities and the override
+limit), built from plain values the way the daemon builds it from its zone (a loop over readings and
 actuators, optional keys only when they apply), and encoded to the bytes published on `.../state`.
 
 - `*_build_us`: µs to build the message from those values; `*_encode_us`: µs to encode the built message;
@@ -61,7 +62,9 @@ def zone_values() -> dict[str, Any]:
             "recipe": ("tomato-gb", 3, "production", "tomato-gb@3 production/day"), "readings": readings,
             "actuators": actuators, "weather": {q: 1.0883924961090088 * n for n, q in enumerate(QUANTITIES[:6])},
             "setpoints": {q: (21.0 + n, "tenant" if n == 0 else "recipe") for n, q in enumerate(QUANTITIES[:6])},
-            "overrides": {"vent_west": (35.0, "2026-01-15T05:05:00Z", "portal:kim", "airing")}}
+            "overrides": {"vent_west": (35.0, "2026-01-15T05:05:00Z", "portal:kim", "airing")},
+            "names": ("토마토 (경북 연동 온실)", "Tomato, Gyeongbuk multi-span house", 148),  # issue 17's fields
+            "envelope": {q: (10.0 + n, 30.0 + n) for n, q in enumerate(QUANTITIES[:6])}, "max_override_s": 14400.0}
 
 
 def build_dict(v: dict[str, Any]) -> dict[str, Any]:
@@ -84,13 +87,15 @@ def build_dict(v: dict[str, Any]) -> dict[str, Any]:
         actuators[a] = act
     rid, version, stage, period = v["recipe"]
     return {"schema": 1, "time": v["time"], "site": v["site"], "zone": v["zone"], "kind": v["kind"], "mode": "override",
-            "recipe": {"id": rid, "version": version, "stage": stage, "period": period}, "readings": readings,
+            "recipe": {"id": rid, "version": version, "stage": stage, "period": period, "name_ko": v["names"][0],
+                       "name_en": v["names"][1], "day": v["names"][2]}, "readings": readings,
             "weather": dict(v["weather"]),
             "setpoints": {q: {"value": x, "source": s} for q, (x, s) in v["setpoints"].items()},
             "actuators": actuators,
             "overrides": {a: {"value": x, "until": u, "by": b, "reason": r}
                           for a, (x, u, b, r) in v["overrides"].items()},
-            "alarms": 2}
+            "alarms": 2, "envelope": {q: list(b) for q, b in v["envelope"].items()},
+            "max_override_s": v["max_override_s"]}
 
 
 def build_msgspec(v: dict[str, Any]) -> P.StateMessage:
@@ -106,12 +111,13 @@ def build_msgspec(v: dict[str, Any]) -> P.StateMessage:
     rid, version, stage, period = v["recipe"]
     return P.StateMessage(
         time=v["time"], site=v["site"], zone=v["zone"], kind=v["kind"], mode="override",
-        recipe=P.RecipeRef(id=rid, version=version, stage=stage, period=period), readings=readings,
+        recipe=P.RecipeRef(id=rid, version=version, stage=stage, period=period, name_ko=v["names"][0],
+                           name_en=v["names"][1], day=v["names"][2]), readings=readings,
         weather=dict(v["weather"]),
         setpoints={q: P.SetpointEntry(value=x, source=s) for q, (x, s) in v["setpoints"].items()},
         actuators=actuators,
         overrides={a: P.OverrideEntry(value=x, until=u, by=b, reason=r) for a, (x, u, b, r) in v["overrides"].items()},
-        alarms=2)
+        alarms=2, envelope=dict(v["envelope"]), max_override_s=v["max_override_s"])
 
 
 class PReading(BaseModel):
@@ -127,6 +133,9 @@ class PRecipe(BaseModel):
     version: int
     stage: str
     period: str
+    name_ko: str = ""
+    name_en: str = ""
+    day: int | None = None
 
 
 class PSetpoint(BaseModel):
@@ -166,6 +175,8 @@ class PState(BaseModel):
     actuators: dict[str, PActuator]
     overrides: dict[str, POverride]
     alarms: int
+    envelope: dict[str, tuple[float, float]] = pydantic.Field(default_factory=dict)
+    max_override_s: float = 14400.0
 
 
 def build_pydantic(v: dict[str, Any]) -> PState:
@@ -187,13 +198,14 @@ def build_pydantic(v: dict[str, Any]) -> PState:
     rid, version, stage, period = v["recipe"]
     return PState.model_construct(
         schema_=1, time=v["time"], site=v["site"], zone=v["zone"], kind=v["kind"], mode="override",
-        recipe=PRecipe.model_construct(id=rid, version=version, stage=stage, period=period), readings=readings,
+        recipe=PRecipe.model_construct(id=rid, version=version, stage=stage, period=period, name_ko=v["names"][0],
+                                       name_en=v["names"][1], day=v["names"][2]), readings=readings,
         weather=dict(v["weather"]),
         setpoints={q: PSetpoint.model_construct(value=x, source=s) for q, (x, s) in v["setpoints"].items()},
         actuators=actuators,
         overrides={a: POverride.model_construct(value=x, until=u, by=b, reason=r)
                    for a, (x, u, b, r) in v["overrides"].items()},
-        alarms=2)
+        alarms=2, envelope=dict(v["envelope"]), max_override_s=v["max_override_s"])
 
 
 def best_us(call: Any, number: int, repeat: int) -> float:
