@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "farmcore", "farmctl", "aquactl", "recipes")
+SOURCES = ("pyproject.toml", "README.md", "farmcore", "farmctl", "aquactl", "portal", "recipes")
 DEMO_S = 60  # real seconds of `farmctl demo`, as the issue asks (an hour simulated at the default 60x)
 
 
@@ -90,6 +90,18 @@ def test_the_installed_recipe_check_passes_on_the_shipped_recipes(installed: Ins
     assert len(shipped) == len(list(ROOT.glob("recipes/*/*.toml")))
     result = installed.run("farmctl", "recipe", "check", *map(str, shipped))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_installed_portal_makes_its_database_from_the_revisions_it_carries(installed: Installed) -> None:
+    """The Alembic revisions ship in the wheel: without them `farmctl portal` has no schema to make."""
+    shipped = sorted(p.name for p in installed.venv.glob("lib/python*/site-packages/portal/service/migrations/*/*.py"))
+    assert shipped == sorted(p.name for p in ROOT.glob("portal/service/migrations/versions/*.py"))
+    site = installed.venv.glob("lib/python*/site-packages/farmcore/twin/sites/gyeongbuk-demo.toml")
+    result = installed.run("farmctl", "portal", "site", "add", str(next(site)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = installed.run("farmctl", "portal", "site", "list", "--json")
+    assert [s["id"] for s in json.loads(result.stdout)["sites"]] == ["gyeongbuk-demo"], result.stderr
+    assert (Path(installed.env["FARMCTL_STATE_DIR"]) / "portal.db").is_file()
 
 
 def test_the_installed_demo_runs_from_an_empty_folder(installed: Installed) -> None:
