@@ -1,0 +1,138 @@
+"""제어 — what a tenant may steer in their zone: a setpoint inside the recipe's envelope (the widget's bounds are
+the envelope the zone publishes; the service checks again before publishing), an actuator override for a
+limited time (at most the site's limit, after a confirmation), its release, feed-now for a tank, and alarm
+acknowledgement. Each command shows pending, then applied or refused with the reason in the reader's language.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from farmcore.link.messages import MAX_REASON
+from portal.app import common, sending, show
+from portal.service.commands import CommandRequest
+from portal.service.model import ZoneKey
+from portal.service.texts import DECIMALS, quantity, role, t, unit
+from portal.service.views import ZonePage
+
+MINUTE = 60.0
+
+
+def step_of(unit_name: str | None) -> float:
+    """The number input's step: the smallest change the reading is shown with (0.1 °C, 10 ppm of CO2)."""
+    decimals = DECIMALS.get(unit_name or "", 1)
+    return 10.0 if unit_name == "ppm" else 10.0 ** -decimals
+
+
+def setpoint(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
+    lang = ctx.lang
+    st.subheader(t("setpoint title", lang))
+    if not page.envelope:
+        st.caption(t("no envelope", lang))
+        return
+    names = sorted(page.envelope)
+    name = st.selectbox(t("quantity pick", lang), names, format_func=lambda q: quantity(q, lang),
+                        key="portal_sp_quantity")
+    low, high = page.envelope[name]
+    view = next((r for r in page.card.readings if r.quantity == name), None)
+    unit_name = view.unit if view is not None else None
+    current = view.setpoint if view is not None and view.setpoint is not None else (low + high) / 2
+    n = sending.nonce("setpoint")
+    with st.form(f"setpoint_{n}"):
+        value = st.number_input(t("new value", lang, lo=f"{low:g}", hi=f"{high:g}", unit=unit(unit_name)),
+                                min_value=float(low), max_value=float(high), value=float(min(high, max(low, current))),
+                                step=step_of(unit_name), key=f"sp_value_{n}")
+        reason = st.text_input(t("reason input", lang), max_chars=MAX_REASON, key=f"sp_reason_{n}")
+        if st.form_submit_button(t("send", lang), type="primary", width="stretch"):
+            sending.send(ctx, key, "setpoint", n, CommandRequest("setpoint", name, float(value), reason=reason))
+    sending.outcome("setpoint", lang)
+
+
+def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
+    lang = ctx.lang
+    st.subheader(t("override title", lang))
+    assert page.state is not None
+    actuators = page.state.actuators
+    act_id = st.selectbox(t("actuator pick", lang), list(actuators), key="portal_ov_actuator",
+                          format_func=lambda a: f"{role(actuators[a].role, lang)} ({a})")
+    if act_id is None:
+        return
+    longest = max(1, math.floor(page.max_override_s / MINUTE))
+    n = sending.nonce("override")
+    with st.form(f"override_{n}"):
+        if actuators[act_id].kind == "retractable":
+            value: bool | float = float(st.slider(t("position pct", lang), 0, 100, 50, step=5, key=f"ov_pos_{n}"))
+        else:
+            value = st.radio(t("actuator pick", lang), [True, False], horizontal=True, key=f"ov_on_{n}",
+                             format_func=lambda v: t("turn on" if v else "turn off", lang),
+                             label_visibility="collapsed")
+        minutes = st.number_input(t("duration min", lang, max=longest), min_value=1, max_value=longest,
+                                  value=min(30, longest), step=5, key=f"ov_minutes_{n}")
+        reason = st.text_input(t("reason input", lang), max_chars=MAX_REASON, key=f"ov_reason_{n}")
+        confirmed = st.checkbox(t("confirm override", lang), key=f"ov_confirm_{n}")
+        if st.form_submit_button(t("send", lang), type="primary", width="stretch"):
+            sending.send(ctx, key, "override", n, CommandRequest("override", act_id, value, minutes * MINUTE,
+                                                                 reason, confirmed=confirmed))
+    sending.outcome("override", lang)
+
+
+def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
+    lang = ctx.lang
+    st.subheader(t("release title", lang))
+    if not page.card.overrides:
+        st.caption(t("no overrides", lang))
+    n = sending.nonce("release")
+    for view in page.card.overrides:
+        st.markdown(show.override_line(view, lang))
+        if st.button(t("release", lang), key=f"release_{view.actuator}_{n}"):
+            sending.send(ctx, key, "release", n, CommandRequest("release", view.actuator))
+    sending.outcome("release", lang)
+
+
+def feed(ctx: common.Ctx, key: ZoneKey) -> None:
+    lang = ctx.lang
+    st.subheader(t("feed title", lang))
+    n = sending.nonce("feed")
+    if st.button(t("feed now", lang), key=f"feed_{n}"):
+        sending.send(ctx, key, "feed", n, CommandRequest("feed_now"))
+    sending.outcome("feed", lang)
+
+
+def acknowledge(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
+    lang = ctx.lang
+    st.subheader(t("ack title", lang))
+    waiting = [a for a in page.card.alarms if not a.acked]
+    if not waiting:
+        st.caption(t("no alarms to ack", lang))
+    n = sending.nonce("ack")
+    for alarm in waiting:
+        st.markdown(show.alarm_line(alarm, lang))
+        if st.button(t("ack", lang), key=f"ack_{alarm.id}_{n}"):
+            sending.send(ctx, key, "ack", n, CommandRequest("ack_alarm", alarm.id))
+    sending.outcome("ack", lang)
+
+
+ctx = common.signed_in()
+st.header(t("page:controls", ctx.lang))
+with common.guard(ctx.lang):
+    picked = common.zone_pick(ctx)
+    if picked is not None:
+        zone_page = ctx.portal.zone(ctx.token, picked.site, picked.zone)
+        common.link_banner(ctx)
+        if not zone_page.card.can_command:
+            st.info(t("read only" if ctx.principal and ctx.principal.role != "tenant" else "controls off",
+                      ctx.lang))
+        elif zone_page.state is not None:
+            with st.container(border=True):
+                setpoint(ctx, picked, zone_page)
+            with st.container(border=True):
+                override(ctx, picked, zone_page)
+            with st.container(border=True):
+                release(ctx, picked, zone_page)
+            if zone_page.card.kind == "tank":
+                with st.container(border=True):
+                    feed(ctx, picked)
+            with st.container(border=True):
+                acknowledge(ctx, picked, zone_page)
