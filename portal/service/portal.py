@@ -262,9 +262,12 @@ class Portal:
             audit.record(self.store, gate.principal, f"command_{request.kind}", key, _request_detail(request),
                          f"not_sent:{exc.code}", now=now)
             return outcome
-        result = self.live.send(key, command)
-        outcome = commands.explain(result)
-        audit.record(self.store, gate.principal, f"command_{request.kind}", key, _request_detail(request),
+        try:
+            outcome = commands.explain(self.live.send(key, command))
+        except PortalError as exc:  # the link dropped just now, or this id went out before: never sent twice
+            outcome = commands.not_sent(exc)
+        detail = {**_request_detail(request), **({"answer": outcome.detail} if outcome.detail else {})}
+        audit.record(self.store, gate.principal, f"command_{request.kind}", key, detail,
                      outcome.status if outcome.code is None else f"{outcome.status}:{outcome.code}",
                      command_id=command.id, now=self.clock())
         return outcome
