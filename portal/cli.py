@@ -22,6 +22,7 @@ import click
 from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
 from farmcore.textui import table
+from portal.serve import serve
 from portal.service import accounts, audit, leases, sites
 from portal.service.errors import PortalError, StoreUnavailable
 from portal.service.model import SEOUL, Lease, ZoneKey, seoul_day
@@ -353,3 +354,6 @@ def audit_command(since: str | None, until: str | None, username: str | None, si
         click.echo(table(headers, [(r.time.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S"), r.username, r.action,
                                     f"{r.site}/{r.zone}" if r.site else "", r.outcome,
                                     json.dumps(r.detail, ensure_ascii=False)) for r in rows]))
+
+
+portal.add_command(serve)  # the web server lives in portal/serve.py: it is no admin work

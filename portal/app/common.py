@@ -25,6 +25,7 @@ import streamlit as st
 from farmcore.historian.base import Historian
 from farmcore.historian.config import default_url as default_historian_url
 from farmcore.link.brokerurl import parse_broker_url
+from portal.serve import ENV_BROKER, ENV_DB, ENV_HISTORIAN  # what `farmctl portal serve` sets
 from portal.service.errors import PortalError
 from portal.service.history import open_history
 from portal.service.live import LiveHub
@@ -35,10 +36,6 @@ from portal.service.texts import t
 
 log = logging.getLogger("portal.app")
 
-# `farmctl portal serve` passes its options to the app through these (README § Portal)
-ENV_DB = "FARMCTL_PORTAL_DB"  # the store: sqlite:///PATH or postgresql+psycopg://...; unset: the state dir's
-ENV_BROKER = "FARMCTL_PORTAL_BROKER"  # mqtt://portal@HOST:PORT?password_env=...; unset: no live data
-ENV_HISTORIAN = "FARMCTL_PORTAL_HISTORIAN"  # a historian URL; unset: $FARMCTL_HISTORIAN or the state dir's
 TOKEN, LANG = "portal_token", "portal_lang"  # st.session_state keys: this browser session's own
 WARN_EVERY_S = 300.0
 _warned = [-WARN_EVERY_S]
