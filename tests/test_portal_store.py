@@ -138,7 +138,7 @@ def test_a_password_is_kept_only_as_an_argon2id_hash(farm: Store, monkeypatch: p
         stored = session.scalars(select(DbUser.password_hash).where(DbUser.username == "choi")).one()
     # RFC 9106's second recommended option, argon2-cffi's default: argon2id, 64 MiB, 3 passes, 4 lanes
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and PASSWORD not in stored
-    token, who = accounts.sign_in(farm, "choi", PASSWORD, T0)
+    token, who = accounts.sign_in(farm, " Choi", PASSWORD, T0)  # as a phone keyboard types it
     assert (who.username, who.role, who.display_name, who.language) == ("choi", Role.TENANT, "최 농부", "ko")
     with farm.session() as session:
         hashes = list(session.scalars(select(DbSession.token_hash)))
@@ -167,6 +167,22 @@ def test_five_failures_lock_the_account_for_fifteen_minutes_even_against_the_rig
         assert wrong(lambda i=i: accounts.sign_in(farm, "kim", "guess", T0 + timedelta(hours=1, seconds=i))).code \
             == "wrong"
     assert accounts.sign_in(farm, "kim", PASSWORD, T0 + timedelta(hours=1, minutes=1))[1].username == "kim"
+
+
+def test_guesses_sent_in_parallel_are_each_counted(farm: Store) -> None:
+    codes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def guess() -> None:
+        barrier.wait()
+        codes.append(wrong(lambda: accounts.sign_in(farm, "kim", "guess", T0)).code)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(codes) == ["locked"] * 4 + ["wrong"] * 4
 
 
 def test_a_session_ends_after_twelve_idle_hours(farm: Store) -> None:

@@ -147,9 +147,11 @@ def _verify(session: Session, user: DbUser | None, password: str, now: datetime)
 
 
 def _checked(store: Store, username: str, password: str, now: datetime) -> tuple[DbUser | None, SignInError | None]:
-    """Verify in its own committed transaction, so a counted failure stays counted when the error is raised."""
+    """Verify in its own committed transaction, so a counted failure stays counted when the error is raised. The
+    user's row is locked meanwhile (PostgreSQL; SQLite's transactions are serial): guesses sent in parallel are
+    counted one by one, none lost."""
     with store.session() as session:
-        user = session.scalars(select(DbUser).where(DbUser.username == username)).one_or_none()
+        user = session.scalars(select(DbUser).where(DbUser.username == username).with_for_update()).one_or_none()
         try:
             return _verify(session, user, password, now), None
         except SignInError as error:
@@ -157,9 +159,10 @@ def _checked(store: Store, username: str, password: str, now: datetime) -> tuple
 
 
 def sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, Principal]:
-    """A new session: (token for the browser, who signed in); else SignInError "wrong" | "locked" | "disabled"."""
+    """A new session: (token for the browser, who signed in); else SignInError "wrong" | "locked" | "disabled".
+    The name is taken in lower case (a phone keyboard capitalises the first letter)."""
     now = utc_now(now)
-    user, error = _checked(store, username, password, now)
+    user, error = _checked(store, username.strip().lower(), password, now)
     if error is not None or user is None:
         raise error or SignInError("wrong")
     if user.disabled:  # told only to the one who knows the password
