@@ -78,8 +78,14 @@ with common.guard(common.lang()):  # the store down: one sentence, and nothing e
 if ctx is None:
     st.stop()
 elif ctx.principal is None:
+    # A link to a page (a bookmark, a zone's address sent by someone) shows the sign-in form at that address, and
+    # after signing in the same address runs that page (Streamlit knows a page by its url_path): otherwise the
+    # link says "page not found" and the person lands on My farm. The page still asks the service as always.
     navigation = st.navigation([st.Page(sign_in_page, title=t("page:sign in", ctx.lang), icon="🔑",
-                                        url_path="signin", default=True)], position="hidden")
+                                        url_path="signin", default=True)]
+                               + [st.Page(sign_in_page, title=t("page:sign in", ctx.lang), url_path=path)
+                                  for path in ("myfarm", "zone", "controls", "alarms", "account", "admin")],
+                               position="hidden")
 else:
     with st.sidebar:
         name = ctx.principal.display_name or ctx.principal.username
