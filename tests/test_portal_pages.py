@@ -154,7 +154,7 @@ def test_an_officer_reads_every_zone_of_the_site(stack: Store) -> None:
 def test_a_tenant_asking_for_another_tenants_zone_gets_no_access_and_nothing_of_it(stack: Store) -> None:
     at = open_page(signed_in("kim"), "zone.py", site=SITE, zone="tank1")
     assert [e.value for e in at.error] == [NO_ACCESS]
-    assert not at.get("imgs") and not at.get("plotly_chart")
+    assert not at.image and not at.get("plotly_chart")
     tank = next(z for z in sites.zones(stack, SITE) if z.zone == "tank1")
     assert common.md(tank.name) not in texts(at)
 

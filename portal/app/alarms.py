@@ -31,7 +31,6 @@ def alarm_card(ctx: common.Ctx, row: AlarmRow, n: str) -> None:
             st.caption(t("cleared at", lang, t=common.local(show.parse_time(row.alarm.cleared_at))))
         if row.can_ack and st.button(t("ack", lang), key=f"alarm_ack_{row.key}_{row.alarm.id}_{n}"):
             sending.send(ctx, row.key, "alarms", n, CommandRequest("ack_alarm", row.alarm.id))
-            st.rerun()  # the answer shows at the top, and the list as it is now
 
 
 ctx = common.signed_in()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 import streamlit as st
 
@@ -45,8 +46,10 @@ def nonce(form: str) -> str:
     return str(st.session_state[key])
 
 
-def send(ctx: Ctx, key: ZoneKey, form: str, used: str, request: CommandRequest) -> Shown:
-    """Publish `request` for the click that carried nonce `used`, unless that nonce was used before."""
+def send(ctx: Ctx, key: ZoneKey, form: str, used: str, request: CommandRequest) -> NoReturn:
+    """Publish `request` for the click that carried nonce `used`, unless that nonce was used before; then draw
+    the page again at once, so the form on screen is the next nonce's (a click on the old one would be lost)
+    and the answer shows where the form is."""
     sent: list[str] = st.session_state.setdefault(SENT, [])
     if used in sent:
         shown = Shown("already", t("already sent", "ko"), t("already sent", "en"))
@@ -61,7 +64,7 @@ def send(ctx: Ctx, key: ZoneKey, form: str, used: str, request: CommandRequest) 
             except PortalError as err:
                 shown = Shown("not_sent", err.ko, err.en)
     st.session_state[f"portal_outcome_{form}"] = shown
-    return shown
+    st.rerun()
 
 
 def outcome(form: str, lang: str) -> None:
