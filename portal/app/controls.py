@@ -28,7 +28,7 @@ def step_of(unit_name: str | None) -> float:
 
 def setpoint(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     lang = ctx.lang
-    st.subheader(t("setpoint title", lang))
+    st.markdown(f"**{t('setpoint title', lang)}**")
     if not page.envelope:
         st.caption(t("no envelope", lang))
         return
@@ -43,7 +43,8 @@ def setpoint(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     with st.form(f"setpoint_{n}"):
         value = st.number_input(t("new value", lang, lo=f"{low:g}", hi=f"{high:g}", unit=unit(unit_name)),
                                 min_value=float(low), max_value=float(high), value=float(min(high, max(low, current))),
-                                step=step_of(unit_name), key=f"sp_value_{n}")
+                                step=step_of(unit_name), format=f"%.{DECIMALS.get(unit_name or '', 1)}f",
+                                key=f"sp_value_{n}")
         reason = st.text_input(t("reason input", lang), max_chars=MAX_REASON, key=f"sp_reason_{n}")
         if st.form_submit_button(t("send", lang), type="primary", width="stretch"):
             sending.send(ctx, key, "setpoint", n, CommandRequest("setpoint", name, float(value), reason=reason))
@@ -52,7 +53,7 @@ def setpoint(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
 
 def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     lang = ctx.lang
-    st.subheader(t("override title", lang))
+    st.markdown(f"**{t('override title', lang)}**")
     assert page.state is not None
     actuators = page.state.actuators
     act_id = st.selectbox(t("actuator pick", lang), list(actuators), key="portal_ov_actuator",
@@ -80,7 +81,7 @@ def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
 
 def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     lang = ctx.lang
-    st.subheader(t("release title", lang))
+    st.markdown(f"**{t('release title', lang)}**")
     if not page.card.overrides:
         st.caption(t("no overrides", lang))
     n = sending.nonce("release")
@@ -93,7 +94,7 @@ def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
 
 def feed(ctx: common.Ctx, key: ZoneKey) -> None:
     lang = ctx.lang
-    st.subheader(t("feed title", lang))
+    st.markdown(f"**{t('feed title', lang)}**")
     n = sending.nonce("feed")
     if st.button(t("feed now", lang), key=f"feed_{n}"):
         sending.send(ctx, key, "feed", n, CommandRequest("feed_now"))
@@ -102,7 +103,7 @@ def feed(ctx: common.Ctx, key: ZoneKey) -> None:
 
 def acknowledge(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     lang = ctx.lang
-    st.subheader(t("ack title", lang))
+    st.markdown(f"**{t('ack title', lang)}**")
     waiting = [a for a in page.card.alarms if not a.acked]
     if not waiting:
         st.caption(t("no alarms to ack", lang))

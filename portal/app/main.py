@@ -15,7 +15,8 @@ from portal.service.errors import PortalError
 from portal.service.model import Role
 from portal.service.texts import t
 
-st.set_page_config(page_title="스마트팜 포털", page_icon="🌱", layout="centered", initial_sidebar_state="auto")
+st.set_page_config(page_title=t("app title", common.lang()), page_icon="🌱", layout="centered",
+                   initial_sidebar_state="auto")  # centered: one column that reads on a 390-px phone
 
 
 def language_switch(key: str, where: object = st.sidebar) -> None:

@@ -27,6 +27,7 @@ ON_HEAT, ON_LIGHT, ON_WATER, ON_AIR, OFF = "#e8590c", "#f59f00", "#1c7ed6", "#2f
 # what XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): dropped from broker text
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 LABEL_CHARS = 24  # a label longer than this is clipped: the picture is 360 units wide
+LIST_CHARS = 32  # a line of the two-column list under the picture (180 units at 9 units a glyph or less)
 
 
 def clean(text: object, limit: int = LABEL_CHARS) -> str:
@@ -161,7 +162,8 @@ def rest_list(canvas: Canvas, lines: list[Line], lang: str, top: float) -> None:
     for i, line in enumerate(cells):
         parent = None if line.actuator is None else canvas.device(*line.actuator)
         cls = None if line.reading is None else "reading bad" if line.ink == BAD else "reading good"
-        node = canvas.text(8 + (W / 2) * (i % 2), top + 14 * (i // 2), line.words, parent, fill=line.ink, cls=cls)
+        node = canvas.text(8 + (W / 2) * (i % 2), top + 14 * (i // 2), line.words, parent, fill=line.ink, cls=cls,
+                           limit=LIST_CHARS)
         if line.reading is not None:
             node.set("data-reading", clean(line.reading, 60))
 
