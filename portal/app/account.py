@@ -29,4 +29,6 @@ with common.guard(lang):
     if st.button(t("sign out", lang), type="primary", width="stretch", key="portal_sign_out"):
         ctx.portal.sign_out(ctx.token)
         st.session_state.pop(common.TOKEN, None)
+        if common.provider_signed_in():  # signed in by the province ID: leave it too, or the next run signs in again
+            st.logout()
         st.rerun()

@@ -79,6 +79,11 @@ class Ctx:
     lang: str
 
 
+def provider_signed_in() -> bool:
+    """The province's identity provider has signed this browser in (`st.user`, filled only when OIDC is set up)."""
+    return bool(st.user.to_dict().get("is_logged_in"))
+
+
 def lang() -> str:
     return "en" if st.session_state.get(LANG) == "en" else "ko"
 

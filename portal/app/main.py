@@ -8,12 +8,19 @@ still decides every read and command again; the page list is only what is offere
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from portal.app import common
 from portal.service.errors import PortalError
 from portal.service.model import Role
+from portal.service.portal import OIDC_CLAIM
 from portal.service.texts import t
+
+ENV_OIDC_CLAIM = "FARMCTL_PORTAL_OIDC_CLAIM"  # which claim of the identity names the portal account
+ENV_OIDC_PROVIDER = "FARMCTL_PORTAL_OIDC_PROVIDER"  # the [auth.NAME] table to use when there are several
+OIDC_REFUSED = "portal_oidc_refused"
 
 st.set_page_config(page_title=t("app title", common.lang()), page_icon="🌱", layout="centered",
                    initial_sidebar_state="auto")  # centered: one column that reads on a 390-px phone
@@ -31,11 +38,48 @@ def language_switch(key: str, where: object = st.sidebar) -> None:
         label_visibility="collapsed")
 
 
+def oidc_configured() -> bool:
+    """A province identity provider is set up (`[auth]` in .streamlit/secrets.toml, README § The portal)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: local accounts only
+        return False
+
+
+def oidc_session(ctx_lang: str) -> None:
+    """The identity provider signed this browser in (`st.user`): open the portal session of the account its
+    claim names, once; a refusal is said once and offers signing out of the provider."""
+    if st.session_state.get(OIDC_REFUSED):
+        st.error(st.session_state[OIDC_REFUSED])
+        if st.button(t("sign out oidc", ctx_lang), key="oidc_sign_out"):
+            st.session_state.pop(OIDC_REFUSED, None)
+            st.logout()
+        return
+    claim = os.environ.get(ENV_OIDC_CLAIM) or OIDC_CLAIM
+    with common.guard(ctx_lang):
+        try:
+            token, principal = common.portal().sign_in_vouched(st.user.to_dict(), claim)
+        except PortalError as err:
+            st.session_state[OIDC_REFUSED] = err.text(ctx_lang)
+            st.rerun()
+        st.session_state[common.TOKEN] = token
+        st.session_state.setdefault(common.LANG, principal.language)
+        st.rerun()
+
+
 def sign_in_page() -> None:
-    """Username and password; the token goes into this session's state only."""
+    """Username and password (and the province ID when one is set up); the token goes into this session's
+    state only."""
     ctx_lang = common.lang()
     st.title(t("app title", ctx_lang))
     language_switch("lang_pick_signin", st)
+    if oidc_configured():
+        if common.provider_signed_in():
+            oidc_session(ctx_lang)
+            return
+        if st.button(t("sign in oidc", ctx_lang), type="primary", width="stretch", key="oidc_sign_in"):
+            st.login(os.environ.get(ENV_OIDC_PROVIDER) or None)
+        st.caption(t("or local account", ctx_lang))
     with st.form("sign_in"):
         st.subheader(t("sign in title", ctx_lang))
         username = st.text_input(t("username", ctx_lang), key="sign_in_username", autocomplete="username")

@@ -167,6 +167,25 @@ def sign_in(store: Store, username: str, password: str, now: datetime | None = N
         raise error or SignInError("wrong")
     if user.disabled:  # told only to the one who knows the password
         raise SignInError("disabled")
+    return _open_session(store, user, now)
+
+
+def sign_in_vouched(store: Store, username: str, now: datetime | None = None) -> tuple[str, Principal]:
+    """A new session for a person the province's identity provider has signed in (OIDC): no password here, but
+    the account must exist and be enabled — who they are comes from the provider, what they may see (role,
+    sites, leases) from the portal. SignInError "not_registered" | "disabled"."""
+    now = utc_now(now)
+    with store.session() as session:
+        user = session.scalars(select(DbUser).where(DbUser.username == username.strip().lower())).one_or_none()
+    if user is None:
+        raise SignInError("not_registered")
+    if user.disabled:
+        raise SignInError("disabled")
+    return _open_session(store, user, now)
+
+
+def _open_session(store: Store, user: DbUser, now: datetime) -> tuple[str, Principal]:
+    """A random token for the browser; the store keeps only its hash."""
     token = secrets.token_urlsafe(32)
     with store.session() as session:
         row = DbSession(token_hash=token_hash(token), user_id=user.id, created_at=now, expires_at=now + LIVE_FOR,

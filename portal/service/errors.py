@@ -50,7 +50,8 @@ class BadRequest(PortalError):
 
 
 class SignInError(PortalError):
-    """Sign-in refused: code "wrong" | "locked" | "disabled"; `locked_until` (UTC) when locked."""
+    """Sign-in refused: code "wrong" | "locked" | "disabled" | "not_registered" (OIDC); `locked_until` (UTC)
+    when locked."""
 
     def __init__(self, code: str, locked_until: datetime | None = None) -> None:
         if code == "locked" and locked_until is not None:
@@ -59,6 +60,10 @@ class SignInError(PortalError):
             en = f"Too many failed sign-ins: the account is locked until {local} (Asia/Seoul)."
         elif code == "disabled":
             ko, en = DENIED_TEXTS["disabled"]
+        elif code == "not_registered":  # signed in by the identity provider, unknown to the portal
+            ko = "통합인증으로 로그인했지만 포털에 등록된 계정이 아닙니다. 관리자에게 등록을 요청해 주세요."
+            en = "Signed in by the identity provider, but this account is not registered in the portal. " \
+                 "Please ask the administrator to register it."
         else:
             code = "wrong"  # an unknown name and a wrong password read the same, so names cannot be probed
             ko, en = "아이디 또는 비밀번호가 맞지 않습니다.", "Wrong username or password."

@@ -8,7 +8,7 @@ and for one that does not exist. Administration lives in `admin.py` behind the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +16,7 @@ from farmcore.historian.base import Historian
 from farmcore.link.payloads import StateMessage
 from portal.service import accounts, audit, commands, sites
 from portal.service.admin import AdminDesk
-from portal.service.errors import BadRequest, Denied, PortalError
+from portal.service.errors import BadRequest, Denied, PortalError, SignInError
 from portal.service.history import HistoryUnavailable, HistoryView, span_window, zone_history
 from portal.service.history_csv import csv_export
 from portal.service.live import LiveHub, LiveZone
@@ -34,6 +34,7 @@ from portal.service.views import (
 )
 
 EVENTS_SHOWN = 20
+OIDC_CLAIM = "preferred_username"  # the identity's claim that names the portal account (OIDC core claim)
 EXPORT_DEFAULT = timedelta(days=30)  # a reader's export when no period is asked for
 SEASON_FALLBACK = timedelta(days=120)  # "season" when neither planting nor lease is known
 
@@ -82,6 +83,23 @@ class Portal:
                          actor=str(username)[:64])
             raise
         audit.record(self.store, principal, "sign_in", None, {}, "ok", now=now)
+        return token, principal
+
+    def sign_in_vouched(self, claims: Mapping[str, object], claim: str = OIDC_CLAIM) -> tuple[str, Principal]:
+        """A session for a person the province's identity provider signed in (Streamlit's `st.login`): the claim
+        `claim` of their verified identity names an existing portal account. Audited as `sign_in_oidc`."""
+        now = self.clock()
+        name = claims.get(claim)
+        username = name.strip().lower() if isinstance(name, str) else ""
+        try:
+            if not username:
+                raise SignInError("not_registered")
+            token, principal = accounts.sign_in_vouched(self.store, username, now)
+        except SignInError as exc:
+            audit.record(self.store, None, "sign_in_oidc", None, {"claim": claim}, exc.code, now=now,
+                         actor=username[:64] or None)
+            raise
+        audit.record(self.store, principal, "sign_in_oidc", None, {"claim": claim}, "ok", now=now)
         return token, principal
 
     def principal(self, token: str | None) -> Principal | None:
