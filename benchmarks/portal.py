@@ -12,6 +12,8 @@ Figures (each group is one function in FIGURES; later groups add the browser's f
 - csv_export_ms_30d, csv_export_mb_30d, csv_peak_mib_30d: the zone's CSV export of the same 30 days (one row a
   minute, 6 readings and 3 setpoints: 43,200 rows), median of 3 runs; its size; and the most memory Python held
   at once while making it (tracemalloc, a separate run: the export is written a day at a time).
+- isolation_cases, isolation_leaks, isolation_mismatches: the tenant-isolation matrix on a real stack
+  (benchmarks/portal_isolation.py); leaks must be 0.
 Issue 17's target: zone_page_ms_30d ≤ 1500 ms, aim ≤ 500 ms.
 """
 
@@ -139,7 +141,15 @@ def csv_figures_30d(directory: Path) -> dict[str, object]:
             "csv_peak_mib_30d": round(peak / 2**20, 1)}
 
 
-FIGURES: list[Callable[[Path], dict[str, object]]] = [history_figures_30d, csv_figures_30d]
+def _isolation(directory: Path) -> dict[str, object]:
+    """benchmarks/portal_isolation.py, imported when run: it starts a whole stack (twin, daemons, broker)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # hil_tests, for the matrix and the stack
+    from benchmarks.portal_isolation import isolation_figures
+
+    return isolation_figures(directory)
+
+
+FIGURES: list[Callable[[Path], dict[str, object]]] = [history_figures_30d, csv_figures_30d, _isolation]
 
 
 def main() -> None:
