@@ -1,0 +1,209 @@
+"""The portal in a real browser on a real stack (hil_tests/portal_stack.py): Debian's chromium signs in to
+`farmctl portal serve`, whose commands go through mosquitto (generated ACL, `portal` account) to `farmctl run`
+and `aquactl run` driving the twin over Modbus TCP; what the browser claims is checked on the broker, where the
+daemons publish what they actually do.
+
+Tests share one stack and one browser, and run in file order: the screenshots come last, so they show a zone
+with a tenant setpoint and an acknowledged alarm. Screenshots go to $FARMCTL_PORTAL_SCREENSHOTS when set (the
+README's docs/screenshots/portal/ is made so), else to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from farmcore.link.brokerurl import parse_broker_url
+from farmcore.link.zoneclient import new_command
+from hil_tests.portal_browser import PHONE, WIDE, chromium, go, main, needs_chromium, new_page, shoot, sign_in
+from hil_tests.portal_stack import ALARM_ID, SITE, PortalStack, needs_mosquitto, portal_stack, wait_for
+from portal.service import audit
+from portal.service.commands import CommandRequest
+from portal.service.errors import Denied
+from portal.service.live import LiveHub
+from portal.service.model import ZoneKey
+from portal.service.portal import Portal
+from portal.service.store import Store
+from portal.service.texts import t
+
+pytestmark = [needs_mosquitto, needs_chromium]
+stack = portal_stack()
+GH1 = ZoneKey(SITE, "gh1")
+APPLIED = re.compile(r"^적용되었습니다\.")  # the facade's words for an applied command (commands.explain)
+NO_ACCESS = Denied("no_access").text("ko")  # the same words for a zone of another and one that does not exist
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def kim(stack: PortalStack, chrome: Browser) -> Iterator[Page]:
+    """Tenant kim's browser session, signed in once for the module."""
+    page = new_page(chrome)
+    sign_in(page, stack.url, stack.accounts["kim"])
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def service(stack: PortalStack) -> Iterator[Portal]:
+    """The service layer in this process, on the same store and broker as the served pages."""
+    store = Store.open(stack.db_url)
+    live = LiveHub(parse_broker_url(stack.broker.url("portal"))).start()
+    wait_for("the test's hub to hear gh1", lambda: (z := live.view(GH1)) is not None and z.state is not None, 15)
+    yield Portal(store, live)
+    live.close()
+    store.close()
+
+
+def _setpoint(stack: PortalStack, quantity: str) -> dict[str, object]:
+    return dict(stack.state("gh1").get("setpoints", {}).get(quantity, {}))
+
+
+def _commands(stack: PortalStack, action: str) -> int:
+    with Store.open(stack.db_url) as store:
+        return len(audit.query(store, username="kim", action=action))
+
+
+def test_a_tenant_signs_in_in_korean_and_sees_only_their_zones(kim: Page) -> None:
+    go(kim, "myfarm")
+    expect(kim.get_by_text("1동 토마토").first).to_be_visible()
+    shown = main(kim)
+    assert t("page:myfarm", "ko") in shown
+    assert "2동 딸기" not in shown and "1번 수조" not in shown, "only the zones of kim's active leases"
+    go(kim, "zone")
+    kim.get_by_label(t("pick zone", "ko")).click()
+    assert kim.get_by_role("option").all_inner_texts() == [str(GH1)]
+    kim.keyboard.press("Escape")
+
+
+def test_a_setpoint_inside_the_envelope_is_applied_in_the_zone_state(stack: PortalStack, kim: Page) -> None:
+    low, high = stack.state("gh1")["envelope"]["air_temperature"]
+    go(kim, "controls")
+    field = kim.get_by_label(re.compile("^" + re.escape(t("new value", "ko", lo="", hi="", unit="")[:4])))
+    assert (float(field.get_attribute("min") or "nan"), float(field.get_attribute("max") or "nan")) == (low, high), \
+        "the widget's bounds are the envelope the zone publishes"
+    field.fill("22.5")
+    kim.get_by_role("button", name=t("send", "ko")).first.click()
+    expect(kim.get_by_text(APPLIED)).to_be_visible()
+    wait_for("the daemon's state to carry the tenant setpoint",
+             lambda: _setpoint(stack, "air_temperature") == {"value": 22.5, "source": "tenant"}, 10)
+    go(kim, "zone")
+    expect(kim.get_by_text(t("setpoint short", "ko", v="22.5 °C")).first).to_be_visible()
+
+
+def test_a_value_outside_the_envelope_cannot_be_sent(stack: PortalStack, kim: Page, service: Portal) -> None:
+    before = _commands(stack, "command_setpoint")
+    go(kim, "controls")
+    field = kim.get_by_label(re.compile("^" + re.escape(t("new value", "ko", lo="", hi="", unit="")[:4])))
+    field.fill("30")
+    kim.get_by_role("button", name=t("send", "ko")).first.click()
+    expect(kim.get_by_text(re.compile("outside the allowed range"))).to_be_visible()
+    kim.wait_for_timeout(2000)
+    assert _commands(stack, "command_setpoint") == before, "the browser sent nothing (every command is audited)"
+    # a crafted one, past the widget: the service refuses it before anything is published ...
+    token, _ = service.sign_in("kim", stack.accounts["kim"].password)
+    refused = service.command(token, SITE, "gh1", CommandRequest("setpoint", "air_temperature", 30.0))
+    assert refused.status == "not_sent" and refused.command_id is None and "30" in refused.ko, refused
+    assert _commands(stack, "command_setpoint") == before + 1, "the refusal is audited"
+    # ... and the daemon would refuse it too, had it been published on the portal's branch
+    assert service.live is not None
+    crafted = new_command("setpoint", issued_by="portal:kim", target="air_temperature", value=30.0, expires_in_s=60)
+    answer = service.live.send(GH1, crafted, timeout=10)
+    assert answer.ack is not None and not answer.ack.ok and answer.ack.error == "out_of_envelope"
+    assert _setpoint(stack, "air_temperature") == {"value": 22.5, "source": "tenant"}
+
+
+def test_an_override_with_a_duration_ends_by_itself(stack: PortalStack, kim: Page, service: Portal) -> None:
+    token, _ = service.sign_in("kim", stack.accounts["kim"].password)
+    outcome = service.command(token, SITE, "gh1", CommandRequest("override", "fan", False, 20, "test",
+                                                                 confirmed=True))
+    assert outcome.status == "applied", outcome
+    wait_for("the fan's override in the state", lambda: "fan" in stack.state("gh1").get("overrides", {}), 10)
+    go(kim, "controls")
+    release = kim.get_by_role("button", name=t("release", "ko"), exact=True)
+    expect(release).to_have_count(1)
+    wait_for("the override to end by itself", lambda: "fan" not in stack.state("gh1").get("overrides", {}), 40)
+    assert stack.state("gh1")["actuators"]["fan"].get("source") != "override"
+    go(kim, "myfarm")
+    go(kim, "controls")
+    expect(kim.get_by_text(t("no overrides", "ko"))).to_be_visible()
+
+
+def test_an_alarm_is_acknowledged(stack: PortalStack, kim: Page) -> None:
+    raised = wait_for("gh1's stale soil-moisture alarm", lambda: next(
+        (a for a in stack.alarms("gh1") if a["id"] == ALARM_ID and a["active"]), None), 90, every_s=2)
+    assert not raised["acked"]
+    go(kim, "alarms")
+    ack = kim.get_by_role("button", name=t("ack", "ko"), exact=True)
+    card = kim.get_by_test_id("stVerticalBlock").filter(has_text=raised["message"]["ko"]).filter(has=ack).last
+    card.get_by_role("button", name=t("ack", "ko"), exact=True).click()
+    expect(kim.get_by_text(APPLIED)).to_be_visible()
+    acked = wait_for("the acknowledgement in the zone's alarm list", lambda: next(
+        (a for a in stack.alarms("gh1") if a["id"] == ALARM_ID and a["acked"]), None), 10)
+    assert acked["acked_by"] == "portal:kim" and acked["status"] == "acknowledged"
+    go(kim, "myfarm")
+    go(kim, "alarms")
+    expect(kim.get_by_text(t("status:acknowledged", "ko")).first).to_be_visible()
+
+
+def test_another_tenant_opening_the_zone_address_gets_no_access(stack: PortalStack, chrome: Browser) -> None:
+    page = new_page(chrome)
+    try:
+        sign_in(page, stack.url, stack.accounts["lee"], path=f"zone?site={SITE}&zone=gh1")
+        expect(page.get_by_text(NO_ACCESS)).to_be_visible()
+        assert "1동 토마토" not in main(page) and "heater" not in main(page)
+    finally:
+        page.context.close()
+
+
+def test_a_lease_that_ended_yesterday_gives_no_access(stack: PortalStack, chrome: Browser) -> None:
+    page = new_page(chrome)
+    try:
+        sign_in(page, stack.url, stack.accounts["kim"], path=f"zone?site={SITE}&zone=gh2")
+        expect(page.get_by_text(NO_ACCESS)).to_be_visible()
+        assert "2동 딸기" not in main(page)
+    finally:
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wanted = os.environ.get("FARMCTL_PORTAL_SCREENSHOTS")
+    return Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+
+
+TENANT_PAGES = {"myfarm": "1동 토마토", "zone": t("live values", "ko"), "controls": t("setpoint title", "ko"),
+                "alarms": t("alarms title", "ko"), "account": t("change password", "ko")}
+
+
+@pytest.mark.parametrize("size", [WIDE, PHONE], ids=["1280px", "390px"])
+def test_screenshots_of_every_page(stack: PortalStack, chrome: Browser, shots: Path, size: tuple[int, int]) -> None:
+    page = new_page(chrome, size)
+    try:
+        page.goto(stack.url)
+        expect(page.get_by_role("button", name=t("sign in", "ko"))).to_be_visible()
+        taken = [shoot(page, shots, "signin")]
+        sign_in(page, stack.url, stack.accounts["kim"])
+        for key, text in TENANT_PAGES.items():
+            go(page, key)
+            expect(page.get_by_text(text).first).to_be_visible()
+            taken.append(shoot(page, shots, key))
+        admin = new_page(chrome, size)
+        sign_in(admin, stack.url, stack.accounts["admin"])
+        go(admin, "admin")
+        expect(admin.get_by_text(t("admin sites", "ko")).first).to_be_visible()
+        taken.append(shoot(admin, shots, "admin"))
+        admin.context.close()
+    finally:
+        page.context.close()
+    for path in taken:
+        assert path.stat().st_size < 400_000, f"{path.name}: {path.stat().st_size} bytes, keep screenshots small"
