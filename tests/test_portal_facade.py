@@ -112,3 +112,17 @@ def test_only_an_admin_administers_and_every_change_is_audited(portal: Portal) -
     portal.admin.end_lease(admin, lease.id, "2026-12-20")
     actions = [r.action for r in portal.admin.audit(admin)]
     assert {"user_add", "lease_add", "lease_end"} <= set(actions)
+
+
+def test_a_zone_refused_to_a_signed_in_person_is_audited(portal: Portal) -> None:
+    kim = token(portal, "kim")
+    for zone in ("gh2", "nowhere"):
+        with pytest.raises(Denied):
+            portal.zone(kim, SITE, zone)
+    for _ in range(3):  # a page refreshing on a zone it lost: one row, not one a refresh
+        with pytest.raises(Denied):
+            portal.history(kim, SITE, "gh2", "24h")
+    rows = portal.admin.audit(token(portal, "admin"))
+    assert [(r.action, r.zone, r.outcome) for r in rows if r.action.startswith("denied")] == [
+        ("denied_history", "gh2", "no_access"), ("denied_view", "nowhere", "no_access"),
+        ("denied_view", "gh2", "no_access")]

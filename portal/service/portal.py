@@ -8,6 +8,7 @@ and for one that does not exist. Administration lives in `admin.py` behind the s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ from portal.service.views import (
 )
 
 EVENTS_SHOWN = 20
+AUDITED_REFUSALS = (Op.VIEW, Op.HISTORY)  # commands audit their own refusals (with the request)
+REFUSALS_QUIET = timedelta(minutes=10)  # the same session's same refusal is logged once in this long
 OIDC_CLAIM = "preferred_username"  # the identity's claim that names the portal account (OIDC core claim)
 EXPORT_DEFAULT = timedelta(days=30)  # a reader's export when no period is asked for
 SEASON_FALLBACK = timedelta(days=120)  # "season" when neither planting nor lease is known
@@ -70,6 +73,8 @@ class Portal:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.live, self.historian, self.clock = store, live, historian, clock
         self.admin = AdminDesk(self)
+        self._refused: dict[tuple[str, ZoneKey, Op], datetime] = {}
+        self._refused_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------------------------ sign-in
 
@@ -133,9 +138,26 @@ class Portal:
         registered = key is not None and sites.zone_registered(self.store, key)
         access = decide(principal, grants, key, op, now, registered=registered)
         if not access.allowed:
+            if principal is not None and key is not None and op in AUDITED_REFUSALS and self._first_refusal(
+                    (principal.session, key, op), now):
+                # a signed-in person asking for a zone they may not see (a guessed address): worth an admin's look
+                audit.record(self.store, principal, f"denied_{op}", key, {}, access.code, now=now)
             raise Denied(access.code)
         assert principal is not None
         return Gate(principal, grants, access, key)
+
+    def _first_refusal(self, what: tuple[str, ZoneKey, Op], now: datetime) -> bool:
+        """Whether this session's refusal is new (not logged in the last REFUSALS_QUIET): a page refreshing every
+        2 s after a lease ended is one audit row, not 1,800 an hour."""
+        with self._refused_lock:
+            last = self._refused.get(what)
+            if last is not None and now - last < REFUSALS_QUIET:
+                return False
+            if len(self._refused) > 10_000:  # bounded: forget the oldest half
+                for old in sorted(self._refused, key=self._refused.__getitem__)[:5_000]:
+                    del self._refused[old]
+            self._refused[what] = now
+            return True
 
     def visible_zones(self, token: str | None) -> list[ZoneKey]:
         """The registered zones this person may see now, sorted: a tenant's leased ones, a reader's sites'."""
