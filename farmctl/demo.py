@@ -4,7 +4,8 @@ By default: the twin serves the example Gyeongbuk site (three greenhouses, three
 as KS X 3267 nodes on free loopback ports, time-accelerated; one site daemon runs every zone from its
 recipe over Modbus TCP (the greenhouse and tank controllers found through their entry points); readings,
 setpoints, decisions and events go to an embedded SQLite historian; a live view shows every zone and why
-each actuator is where it is.
+each actuator is where it is; the tenant portal serves the zones on http://127.0.0.1:8501 with demo accounts
+(farmctl/demo_portal.py; `--no-portal` leaves it out).
 
 `--bench` instead runs the commissioning tour: a fixed bench of KS X 3267 nodes (and a serial
 pseudo-terminal pair when socat is installed), read and driven by the technician commands, each printed
@@ -124,8 +125,11 @@ DEMO_SITE = Path(farmcore.twin.__file__).resolve().parent / "sites" / "gyeongbuk
 @click.option("--site", "site_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_SITE,
               help="another site with a twin to run, e.g. farmcore/twin/sites/gyeongbuk-winter.toml "
                    "(default: the Gyeongbuk demo site)")
+@click.option("--portal/--no-portal", default=True, help="serve the tenant portal with demo accounts (printed once)")
+@click.option("--portal-port", type=click.IntRange(0, 65535), default=8501, show_default=True,
+              help="the portal's port (0, or taken: any free port)")
 def demo(speed: float, start_at: datetime | None, duration_s: float | None, state_dir: Path | None, live: bool,
-         bench: bool, mqtt_url: str | None, mqtt_port: int, site_path: Path) -> None:
+         bench: bool, mqtt_url: str | None, mqtt_port: int, site_path: Path, portal: bool, portal_port: int) -> None:
     """Twin site + greenhouse daemon + SQLite historian with a live view (Ctrl-C stops it)."""
     if bench:
         _bench_tour()
@@ -137,7 +141,8 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
     start = None
     if start_at is not None:
         start = start_at.replace(tzinfo=ZoneInfo("Asia/Seoul")).astimezone(UTC)
-    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port, site_path))
+    began, ended = asyncio.run(_run_site(folder, speed, start, duration_s, live, mqtt_url, mqtt_port, site_path,
+                                         portal_port if portal else None))
     span = f"--from {began:%Y-%m-%dT%H:%M}Z --to {ended + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z"
     click.echo(f"\nhistory: farmctl history export --historian {sqlite_url(folder.resolve() / 'history.db')} "
                f"--zone gh1 {span}")
@@ -145,8 +150,9 @@ def demo(speed: float, start_at: datetime | None, duration_s: float | None, stat
 
 async def _run_site(folder: Path, speed: float, start: datetime | None, duration_s: float | None,
                     live: bool, mqtt_url: str | None = None, mqtt_port: int = 1883,
-                    site_path: Path = DEMO_SITE) -> tuple[datetime, datetime]:
-    """Run the site, linked to `mqtt_url` or to an embedded broker; the simulated (start, end) times."""
+                    site_path: Path = DEMO_SITE, portal_port: int | None = None) -> tuple[datetime, datetime]:
+    """Run the site, linked to `mqtt_url` or to an embedded broker, with the portal on `portal_port` (None: no
+    portal); the simulated (start, end) times."""
     async with contextlib.AsyncExitStack() as stack:
         if mqtt_url is None:
             from farmcore.link.embedded import embedded_broker
@@ -159,6 +165,11 @@ async def _run_site(folder: Path, speed: float, start: datetime | None, duration
 
         site_id = load_site(site_path).site.id
         click.echo(f"MQTT {mqtt_url}: farmctl zone watch --broker {mqtt_url} --site {site_id}", err=True)
+        if portal_port is not None:
+            from farmctl.demo_portal import start_portal
+
+            start_portal(stack, folder, site_path, mqtt_url, sqlite_url(folder.resolve() / "history.db"),
+                         portal_port, start)
         return await _run_linked(folder, speed, start, duration_s, live, mqtt_url, site_path)
 
 
