@@ -138,3 +138,17 @@ def test_hostile_text_from_the_broker_is_escaped_and_stays_well_formed() -> None
     titles = "".join(root.find("s:title", NS).itertext())
     assert titles.startswith("<script>alert(1)")  # shown as text, not markup
     assert any(g.get("data-actuator", "").startswith("<script>") for g in root.iter("{http://www.w3.org/2000/svg}g"))
+
+
+@pytest.mark.parametrize("role", ["thermal_screen", "shade_screen"])
+def test_a_screen_is_drawn_across_when_closed_and_pulled_back_when_open(role: str) -> None:
+    """A screen's opening is how far it is pulled back (README: a closed thermal screen is 열림 0 %): at 0 % the
+    cloth covers the whole span, at 100 % none of it, at 30 % seven tenths."""
+    def cloth(pct: float) -> float:
+        entry = ActuatorEntry(role=role, kind="retractable", target=pct, position=pct)
+        root = parse(zone_svg(house(**{role: entry})))
+        return float(device(root, role).find("s:rect[@class='cloth']", NS).get("width"))
+
+    closed, open_, partly = cloth(0.0), cloth(100.0), cloth(30.0)
+    assert closed > 200 and open_ == 0.0
+    assert partly == pytest.approx(closed * 0.7, rel=0.01)

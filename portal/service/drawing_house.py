@@ -107,13 +107,15 @@ def roof_vent(c: Canvas, act_id: str, entry: ActuatorEntry, index: int, lang: st
 
 
 def screen(c: Canvas, act_id: str, entry: ActuatorEntry, lang: str, *, thermal: bool) -> None:
-    """A curtain drawn across from the left wall as far as it is closed over the crop (its opening %)."""
+    """A curtain drawn from the left wall over the crop. Its opening is how far it is pulled back (a closed
+    thermal screen is 열림 0 %, README), so the cloth covers 100 - opening % of the span; unknown: none drawn."""
     g = c.device(act_id, entry)
     y = EAVE - 4 if thermal else EAVE - 14
     span = (X0 + 4, X1 - 4) if thermal else (X0 + 18, X1 - 18)
-    pct = opening(entry) or 0
+    pct = opening(entry)
+    covered = 0.0 if pct is None else (100 - pct) / 100
     c.el("line", g, x1=span[0], y1=y, x2=span[1], y2=y, stroke=MUTED, stroke_width=0.8, stroke_dasharray="3 3")
-    c.el("rect", g, x=span[0], y=y - 2, width=(span[1] - span[0]) * pct / 100, height=4.0,
+    c.el("rect", g, x=span[0], y=y - 2, width=(span[1] - span[0]) * covered, height=4.0,
          fill="#7950f2" if thermal else "#5c940d", fill_opacity=0.8, cls="cloth")
     words, ink = device_label(entry, lang, pct=True)
     c.text(X0 + 8, EAVE + (11 if thermal else 22), words, g, fill=ink)
