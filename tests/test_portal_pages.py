@@ -18,10 +18,13 @@ from streamlit.testing.v1 import AppTest
 from farmcore.historian.base import Point
 from farmcore.historian.config import sqlite_url
 from farmcore.historian.sqlite import SqliteHistorian
-from portal.app import common
+from farmcore.link.payloads import ActuatorEntry
+from portal.app import common, show
 from portal.service import accounts, leases, sites
 from portal.service.model import seoul_day
+from portal.service.naming import actuator_names, reading_name
 from portal.service.store import Store
+from portal.service.views import ReadingView
 
 MAIN = str(Path(__file__).resolve().parents[1] / "portal" / "app" / "main.py")
 SITE_FILE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
@@ -234,3 +237,23 @@ def test_a_forged_token_is_signed_out(stack: Store) -> None:
     at.run()
     assert not at.exception and common.TOKEN not in at.session_state
     assert at.text_input(key="sign_in_username") is not None
+
+
+# ------------------------------------------------------------------------------------- words on the zone page
+
+
+def test_actuator_and_reading_lines_read_in_words_not_ids() -> None:
+    """The zone page's lines: an actuator by its role's name (its id only when two of a role cannot be told
+    apart otherwise), its feedback in words, a reading of an actuator named from its parts."""
+    tank = {"heater": ActuatorEntry(role="heater", kind="switch", target=True, feedback="READY"),
+            "aerator_1": ActuatorEntry(role="aerator", kind="switch", target=True, feedback="ON"),
+            "aerator_2": ActuatorEntry(role="aerator", kind="switch", target=False, feedback=0)}
+    for lang, heater, aerator in (
+            ("ko", "**난방기** · 목표 켜짐 · 응답 대기", "**폭기기 1** · 목표 켜짐 · 응답 작동 중"),
+            ("en", "**heater** · target on · feedback idle", "**aerator 1** · target on · feedback running")):
+        names = actuator_names(tank, lang)
+        assert show.actuator_lines(names["heater"], tank["heater"], lang)[0] == heater
+        assert show.actuator_lines(names["aerator_1"], tank["aerator_1"], lang)[0] == aerator
+    current = ReadingView("aerator_1_current", 4.0, "A", "good")
+    assert show.reading_line(current, "ko", reading_name(current.quantity, "ko", tank)) == "폭기기 1 전류 **4\\.0 A**"
+    assert show.reading_line(current, "en").startswith("aerator 1 current ")  # a card, named from the id alone

@@ -6,7 +6,10 @@ import string
 
 import pytest
 
+from farmcore.fieldbus import codes
+from farmcore.link.payloads import ActuatorEntry
 from portal.service import texts
+from portal.service.naming import actuator_name, actuator_names, feedback, reading_name
 
 KEYS = sorted(texts.TEXTS)
 # labels that are the same letters in both languages
@@ -41,3 +44,38 @@ def test_readings_are_written_as_people_write_them() -> None:
     assert texts.reading(6.12, "pH") == "6.1"
     assert texts.reading(None, "degC") == "-" and texts.reading(float("nan"), "ppm") == "-"
     assert texts.duration(3 * 3600 + 5, "ko") == "3시간"
+
+
+def test_an_actuator_is_named_by_its_role_and_told_apart_only_where_two_share_it() -> None:
+    def a(role: str) -> ActuatorEntry:
+        return ActuatorEntry(role=role, kind="switch", target=True)
+
+    zone = {"heater": a("heater"), "aerator_1": a("aerator"), "aerator_2": a("aerator"),
+            "side_vent_left": a("side_vent"), "side_vent_right": a("side_vent"), "fan_a": a("circulation_fan"),
+            "fan_b": a("circulation_fan")}
+    assert actuator_names(zone, "ko") == {
+        "heater": "난방기", "aerator_1": "폭기기 1", "aerator_2": "폭기기 2", "side_vent_left": "측창 왼쪽",
+        "side_vent_right": "측창 오른쪽", "fan_a": "순환팬 (fan_a)", "fan_b": "순환팬 (fan_b)"}
+    assert actuator_names(zone, "en")["aerator_2"] == "aerator 2"
+    # without the zone's state (a card): named from the id where it starts with a role, else the id
+    assert actuator_name("aerator_3", "ko") == "폭기기 3" and actuator_name("heater", "en") == "heater"
+    assert actuator_name("vent_west", "ko") == "vent_west"
+
+
+def test_a_reading_of_an_actuator_is_named_from_its_parts() -> None:
+    zone = {f"aerator_{i}": ActuatorEntry(role="aerator", kind="switch", target=True) for i in (1, 2)}
+    assert reading_name("aerator_1_current", "ko", zone) == "폭기기 1 전류"
+    assert reading_name("aerator_2_current", "en", zone) == "aerator 2 current"
+    assert reading_name("aerator_3_current", "ko") == "폭기기 3 전류"  # a card: from the id alone
+    assert reading_name("air_temperature", "ko", zone) == "온도"
+    assert reading_name("pump_x_current", "ko", zone) == "pump_x_current"  # nothing names it: the id
+
+
+def test_every_ks_status_a_node_can_report_is_put_into_words() -> None:
+    for code in codes._tables()["status"]:
+        name = codes.status_name(int(code))
+        for lang in texts.LANGS:
+            assert feedback(name, lang) != name, f"{name} ({lang}) is shown as the standard's name"
+    assert (feedback("READY", "ko"), feedback("ON", "ko"), feedback("OPENING", "en")) == ("대기", "작동 중", "opening")
+    assert feedback(301, "ko") == "상태 코드 301" and feedback("UNKNOWN_77", "en") == "status code 77"
+    assert feedback("SOMETHING_NEW", "ko") == "SOMETHING_NEW"

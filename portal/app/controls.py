@@ -14,7 +14,8 @@ from farmcore.link.messages import MAX_REASON
 from portal.app import common, sending, show
 from portal.service.commands import CommandRequest
 from portal.service.model import ZoneKey
-from portal.service.texts import DECIMALS, quantity, role, t, unit
+from portal.service.naming import actuator_names
+from portal.service.texts import DECIMALS, quantity, t, unit
 from portal.service.views import ZonePage
 
 MINUTE = 60.0
@@ -56,8 +57,9 @@ def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     st.markdown(f"**{t('override title', lang)}**")
     assert page.state is not None
     actuators = page.state.actuators
+    names = actuator_names(actuators, lang)
     act_id = st.selectbox(t("actuator pick", lang), list(actuators), key="portal_ov_actuator",
-                          format_func=lambda a: f"{role(actuators[a].role, lang)} ({a})")
+                          format_func=lambda a: names[a])
     if act_id is None:
         return
     longest = max(1, math.floor(page.max_override_s / MINUTE))
@@ -85,8 +87,9 @@ def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     if not page.card.overrides:
         st.caption(t("no overrides", lang))
     n = sending.nonce("release")
+    names = actuator_names(page.state.actuators, lang) if page.state is not None else {}
     for view in page.card.overrides:
-        st.markdown(show.override_line(view, lang))
+        st.markdown(show.override_line(view, lang, names.get(view.actuator)))
         if st.button(t("release", lang), key=f"release_{view.actuator}_{n}"):
             sending.send(ctx, key, "release", n, CommandRequest("release", view.actuator))
     sending.outcome("release", lang)

@@ -10,7 +10,8 @@ from farmcore.link.payloads import UNSET, ActuatorEntry, AlarmEntry, RecipeRef
 from farmcore.runtime.reasontext import reason as reason_text
 from portal.app.common import local, md
 from portal.service.model import SEOUL
-from portal.service.texts import TEXTS, duration, reading, role, t
+from portal.service.naming import actuator_name, feedback, reading_name
+from portal.service.texts import TEXTS, duration, reading, t
 from portal.service.views import OverrideView, ReadingView, ZoneCard
 
 STATUS_DOT = {"online": "🟢", "offline": "🔴", "unknown": "⚪"}
@@ -36,9 +37,10 @@ def recipe_line(recipe: RecipeRef | None, kind: str, lang: str) -> str:
     return " · ".join(parts)
 
 
-def reading_line(view: ReadingView, lang: str) -> str:
-    """온도 **23.4 °C** · 설정 22.0 °C, or for a bad reading 온도 ⚠ 통신 오류 (its value would mislead)."""
-    name = md(t(view.quantity, lang))
+def reading_line(view: ReadingView, lang: str, name: str | None = None) -> str:
+    """온도 **23.4 °C** · 설정 22.0 °C, or for a bad reading 온도 ⚠ 통신 오류 (its value would mislead); `name`
+    when the page knows the zone's actuators (폭기기 1 전류), else named from the reading's id alone."""
+    name = md(name or reading_name(view.quantity, lang))
     if view.quality != "good" or view.value is None:
         quality = f"quality:{view.quality}"
         return f"{name} ⚠ {t(quality, lang) if quality in TEXTS else md(view.quality)}"
@@ -56,9 +58,9 @@ def target_words(value: bool | float | str | None, lang: str) -> str:
     return t("hold", lang) if value is None else md(value)
 
 
-def override_line(view: OverrideView, lang: str) -> str:
-    """✋ 관수 켜짐 · 25분 남음 (to 14:35)"""
-    return (f"✋ {md(view.actuator)} {target_words(view.value, lang)} · "
+def override_line(view: OverrideView, lang: str, name: str | None = None) -> str:
+    """✋ 관수 켜짐 · 25분 남음 (to 14:35); the actuator by `name` when the page knows the zone's actuators."""
+    return (f"✋ {md(name or actuator_name(view.actuator, lang))} {target_words(view.value, lang)} · "
             f"{t('time left', lang, left=duration(view.left_s, lang))} ({local(view.until, with_day=False)})")
 
 
@@ -72,13 +74,14 @@ def alarm_line(alarm: AlarmEntry, lang: str) -> str:
     return words
 
 
-def actuator_lines(act_id: str, entry: ActuatorEntry, lang: str) -> tuple[str, str]:
-    """(**천창** roof_vent_left · 목표 30% · 응답 OPEN, 결정 레시피 · 이유 ...): what it does and why."""
-    head = f"**{md(role(entry.role, lang))}** {md(act_id)} · {t('target', lang)} {target_words(entry.target, lang)}"
+def actuator_lines(name: str, entry: ActuatorEntry, lang: str) -> tuple[str, str]:
+    """(**천창 왼쪽** · 목표 30% · 응답 여는 중, 결정 레시피 · 이유 ...): what it does and why, by the name
+    `naming.actuator_names` gives it (the id only where two of a role cannot be told apart otherwise)."""
+    head = f"**{md(name)}** · {t('target', lang)} {target_words(entry.target, lang)}"
     if entry.position is not UNSET and entry.position is not None:
         head += f" · {t('position', lang)} {entry.position:.0f}%"
     if entry.feedback is not UNSET and entry.feedback is not None:
-        head += f" · {t('feedback', lang)} {md(entry.feedback)}"
+        head += f" · {t('feedback', lang)} {md(feedback(entry.feedback, lang))}"
     if entry.failed:
         head += f" · ⚠ {t('failed actuator', lang)}"
     why = []

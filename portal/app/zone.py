@@ -12,6 +12,7 @@ from portal.service.charts import history_figures
 from portal.service.drawing import zone_svg
 from portal.service.history import SPANS
 from portal.service.model import ZoneKey
+from portal.service.naming import actuator_names, reading_name
 from portal.service.texts import t
 
 LIVE_EVERY_S = 2  # issue 17: live values refreshed every 2 s
@@ -32,17 +33,19 @@ def live(ctx: common.Ctx, key: ZoneKey) -> None:
             st.info(t("no state yet", lang))
             return
         st.image(zone_svg(page.state, lang, name=card.name), width="stretch")
+        actuators = page.state.actuators
+        names = actuator_names(actuators, lang)
         with st.container(border=True):
             st.markdown(f"**{t('live values', lang)}**")
             for view in card.readings:
-                st.markdown(show.reading_line(view, lang))
+                st.markdown(show.reading_line(view, lang, reading_name(view.quantity, lang, actuators)))
         for alarm in card.alarms:
             st.markdown(show.alarm_line(alarm, lang))
         for override in card.overrides:
-            st.markdown(show.override_line(override, lang))
-        with st.expander(f"{t('actuators', lang)} ({len(page.state.actuators)})", expanded=True):
-            for act_id, entry in page.state.actuators.items():
-                head, why = show.actuator_lines(act_id, entry, lang)
+            st.markdown(show.override_line(override, lang, names.get(override.actuator)))
+        with st.expander(f"{t('actuators', lang)} ({len(actuators)})", expanded=True):
+            for act_id, entry in actuators.items():
+                head, why = show.actuator_lines(names[act_id], entry, lang)
                 st.markdown(head)
                 if why:
                     st.caption(why)
