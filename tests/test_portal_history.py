@@ -297,3 +297,21 @@ def test_seoul_times_are_wall_clock() -> None:
     got = seoul_times([datetime(2026, 6, 30, 15, 0, tzinfo=UTC), datetime(2026, 7, 1, 15, 0, tzinfo=UTC)])
     assert list(got) == [np.datetime64("2026-07-01T00:00:00"), np.datetime64("2026-07-02T00:00:00")]
     assert len(seoul_times([])) == 0
+
+
+def test_charts_read_in_numbers_with_the_legend_above_the_plot(historian: SqliteHistorian) -> None:
+    """Plotly's own time labels are English ("Dec 7, 2026"), and a legend under the plot ran into the time
+    axis's title on a 390-px phone: ticks are numbers for every span, the legend is a row above the plot."""
+    start, end = span_window("24h", END)
+    view = zone_history(historian, KEY, start, end, envelope={"air_temperature": (16.0, 26.0)})
+    for lang in ("ko", "en"):
+        fig = quantity_figure(view, "air_temperature", lang)
+        formats = [stop.value for stop in fig.layout.xaxis.tickformatstops] + [fig.layout.xaxis.hoverformat]
+        assert formats and all(f and "%b" not in f and "%B" not in f and "%a" not in f for f in formats), formats
+        assert fig.layout.legend.orientation == "h"
+        assert fig.layout.legend.y >= 1 and fig.layout.legend.yanchor == "bottom"  # above the plot area
+        assert [tr.name for tr in fig.data if tr.showlegend is not False] == [
+            texts.t("band:envelope", lang), texts.t("band:setpoint", lang)]  # the title names the reading
+    series = (Series("aerator_1_current", "A", "sensor", (start,), (4.0,)),)
+    current = HistoryView(KEY, start, end, timedelta(minutes=1), series)
+    assert quantity_figure(current, "aerator_1_current", "ko").layout.title.text == "폭기기 1 전류"
