@@ -21,10 +21,10 @@ from farmcore.historian.sqlite import SqliteHistorian
 from farmcore.link.payloads import ActuatorEntry
 from portal.app import common, show
 from portal.service import accounts, leases, sites
-from portal.service.model import seoul_day
+from portal.service.model import ZoneKey, seoul_day
 from portal.service.naming import actuator_names, reading_name
 from portal.service.store import Store
-from portal.service.views import ReadingView
+from portal.service.views import ReadingView, ZoneCard
 
 MAIN = str(Path(__file__).resolve().parents[1] / "portal" / "app" / "main.py")
 SITE_FILE = Path(__file__).resolve().parents[1] / "farmcore" / "twin" / "sites" / "gyeongbuk-demo.toml"
@@ -257,3 +257,19 @@ def test_actuator_and_reading_lines_read_in_words_not_ids() -> None:
     current = ReadingView("aerator_1_current", 4.0, "A", "good")
     assert show.reading_line(current, "ko", reading_name(current.quantity, "ko", tank)) == "폭기기 1 전류 **4\\.0 A**"
     assert show.reading_line(current, "en").startswith("aerator 1 current ")  # a card, named from the id alone
+
+
+def test_the_zone_picker_shows_the_zones_names_and_keeps_the_key(stack: Store) -> None:
+    at = open_page(signed_in("park"), "zone.py")
+    picker = at.selectbox(key="zone_pick_pick zone")
+    names = zone_names(stack)
+    assert picker.options == [names[zone] for zone in sorted(names)]  # 구역 선택 read `gyeongbuk-demo/gh1`
+    assert picker.value == ZoneKey(SITE, sorted(names)[0])
+
+
+def test_a_zone_without_a_name_shows_its_id_and_a_shared_name_its_id_too() -> None:
+    def card(site: str, zone: str, name: str) -> ZoneCard:
+        return ZoneCard(ZoneKey(site, zone), "greenhouse", name, "online", None)
+
+    cards = [card("a", "gh1", "1동"), card("a", "gh2", "gh2"), card("a", "gh3", "온실"), card("b", "gh3", "온실")]
+    assert list(common.zone_labels(cards).values()) == ["1동", "a/gh2", "온실 (a/gh3)", "온실 (b/gh3)"]

@@ -15,6 +15,7 @@ import os
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from portal.service.model import SEOUL, Principal, ZoneKey
 from portal.service.portal import Portal
 from portal.service.store import Store
 from portal.service.texts import t
+from portal.service.views import ZoneCard
 
 log = logging.getLogger("portal.app")
 
@@ -137,11 +139,22 @@ def link_banner(ctx: Ctx) -> bool:
     return False
 
 
+def zone_labels(cards: list[ZoneCard]) -> dict[ZoneKey, str]:
+    """How the picker shows each zone: its registered name (`1동 딸기`), its `site/zone` id where it has none,
+    and the id beside a name another zone of the list shares, so no two choices read alike."""
+    names = {c.key: c.name if c.name != c.key.zone else str(c.key) for c in cards}
+    taken = Counter(names.values())
+    return {key: f"{name} ({key})" if taken[name] > 1 else name for key, name in names.items()}
+
+
 def zone_pick(ctx: Ctx, label_key: str = "pick zone") -> ZoneKey | None:
     """The zone this page is about: `?site=&zone=` in the address (a bookmark, or a link from My farm), else the
-    session's last, else the first visible one; a picker lists the zones this person may see. The facade
-    decides whether the zone asked for may be shown: a zone not in the list is still passed on (and refused)."""
-    visible = ctx.portal.visible_zones(ctx.token)
+    session's last, else the first visible one; a picker lists the zones this person may see, by name (the key
+    stays the value). The facade decides whether the zone asked for may be shown: a zone not in the list is
+    still passed on (and refused)."""
+    cards = ctx.portal.my_zones(ctx.token)  # the zones this person may see, with their names
+    visible = [card.key for card in cards]
+    labels = zone_labels(cards)
     params = st.query_params
     asked = ZoneKey(params["site"], params["zone"]) if "site" in params and "zone" in params else None
     current = asked or st.session_state.get("portal_zone") or (visible[0] if visible else None)
@@ -149,7 +162,8 @@ def zone_pick(ctx: Ctx, label_key: str = "pick zone") -> ZoneKey | None:
         st.info(t("no zones", ctx.lang))
         return None
     options = visible if current in visible else [current, *visible]
-    picked = st.selectbox(t(label_key, ctx.lang), options, index=options.index(current), format_func=str,
+    picked = st.selectbox(t(label_key, ctx.lang), options, index=options.index(current),
+                          format_func=lambda key: labels.get(key, str(key)),
                           key=f"zone_pick_{label_key}")
     if picked != current or asked is None:
         st.query_params.update({"site": picked.site, "zone": picked.zone})
