@@ -19,7 +19,7 @@ from farmcore.historian.base import Point
 from farmcore.historian.config import sqlite_url
 from farmcore.historian.sqlite import SqliteHistorian
 from farmcore.link.payloads import ActuatorEntry
-from portal.app import common, show
+from portal.app import common, sending, show
 from portal.service import accounts, leases, sites
 from portal.service.model import ZoneKey, seoul_day
 from portal.service.naming import actuator_names, reading_name
@@ -273,3 +273,39 @@ def test_a_zone_without_a_name_shows_its_id_and_a_shared_name_its_id_too() -> No
 
     cards = [card("a", "gh1", "1동"), card("a", "gh2", "gh2"), card("a", "gh3", "온실"), card("b", "gh3", "온실")]
     assert list(common.zone_labels(cards).values()) == ["1동", "a/gh2", "온실 (a/gh3)", "온실 (b/gh3)"]
+
+
+# ------------------------------------------------------------------------------------------ command answers
+
+
+def _answers_page() -> None:
+    """A form's send and the answers under two forms of gh1 and one of gh2 (run by AppTest as a page)."""
+    import streamlit as st
+
+    from portal.app import common, sending
+    from portal.service.commands import CommandRequest
+    from portal.service.model import ZoneKey
+
+    ctx = common.signed_in()
+    gh1 = ZoneKey("gyeongbuk-demo", "gh1")
+    request = CommandRequest("setpoint", "air_temperature", 18.0)
+    if st.button("send", key="go"):
+        sending.send(ctx, gh1, "setpoint", "nonce-1", request, sending.said(request, unit_name="degC"))
+    for form in ("override", "setpoint"):
+        sending.outcome(form, ctx.lang, gh1)
+    sending.outcome("setpoint", ctx.lang, ZoneKey("gyeongbuk-demo", "gh2"))
+
+
+def test_an_answer_says_what_was_asked_and_replaces_an_older_success(stack: Store) -> None:
+    """After "적용되었습니다." of an override, a setpoint that cannot be sent (no broker here) shows what was
+    asked and why it did not go, and the override's success is gone: beside it, it read as if this went too."""
+    at = AppTest.from_function(_answers_page, default_timeout=30)
+    at.session_state[common.TOKEN] = accounts.sign_in(stack, "kim", PASSWORD["kim"])[0]
+    at.session_state[sending.ANSWER] = sending.Shown("override", ZoneKey(SITE, "gh1"), "applied", "적용되었습니다.",
+                                                     "Applied.", "순환팬 켜기 · 30분 동안", "Fan on for 30 min")
+    at.run()
+    assert not at.exception and [e.value for e in at.success] == ["**순환팬 켜기 · 30분 동안**\n\n적용되었습니다."]
+    at.button(key="go").click().run()
+    assert not at.exception and not at.success
+    assert [e.value.split("\n\n")[0] for e in at.warning] == ["**온도 설정 18\\.0 °C**"]  # once: gh2 shows none
+    assert at.session_state[sending.ANSWER].asked_en == "Air temperature setpoint 18.0 °C"

@@ -9,7 +9,8 @@ import pytest
 from farmcore.fieldbus import codes
 from farmcore.link.payloads import ActuatorEntry
 from portal.service import texts
-from portal.service.naming import actuator_name, actuator_names, feedback, reading_name
+from portal.service.commands import CommandRequest
+from portal.service.naming import actuator_name, actuator_names, command_words, feedback, reading_name
 
 KEYS = sorted(texts.TEXTS)
 # labels that are the same letters in both languages
@@ -79,3 +80,20 @@ def test_every_ks_status_a_node_can_report_is_put_into_words() -> None:
     assert (feedback("READY", "ko"), feedback("ON", "ko"), feedback("OPENING", "en")) == ("대기", "작동 중", "opening")
     assert feedback(301, "ko") == "상태 코드 301" and feedback("UNKNOWN_77", "en") == "status code 77"
     assert feedback("SOMETHING_NEW", "ko") == "SOMETHING_NEW"
+
+
+def test_a_command_is_repeated_in_words_above_its_answer() -> None:
+    zone = {"fan": ActuatorEntry(role="circulation_fan", kind="switch", target=False),
+            "side_vent_left": ActuatorEntry(role="side_vent", kind="retractable", target=0.0),
+            "side_vent_right": ActuatorEntry(role="side_vent", kind="retractable", target=0.0)}
+    said = {lang: [command_words(CommandRequest("setpoint", "air_temperature", 18.0), lang, unit_name="degC"),
+                   command_words(CommandRequest("override", "fan", True, 1800.0), lang, actuators=zone),
+                   command_words(CommandRequest("override", "side_vent_left", 50.0, 600.0), lang, actuators=zone),
+                   command_words(CommandRequest("release", "fan"), lang, actuators=zone),
+                   command_words(CommandRequest("feed_now"), lang),
+                   command_words(CommandRequest("ack_alarm", "do_low"), lang, alarm="DO low")]
+            for lang in texts.LANGS}
+    assert said["ko"] == ["온도 설정 18.0 °C", "순환팬 켜기 · 30분 동안", "측창 왼쪽 열림 50% · 10분 동안",
+                          "순환팬 수동 조작 해제", "지금 먹이 주기", "경보 확인: DO low"]
+    assert said["en"] == ["Air temperature setpoint 18.0 °C", "Fan on for 30 min", "Side left open 50% for 10 min",
+                          "Fan: override released", "Feed now", "Acknowledge: DO low"]

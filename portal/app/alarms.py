@@ -30,14 +30,15 @@ def alarm_card(ctx: common.Ctx, row: AlarmRow, n: str) -> None:
         if row.alarm.cleared_at:
             st.caption(t("cleared at", lang, t=common.local(show.parse_time(row.alarm.cleared_at))))
         if row.can_ack and st.button(t("ack", lang), key=f"alarm_ack_{row.key}_{row.alarm.id}_{n}"):
-            sending.send(ctx, row.key, "alarms", n, CommandRequest("ack_alarm", row.alarm.id))
+            request = CommandRequest("ack_alarm", row.alarm.id)
+            sending.send(ctx, row.key, "alarms", n, request, sending.said(request, alarm=row.alarm))
 
 
 ctx = common.signed_in()
 st.header(t("alarms title", ctx.lang))
 with common.guard(ctx.lang):
     common.link_banner(ctx)
-    sending.outcome("alarms", ctx.lang)
+    sending.outcome("alarms", ctx.lang, None)
     everything = st.toggle(t("show recent", ctx.lang), key="portal_alarms_all")
     rows = sorted(ctx.portal.alarms(ctx.token), key=order)
     shown = [r for r in rows if everything or r.alarm.active or r.alarm.status in WAITING]

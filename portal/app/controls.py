@@ -1,7 +1,8 @@
 """제어 — what a tenant may steer in their zone: a setpoint inside the recipe's envelope (the widget's bounds are
 the envelope the zone publishes; the service checks again before publishing), an actuator override for a
 limited time (at most the site's limit, after a confirmation), its release, feed-now for a tank, and alarm
-acknowledgement. Each command shows pending, then applied or refused with the reason in the reader's language.
+acknowledgement. Each command shows pending, then what was asked (`온도 설정 18.0 °C`) over applied or refused
+with the reason in the reader's language; only the newest answer stays on the page (sending.py).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def setpoint(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
                                 key=f"sp_value_{n}")
         reason = st.text_input(t("reason input", lang), max_chars=MAX_REASON, key=f"sp_reason_{n}")
         if st.form_submit_button(t("send", lang), type="primary", width="stretch"):
-            sending.send(ctx, key, "setpoint", n, CommandRequest("setpoint", name, float(value), reason=reason))
-    sending.outcome("setpoint", lang)
+            request = CommandRequest("setpoint", name, float(value), reason=reason)
+            sending.send(ctx, key, "setpoint", n, request, sending.said(request, unit_name=unit_name))
+    sending.outcome("setpoint", lang, key)
 
 
 def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
@@ -76,9 +78,9 @@ def override(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
         reason = st.text_input(t("reason input", lang), max_chars=MAX_REASON, key=f"ov_reason_{n}")
         confirmed = st.checkbox(t("confirm override", lang), key=f"ov_confirm_{n}")
         if st.form_submit_button(t("send", lang), type="primary", width="stretch"):
-            sending.send(ctx, key, "override", n, CommandRequest("override", act_id, value, minutes * MINUTE,
-                                                                 reason, confirmed=confirmed))
-    sending.outcome("override", lang)
+            request = CommandRequest("override", act_id, value, minutes * MINUTE, reason, confirmed=confirmed)
+            sending.send(ctx, key, "override", n, request, sending.said(request, actuators=actuators))
+    sending.outcome("override", lang, key)
 
 
 def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
@@ -87,12 +89,14 @@ def release(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     if not page.card.overrides:
         st.caption(t("no overrides", lang))
     n = sending.nonce("release")
-    names = actuator_names(page.state.actuators, lang) if page.state is not None else {}
+    actuators = page.state.actuators if page.state is not None else {}
+    names = actuator_names(actuators, lang)
     for view in page.card.overrides:
         st.markdown(show.override_line(view, lang, names.get(view.actuator)))
         if st.button(t("release", lang), key=f"release_{view.actuator}_{n}"):
-            sending.send(ctx, key, "release", n, CommandRequest("release", view.actuator))
-    sending.outcome("release", lang)
+            request = CommandRequest("release", view.actuator)
+            sending.send(ctx, key, "release", n, request, sending.said(request, actuators=actuators))
+    sending.outcome("release", lang, key)
 
 
 def feed(ctx: common.Ctx, key: ZoneKey) -> None:
@@ -100,8 +104,9 @@ def feed(ctx: common.Ctx, key: ZoneKey) -> None:
     st.markdown(f"**{t('feed title', lang)}**")
     n = sending.nonce("feed")
     if st.button(t("feed now", lang), key=f"feed_{n}"):
-        sending.send(ctx, key, "feed", n, CommandRequest("feed_now"))
-    sending.outcome("feed", lang)
+        request = CommandRequest("feed_now")
+        sending.send(ctx, key, "feed", n, request, sending.said(request))
+    sending.outcome("feed", lang, key)
 
 
 def acknowledge(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
@@ -114,8 +119,9 @@ def acknowledge(ctx: common.Ctx, key: ZoneKey, page: ZonePage) -> None:
     for alarm in waiting:
         st.markdown(show.alarm_line(alarm, lang))
         if st.button(t("ack", lang), key=f"ack_{alarm.id}_{n}"):
-            sending.send(ctx, key, "ack", n, CommandRequest("ack_alarm", alarm.id))
-    sending.outcome("ack", lang)
+            request = CommandRequest("ack_alarm", alarm.id)
+            sending.send(ctx, key, "ack", n, request, sending.said(request, alarm=alarm))
+    sending.outcome("ack", lang, key)
 
 
 ctx = common.signed_in()

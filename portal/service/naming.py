@@ -1,5 +1,5 @@
 """Names a farmer reads for what a state message calls by id: an actuator, a reading that is no quantity of the
-vocabulary, and a device's KS X 3267 status.
+vocabulary, a device's KS X 3267 status, and what a command asked for.
 
 Why: ids (`heater`, `aerator_1_current`) and the standard's status names (`READY`, `ON`) are the wire's words, and
 a tenant reading "난방기 heater · 응답 READY" learns nothing from the second word of each pair. An actuator is
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from farmcore import i18n
 from farmcore.link.payloads import ActuatorEntry
 from portal.service import texts
+from portal.service.commands import CommandRequest
 
 # every actuator role the vocabulary names, longest first (so `side_vent` is tried before a shorter role)
 ROLES = sorted((k.removeprefix("role:") for k in i18n.TEXTS if k.startswith("role:")), key=len, reverse=True)
@@ -93,3 +94,29 @@ def feedback(value: str | int, lang: str) -> str:
         return texts.t(f"feedback:{name}", lang)
     unknown = _UNKNOWN_STATUS.match(name)
     return str(value) if unknown is None else texts.t("feedback code", lang, code=unknown.group(1))
+
+
+def command_words(request: CommandRequest, lang: str, *, unit_name: str | None = None,
+                  actuators: Mapping[str, ActuatorEntry] | None = None, alarm: str | None = None) -> str:
+    """What a command asks for, as the answer under its form repeats it (`온도 설정 18.0 °C`, `순환팬 켜기 ·
+    30분 동안`): a bare "applied" does not say what was applied. `alarm` is the acknowledged alarm's message."""
+    target = request.target or ""
+    name = actuator_name(target, lang, actuators)
+    if request.kind == "setpoint" and isinstance(request.value, int | float):
+        words = texts.t("said setpoint", lang, quantity=texts.quantity(target, lang),
+                        value=texts.reading(float(request.value), unit_name))
+    elif request.kind == "override":
+        if isinstance(request.value, bool):
+            state = texts.t("said on" if request.value else "said off", lang)
+        else:
+            state = texts.t("said open", lang, pct=f"{request.value:.0f}" if isinstance(request.value, float)
+                            else request.value)
+        words = texts.t("said override", lang, name=name, state=state,
+                        duration=texts.duration(request.duration_s or 0, lang))
+    elif request.kind == "release":
+        words = texts.t("said release", lang, name=name)
+    elif request.kind == "ack_alarm":
+        words = texts.t("said ack", lang, alarm=alarm or target)
+    else:
+        words = texts.t(f"said {request.kind}", lang)
+    return words[:1].upper() + words[1:]  # English starts a sentence with a capital; Korean has none

@@ -158,6 +158,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "pending": {"ko": "보내는 중입니다…", "en": "Sending…"},
     "already sent": {"ko": "이미 보낸 명령입니다. 다시 보내지 않았습니다.",
                      "en": "This command was already sent; it was not sent again."},
+    # what a command asked for, repeated above its answer (portal/service/naming.py command_words)
+    "said setpoint": {"ko": "{quantity} 설정 {value}", "en": "{quantity} setpoint {value}"},
+    "said override": {"ko": "{name} {state} · {duration} 동안", "en": "{name} {state} for {duration}"},
+    "said on": {"ko": "켜기", "en": "on"},
+    "said off": {"ko": "끄기", "en": "off"},
+    "said open": {"ko": "열림 {pct}%", "en": "open {pct}%"},
+    "said release": {"ko": "{name} 수동 조작 해제", "en": "{name}: override released"},
+    "said feed_now": {"ko": "지금 먹이 주기", "en": "feed now"},
+    "said ack": {"ko": "경보 확인: {alarm}", "en": "acknowledge: {alarm}"},
     # alarms
     "alarms title": {"ko": "경보", "en": "Alarms"},
     "status:unacknowledged": {"ko": "미확인", "en": "unacknowledged"},
