@@ -22,6 +22,7 @@ import click
 from farmcore import i18n
 from farmcore.errors import BadInput, FarmError
 from farmcore.textui import table
+from portal.clicheck import check_action, check_site, check_site_file, check_tenant, say
 from portal.serve import serve
 from portal.service import accounts, audit, leases, sites
 from portal.service.errors import PortalError, StoreUnavailable
@@ -30,11 +31,6 @@ from portal.service.store import Store
 
 DB_ENV = "FARMCTL_PORTAL_DB"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def say(ko: str, en: str) -> str:
-    """The sentence in the command line's language."""
-    return ko if i18n.language() == "ko" else en
 
 
 class StoreDown(FarmError):
@@ -228,6 +224,10 @@ def lease_dict(found: Lease) -> dict[str, Any]:
 def lease_add(tenant: str, site: str, zone: str, start: str, end: str, note: str, db: str | None) -> None:
     """Lease a zone to a tenant for [start, end); refused when it overlaps any lease of the zone."""
     with opened(db) as store:
+        leases.parse_day("start", start)  # a bad day is said first, as the store says it
+        leases.parse_day("end", end)
+        check_tenant(store, tenant)
+        check_site(store, site)
         made = leases.add_lease(store, tenant, site, zone, start, end, actor(), note)
         record(store, "lease_add", made.key, lease_dict(made))
     click.echo(say("임대 추가: ", "lease added: ") + lease_line(made))
@@ -286,6 +286,7 @@ def site_dict(found: sites.Site) -> dict[str, Any]:
 @db_option
 def site_add(file: Path, db: str | None) -> None:
     """Register (or update) a site and its zones from its site file."""
+    check_site_file(file)
     with opened(db) as store:
         added = sites.register_site(store, file)
         record(store, "site_add", None, {"site": added.id, "file": str(file), "zones": [z.zone for z in added.zones]})
@@ -329,7 +330,7 @@ def parse_time(field: str, text: str | None) -> datetime | None:
 @click.option("--user", "username")
 @click.option("--site")
 @click.option("--zone")
-@click.option("--action")
+@click.option("--action", help="one action, e.g. sign_in, command_setpoint, lease_add (a wrong one lists them all)")
 @click.option("--limit", type=int, default=1000, show_default=True)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="write the rows as CSV (UTF-8 with BOM for Excel) instead of a table")
@@ -338,6 +339,7 @@ def parse_time(field: str, text: str | None) -> datetime | None:
 def audit_command(since: str | None, until: str | None, username: str | None, site: str | None, zone: str | None,
                   action: str | None, limit: int, csv_file: Path | None, as_json: bool, db: str | None) -> None:
     """The audit log, newest first: who did what to which zone, and how it came out."""
+    check_action(action)
     start, end = parse_time("--since", since), parse_time("--until", until)
     with opened(db) as store:
         rows = audit.query(store, since=start, until=end, username=username, site=site, zone=zone, action=action,

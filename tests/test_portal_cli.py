@@ -4,6 +4,7 @@ database cannot be reached; a generated password is printed once; every change l
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher, profiles
 
+import portal
 from farmctl.cli import main
+from portal.clicheck import AUDIT_ACTIONS
 from portal.service import accounts, leases
 from portal.service.model import seoul_day
 from portal.service.store import Store
@@ -138,8 +141,9 @@ def test_sites_and_leases_from_the_command_line(run: Run) -> None:
 def test_a_bad_site_file_is_one_line_naming_the_file_and_the_field(run: Run, tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text(SITE.read_text("utf-8").replace("latitude = 36.35", "latitude = 360"), "utf-8")
-    refused(run("site", "add", str(broken)), f"{broken}: not a usable site file: {broken}: site.latitude")
-    refused(run("site", "add", str(tmp_path / "none.toml")), "none.toml")
+    refused(run("site", "add", str(broken)), f"error: not a usable site file: {broken}: site.latitude")
+    assert run("site", "add", str(broken))[2].count(str(broken)) == 1  # the path once, not twice
+    refused(run("site", "add", str(tmp_path / "none.toml")), "none.toml: cannot read")
 
 
 def test_account_admin_commands(run: Run) -> None:
@@ -194,3 +198,64 @@ def test_korean_words_under_a_korean_locale(run: Run, monkeypatch: pytest.Monkey
     code, out, err = run("user", "add", "lee", "--role", "farmer")
     assert (code, out) == (2, "")
     assert err == "farmctl: 오류: role: 'farmer': 다음 중 하나여야 합니다: tenant, officer, technician, admin\n"
+
+
+def test_a_lease_names_what_is_wrong_with_its_tenant_or_site_in_plain_words(run: Run,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run("site", "add", str(SITE))
+    run("user", "add", "park", "--role", "officer")
+    run("user", "add", "admin", "--role", "admin")
+    run("user", "add", "kim", "--role", "tenant")
+
+    def lease(tenant: str, site: str = "gyeongbuk-demo") -> tuple[int, str, str]:
+        return run("lease", "add", "--tenant", tenant, "--site", site, "--zone", "gh1", "--start", "2026-03-01",
+                   "--end", "2027-03-01")
+
+    refused(lease("park"), "tenant: 'park' is an officer: a tenant account is needed")
+    refused(lease("admin"), "tenant: 'admin' is an admin: a tenant account is needed")
+    refused(lease("nobody"), "tenant: no user 'nobody': a tenant account is needed")
+    refused(lease("kim", "nowhere"), "site: 'nowhere' is not registered (registered: gyeongbuk-demo); register it "
+                                     "first with farmctl portal site add FILE")
+    monkeypatch.setenv("FARMCTL_LANG", "ko")
+    assert lease("park")[2] == ("farmctl: 오류: tenant: 'park' 계정은 지도사(officer) 계정입니다. "
+                                "임차인(tenant) 계정이어야 합니다\n")
+    assert "'nowhere' 사이트는 등록되어 있지 않습니다 (등록된 사이트: gyeongbuk-demo)" in lease("kim", "nowhere")[2]
+
+
+def test_an_unknown_audit_action_is_refused_with_the_known_ones(run: Run) -> None:
+    refused(run("audit", "--action", "nonsense"), "--action: 'nonsense': not an audit action; one of sign_in, ")
+    assert "command_setpoint" in run("audit", "--action", "nonsense")[2]
+    assert run("audit", "--action", "command_setpoint", "--json") == (0, '{"audit": []}\n', "")
+
+
+def _recorded_actions() -> set[str]:
+    """Every action name the portal's sources pass to the audit log: `audit.record(store, who, ACTION, ...)`,
+    the command line's `record(store, ACTION, ...)` and the admin desk's `_log(who, ACTION, ...)`; an f-string
+    as its constant head and `*` (`command_*`)."""
+    found = set()
+    for path in Path(portal.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            at = {"record": 2 if isinstance(func, ast.Attribute) else 1, "_log": 1}.get(name)
+            if at is None or len(node.args) <= at:
+                continue
+            arg = node.args[at]
+            for part in (arg.body, arg.orelse) if isinstance(arg, ast.IfExp) else (arg,):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    found.add(part.value)
+                elif isinstance(part, ast.JoinedStr) and isinstance(part.values[0], ast.Constant):
+                    found.add(f"{part.values[0].value}*")
+    return found
+
+
+def test_the_audit_actions_are_every_action_the_portal_records() -> None:
+    recorded = _recorded_actions()
+    assert len(recorded) > 15
+    for action in recorded:
+        if action.endswith("*"):
+            assert any(a.startswith(action[:-1]) for a in AUDIT_ACTIONS), action
+        else:
+            assert action in AUDIT_ACTIONS, action
