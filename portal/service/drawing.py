@@ -3,23 +3,15 @@
 Why a picture: a farmer on the bus recognises "the side vents are a third open, the heater is on" at a glance,
 where a table of twelve actuators takes reading. Pure (a StateMessage and a language in, SVG text out), so it
 is unit-tested without a browser, and the page only shows it (`st.image`: an <img>, where no script can run).
-The kit (svgkit.py) makes broker text safe; the scenes (drawing_house.py, drawing_tank.py) place the parts.
+The kit (svgkit.py) makes broker text safe and keeps labels apart, drawing_parts.py puts things into words, the
+scenes (drawing_house.py, drawing_tank.py) place the parts.
 """
 
 from __future__ import annotations
 
-import math
-
 from farmcore.link.payloads import StateMessage
 from portal.service import drawing_house, drawing_tank, texts
-from portal.service.svgkit import MUTED, Canvas
-
-
-def outside(canvas: Canvas, state: StateMessage, lang: str) -> None:
-    """The outside air temperature in the sky's corner: why the vents and the heater do what they do."""
-    temp = state.weather.get("air_temperature")
-    if isinstance(temp, int | float) and not isinstance(temp, bool) and math.isfinite(temp):
-        canvas.text(6, 14, f"{texts.t('outside', lang)} {texts.reading(temp, 'degC')}", size=9, fill=MUTED)
+from portal.service.svgkit import Canvas
 
 
 def zone_svg(state: StateMessage, lang: str = "ko", *, name: str | None = None) -> str:
@@ -27,7 +19,6 @@ def zone_svg(state: StateMessage, lang: str = "ko", *, name: str | None = None) 
     lang = texts.lang_of(lang)
     kind = "tank" if state.kind == "tank" else "greenhouse"
     title = texts.t("drawing title", lang, zone=name or state.zone, kind=texts.t(f"kind:{kind}", lang))
-    canvas = Canvas(title)
-    (drawing_tank.draw if kind == "tank" else drawing_house.draw)(canvas, state, lang)
-    outside(canvas, state, lang)
+    canvas = Canvas(title, lang)
+    (drawing_tank.draw if kind == "tank" else drawing_house.draw)(canvas, state)
     return canvas.svg()

@@ -1,13 +1,26 @@
 """A fish tank from the side: the water with its aerators bubbling while they run, the oxygen line, heater and
 chiller, the exchange pump's flow, the feeder dropping feed, and the probes where they hang in the water (the
-DO probe and the temperature probe; pH, salinity and EC read beside the temperature). Roles the picture has no
-place for are listed under it, never dropped.
+DO probe and the temperature probe; pH, salinity and EC read beside the temperature). Each label takes the
+first free of its spots; one with none, or a role the picture has no place for, is listed under it, never
+dropped.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from farmcore.link.payloads import ActuatorEntry, StateMessage
 from portal.service import texts
+from portal.service.drawing_parts import (
+    Line,
+    label_device,
+    outside,
+    place_readings,
+    rest_list,
+    rest_readings,
+    undrawn,
+)
+from portal.service.naming import actuator_names
 from portal.service.svgkit import (
     BAD,
     INK,
@@ -18,12 +31,9 @@ from portal.service.svgkit import (
     ON_LIGHT,
     ON_WATER,
     Canvas,
-    Line,
-    device_label,
+    Spot,
+    W,
     is_on,
-    place_readings,
-    rest_list,
-    rest_readings,
 )
 
 X0, X1, TOP, BOTTOM, SURFACE = 60.0, 300.0, 80.0, 228.0, 100.0
@@ -43,13 +53,15 @@ def body(c: Canvas) -> None:
     c.el("line", x1=X0, y1=SURFACE, x2=X1, y2=SURFACE, stroke=ON_WATER, stroke_width=1.0)
 
 
-def aerators(c: Canvas, items: list[tuple[str, ActuatorEntry]], lang: str) -> None:
+def aerators(c: Canvas, items: list[tuple[str, ActuatorEntry]], names: dict[str, str], rest: list[Line]) -> None:
     """Diffusers on the floor, numbered, each with a column of bubbles while it runs; one caption for all."""
     if not items:
         return
     step = min(50.0, 150.0 / len(items))
+    groups: list[ET.Element] = []
     for i, (act_id, entry) in enumerate(items):
         g = c.device(act_id, entry)
+        groups.append(g)
         x = 90 + step * i
         c.el("rect", g, x=x - 8, y=BOTTOM - 7, width=16.0, height=5.0, rx=2.0, fill=colour(entry, ON_AIR))
         if is_on(entry):
@@ -57,17 +69,18 @@ def aerators(c: Canvas, items: list[tuple[str, ActuatorEntry]], lang: str) -> No
                 c.el("circle", g, cx=x + (3 if k % 2 else -3), cy=BOTTOM - 18 - 24 * k, r=2.5 + k * 0.4,
                      fill="#ffffff", stroke=ON_WATER, stroke_width=0.8, cls="bubble")
         ink = BAD if entry.failed or entry.source == "safety" else ON_HEAT if entry.source == "override" else INK
-        c.text(x, BOTTOM + 12, str(i + 1) if len(items) > 1 else "", g, anchor="middle", size=8, fill=ink)
-    running = sum(1 for _, e in items if is_on(e))
+        if len(items) > 1:
+            c.label([Spot(x, BOTTOM + 14, "middle")], [str(i + 1)], g, fill=ink)
     if len(items) == 1:
-        words, ink = device_label(items[0][1], lang)
-        c.text(X0, BOTTOM + 24, words, anchor="start", size=8, fill=ink)
+        act_id, entry = items[0]
+        label_device(c, groups[0], act_id, entry, [Spot(X0, BOTTOM + 30)], names[act_id], rest)
     else:
-        c.text(X0, BOTTOM + 24, f"{texts.role('aerator', lang)} {texts.t('on', lang)} {running}/{len(items)}",
-               anchor="start", size=8)
+        running = sum(1 for _, e in items if is_on(e))
+        c.label([Spot(X0, BOTTOM + 30)], [f"{texts.role('aerator', c.lang)} {texts.t('on', c.lang)} "
+                                          f"{running}/{len(items)}"])
 
 
-def switch(c: Canvas, act_id: str, entry: ActuatorEntry, lang: str, kind: str) -> None:
+def switch(c: Canvas, act_id: str, entry: ActuatorEntry, kind: str, name: str, rest: list[Line]) -> None:
     """The other tank devices at their fixed places, coloured when they run."""
     g = c.device(act_id, entry)
     on = bool(is_on(entry))
@@ -79,29 +92,28 @@ def switch(c: Canvas, act_id: str, entry: ActuatorEntry, lang: str, kind: str) -
             for k in range(8):
                 c.el("circle", g, cx=246.0 + (k % 3) * 4, cy=BOTTOM - 14 - 12 * k, r=1.4, fill="#748ffc",
                      cls="bubble")
-        at, anchor = (20.0, 218.0), "start"
+        spots = [Spot(X0 / 2, 125, "middle", 2), Spot(X0 / 2, 112, "middle", 3)]
     elif kind == "heater":
         path = " ".join(f"L{262 + 5 * k:g},{196 + (20 if k % 2 else 0):g}" for k in range(1, 7))
         c.el("path", g, d=f"M262,196 {path}", fill="none", stroke=colour(entry, ON_HEAT), stroke_width=2.5)
-        at, anchor = (X1, BOTTOM + 12), "end"
+        spots = [Spot(X1, BOTTOM + 14, "end"), Spot(X1, BOTTOM + 30, "end")]
     elif kind == "chiller":
         c.el("rect", g, x=318.0, y=130.0, width=34.0, height=26.0, rx=3.0, fill=colour(entry, "#4dabf7"))
         c.el("line", g, x1=318.0, y1=143.0, x2=X1, y2=143.0, stroke=MUTED, stroke_width=1.5)
-        at, anchor = (356.0, 168.0), "end"
+        spots = [Spot(W - 2, 170, "end"), Spot(W - 2, 122, "end"), Spot(W - 2, 170, "end", 2)]
     elif kind == "exchange":
         c.el("circle", g, cx=335.0, cy=206.0, r=9.0, fill=colour(entry, ON_WATER))
         c.el("path", g, d=f"M{X1:g},218 L335,218 L335,215 M335,197 L335,90 L{X1 - 4:g},90", fill="none",
              stroke=ON_WATER if on else MUTED, stroke_width=1.5, cls="flow" if on else None)
-        at, anchor = (356.0, 232.0), "end"
+        spots = [Spot(W - 2, 232, "end"), Spot(W - 2, 190, "end"), Spot(W - 2, 248, "end"), Spot(W - 2, 232, "end", 2)]
     else:  # feeder: a hopper over the water, dropping feed while it runs
         c.el("path", g, d="M150,40 L200,40 L185,68 L165,68 Z", fill=colour(entry, ON_LIGHT), stroke="#495057",
              stroke_width=1.0)
         if on:
             for k in range(6):
                 c.el("circle", g, cx=171.0 + (k % 3) * 4, cy=74.0 + 4 * k, r=1.6, fill="#8d6e63", cls="feed")
-        at, anchor = (206.0, 52.0), "start"
-    words, ink = device_label(entry, lang)
-    c.text(at[0], at[1], words, g, anchor=anchor, size=8, fill=ink)
+        spots = [Spot(206, 52), Spot(206, 46, "start", 2), Spot(144, 52, "end")]
+    label_device(c, g, act_id, entry, spots, name, rest)
 
 
 def probe(c: Canvas, x: float, depth: float) -> None:
@@ -110,26 +122,31 @@ def probe(c: Canvas, x: float, depth: float) -> None:
     c.el("rect", x=x - 3, y=depth, width=6.0, height=12.0, rx=2.0, fill="#343a40", cls="probe")
 
 
-def draw(c: Canvas, state: StateMessage, lang: str) -> None:
-    """The tank, its devices, the probes and their readings, then what had no place."""
+def draw(c: Canvas, state: StateMessage) -> None:
+    """The tank, the probes and their readings (placed first: they matter most), its devices, then what had no
+    place."""
     body(c)
+    outside(c, state, c.lang)
+    placed: list[str] = []
+    if any(n in state.readings for n in DO):
+        probe(c, 90.0, 118.0)
+        placed += place_readings(c, state.readings, DO, 98, 128, c.lang, first_bold=True)
+    if any(n in state.readings for n in WATER):
+        probe(c, 270.0, 150.0)
+        placed += place_readings(c, state.readings, WATER, 262, 164, c.lang, first_bold=True, anchor="end")
+    names = actuator_names(state.actuators, c.lang)
     by_role: dict[str, list[tuple[str, ActuatorEntry]]] = {}
     for act_id, entry in state.actuators.items():
         by_role.setdefault(entry.role, []).append((act_id, entry))
-    aerators(c, by_role.get("aerator", []), lang)
+    rest: list[Line] = []
+    aerators(c, by_role.get("aerator", []), names, rest)
     drawn = {a for a, _ in by_role.get("aerator", [])}
     for role, kind in (("o2_valve", "o2"), ("heater", "heater"), ("chiller", "chiller"),
                        ("exchange_pump", "exchange"), ("feeder", "feeder")):
         for act_id, entry in by_role.get(role, [])[:1]:
-            switch(c, act_id, entry, lang, kind)
+            switch(c, act_id, entry, kind, names[act_id], rest)
             drawn.add(act_id)
-    placed: list[str] = []
-    if any(n in state.readings for n in DO):
-        probe(c, 90.0, 118.0)
-        placed += place_readings(c, state.readings, DO, 98, 124, lang, first_bold=True)
-    if any(n in state.readings for n in WATER):
-        probe(c, 270.0, 150.0)
-        placed += place_readings(c, state.readings, WATER, 262, 160, lang, first_bold=True, anchor="end")
-    lines = rest_readings(state.readings, set(placed), lang, first=FIRST)
-    lines += [Line(*device_label(e, lang), actuator=(a, e)) for a, e in state.actuators.items() if a not in drawn]
-    rest_list(c, lines, lang, BOTTOM + 40)
+    lines = rest_readings(state.readings, set(placed), c.lang, first=FIRST, actuators=state.actuators) + rest
+    lines += [undrawn(a, e, names[a], c.lang) for a, e in state.actuators.items() if a not in drawn]
+    c.floor = BOTTOM + 38
+    rest_list(c, lines, c.lang)

@@ -109,7 +109,7 @@ def command_words(request: CommandRequest, lang: str, *, unit_name: str | None =
         if isinstance(request.value, bool):
             state = texts.t("said on" if request.value else "said off", lang)
         else:
-            state = texts.t("said open", lang, pct=f"{request.value:.0f}" if isinstance(request.value, float)
+            state = texts.t("open pct", lang, pct=f"{request.value:.0f}" if isinstance(request.value, float)
                             else request.value)
         words = texts.t("said override", lang, name=name, state=state,
                         duration=texts.duration(request.duration_s or 0, lang))
