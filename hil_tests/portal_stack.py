@@ -7,9 +7,10 @@ registered and the accounts a tenancy test needs; `farmctl portal serve` (Stream
 free port. One stack takes ~10 s to start, so a module starts it once (`portal_stack` fixture factory).
 
 The accounts: tenant `kim` rents gh1 (and rented gh2 until yesterday), tenant `lee` rents tank1, officer `park`
-reads the site, technician `choi` and admin `admin`. gh1 has a soil-moisture probe on a node of its own that
-the twin keeps silent from the start, so the zone raises a stale-data alarm about 40 s after the daemon starts:
-an alarm to acknowledge that disturbs nothing else.
+reads the site, technician `choi` and admin `admin`. gh1's soil-moisture probe says NEED_CALIBRATION from the
+twin's start, so the zone raises a stale-data alarm about 30 s after the daemon starts: an alarm to acknowledge
+that disturbs nothing else (a silent node would: every tick would wait for its Modbus timeout, holding the
+commands back).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ AQUACTL = [sys.executable, "-m", "aquactl.cli"]
 SITE = "hil"
 GREENHOUSES = ("gh1", "gh2")
 TANK = "tank1"
-SILENT_UNIT = 14  # gh1's soil-moisture node, silent from the twin's start: the alarm to acknowledge
 ALARM_ID = "stale_data:soil_moisture"
 T = TypeVar("T")
 
@@ -85,7 +85,6 @@ actuators = [
     nodes = "".join(f'\n[[nodes]]\nbus = "{bus}"\nunit = {unit}\nprofile = "{profile}"\n' for bus, unit, profile in (
         ("greenhouses", 1, "ksx3267:2022/sensor-default"),
         ("greenhouses", 11, "ksx3267:2022/sensor-default"), ("greenhouses", 12, "ksx3267:2022/actuator-default"),
-        ("greenhouses", SILENT_UNIT, "ksx3267:2022/sensor-default"),
         ("greenhouses", 21, "ksx3267:2022/sensor-default"), ("greenhouses", 22, "ksx3267:2022/actuator-default"),
         ("tanks", 41, "ksx3267:2022/sensor-default"), ("tanks", 42, "ksx3267:2022/actuator-default"),
         ("tanks", 43, "vendor:do-probe")))
@@ -118,11 +117,11 @@ wind_direction = 11 }}
 {nodes}
 [[faults]]
 at_h = 0
-kind = "silent"
-bus = "greenhouses"
-unit = {SILENT_UNIT}
-{greenhouse("gh1", "crops/tomato", 10, "1동 토마토", f'''
-    {{ quantity = "soil_moisture", unit = {SILENT_UNIT}, slot = 16 }},''')}
+kind = "need_calibration"
+zone = "gh1"
+quantity = "soil_moisture"
+{greenhouse("gh1", "crops/tomato", 10, "1동 토마토", '''
+    { quantity = "soil_moisture", unit = 11, slot = 16 },''')}
 {greenhouse("gh2", "crops/strawberry", 20, "2동 딸기")}
 [[zones]]
 id = "{TANK}"
