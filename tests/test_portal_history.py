@@ -315,3 +315,17 @@ def test_charts_read_in_numbers_with_the_legend_above_the_plot(historian: Sqlite
     series = (Series("aerator_1_current", "A", "sensor", (start,), (4.0,)),)
     current = HistoryView(KEY, start, end, timedelta(minutes=1), series)
     assert quantity_figure(current, "aerator_1_current", "ko").layout.title.text == "폭기기 1 전류"
+
+
+def test_a_sparse_logger_draws_a_line_and_a_long_silence_still_breaks_it() -> None:
+    from portal.service.history import bridge
+
+    t0 = datetime(2026, 12, 7, tzinfo=UTC)
+    times = tuple(t0 + timedelta(minutes=m) for m in range(180))
+    values = tuple(20.0 if m % 10 == 0 and not 60 <= m < 120 else None for m in range(180))  # an hour silent
+    kept_times, kept = bridge(times, values)
+    assert kept.count(None) == 1  # the hour's silence, once
+    gap = kept.index(None)
+    assert kept_times[gap] == t0 + timedelta(minutes=51)  # right after the last reading before it
+    assert [v for v in kept if v is not None] == [v for v in values if v is not None]
+    assert kept[0] is not None and kept[-1] is not None

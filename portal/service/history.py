@@ -47,6 +47,9 @@ SPANS: dict[str, timedelta | None] = {  # None: from the season's (lease's or pl
 # The daemon logs a setpoint on change and at least every 300 s (SETPOINT_LOG_S in farmcore/runtime/records.py):
 # an empty window within two such periods of the last value still holds it; beyond, the daemon was not running.
 SETPOINT_HOLD = timedelta(seconds=600)
+# Windows finer than a sensor's logging (a 10-minute logger on the 1-minute windows of a day) are empty between
+# its points; a line is drawn across a silence this short, and broken by a longer one (a daemon or sensor down).
+BRIDGE = timedelta(minutes=15)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _LTTB = LTTBDownsampler()
@@ -216,7 +219,7 @@ def zone_history(historian: Historian, key: ZoneKey, start: datetime, end: datet
     for name in sensors:
         samples = read.get(name) or []
         if any(s.value is not None for s in samples):
-            times, values = _thin(samples, start)
+            times, values = bridge(*_thin(samples, start))
             series.append(Series(name, unit_of(tagged, units, "sensor", name), "sensor", times, values))
     setpoints = {n: Band(n, unit_of(tagged, units, "setpoint", n), "setpoint", *b) for n, b in bands.items()}
     envelopes = {n: Band(n, unit_of(tagged, units, "setpoint", n), "envelope", (start, end), (lo, lo), (hi, hi))
@@ -288,6 +291,22 @@ def _thin(samples: list[Sample], start: datetime) -> tuple[tuple[datetime, ...],
                      count=len(samples))
     idx = downsample(ms, ys)
     return tuple(times[i] for i in idx), tuple(None if math.isnan(ys[i]) else float(ys[i]) for i in idx)
+
+
+def bridge(times: tuple[datetime, ...], values: tuple[float | None, ...]) -> tuple[tuple[datetime, ...],
+                                                                               tuple[float | None, ...]]:
+    """Empty windows between two readings at most BRIDGE apart left out (the chart joins them); a longer silence
+    keeps one empty window, which breaks the line; empty windows before the first and after the last reading go."""
+    keep: list[int] = []
+    last: int | None = None  # the newest reading kept
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if last is not None and i > last + 1 and times[i] - times[last] > BRIDGE:
+            keep.append(last + 1)
+        keep.append(i)
+        last = i
+    return tuple(times[k] for k in keep), tuple(values[k] for k in keep)
 
 
 def _clip_times(samples: Sequence[Sample], start: datetime) -> tuple[datetime, ...]:
