@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal.service.db import DbLease, DbSession, DbSite, DbUser, DbUserSite
 from portal.service.errors import BadRequest, SignInError
-from portal.service.leases import to_lease
+from portal.service.leases import article, to_lease
 from portal.service.model import Grants, Principal, Role
 from portal.service.store import Store, utc_now
 
@@ -287,7 +287,8 @@ def assign_site(store: Store, username: str, site: str, assigned: bool = True) -
         if Role(user.role) not in (Role.OFFICER, Role.TECHNICIAN):
             raise BadRequest("username", f"{username!r}: {user.role} 계정입니다. 사이트는 지도사(officer)나 "
                                          "기술자(technician)에게만 배정할 수 있습니다",
-                             f"{username!r} is a {user.role}: sites are assigned to officers and technicians only")
+                             f"{username!r} is {article(user.role)} {user.role}: sites are assigned to officers and "
+                             "technicians only")
         if session.get(DbSite, site) is None:
             raise BadRequest("site", f"{site!r}: 등록된 사이트가 아닙니다", f"{site!r}: not a registered site")
         row = session.get(DbUserSite, (user.id, site))

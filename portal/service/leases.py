@@ -20,6 +20,11 @@ DAY_ALLOWED = ("YYYY-MM-DD 형식의 날짜 (한국 시간)", "a date YYYY-MM-DD
 NOTE_MAX = 2000
 
 
+def article(word: str) -> str:
+    """"an officer", "an admin", "a tenant": the English article of a role's name."""
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def to_lease(row: DbLease, tenant: str) -> Lease:
     return Lease(row.id, tenant, row.site, row.zone, row.start, row.end, row.ended, row.note)
 
@@ -62,10 +67,9 @@ def add_lease(store: Store, tenant: str, site: str, zone: str, start: date | str
     with store.session() as session:
         user = session.scalars(select(DbUser).where(DbUser.username == tenant)).one_or_none()
         if user is None or user.role != Role.TENANT:
-            ko, en = ("사용자가 없습니다", "no such user") if user is None else (f"{user.role} 계정입니다",
-                                                                                   f"is a {user.role}")
-            raise BadRequest("tenant", f"{tenant!r}: {ko}. 임차인(tenant) 계정이어야 합니다",
-                             f"{tenant!r} {en}: a tenant account is needed")
+            ko, en = (f"{tenant!r} 사용자가 없습니다", f"no user {tenant!r}") if user is None else (
+                f"{tenant!r}: {user.role} 계정입니다", f"{tenant!r} is {article(user.role)} {user.role}")
+            raise BadRequest("tenant", f"{ko}. 임차인(tenant) 계정이어야 합니다", f"{en}: a tenant account is needed")
         # the zone's row is locked (PostgreSQL) so two admins cannot lease the same days at once; SQLite's
         # transactions are BEGIN IMMEDIATE (store.py), which serialises them already
         found = session.scalars(select(DbZone).where(DbZone.site == site, DbZone.zone == zone)
