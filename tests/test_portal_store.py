@@ -380,6 +380,7 @@ def test_a_bad_site_file_is_one_line_naming_the_file_and_the_field(store: Store,
     broken = mini_site(tmp_path, extra="max_override_s = 999999")
     refused = bad(lambda: sites.register_site(store, broken))
     assert refused.field == str(broken) and "max_override_s" in refused.text("en")
+    assert refused.text("en").count(str(broken)) == 1  # the path once
     assert "\n" not in refused.text("en") and "\n" not in refused.text("ko")
     missing = bad(lambda: sites.register_site(store, tmp_path / "none.toml"))
     assert missing.field == str(tmp_path / "none.toml")

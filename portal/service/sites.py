@@ -67,7 +67,9 @@ def register_site(store: Store, path: str | Path, now: datetime | None = None) -
         text = path.read_text("utf-8")
         site = load_site(path)
     except FarmError as exc:
-        raise BadRequest("site file", f"쓸 수 없습니다: {exc}", f"not usable: {exc}") from None  # exc names the path
+        detail = str(exc).removeprefix(f"{path}: ")  # the field already names the file: said once
+        raise BadRequest(str(path), f"사이트 파일에 오류가 있습니다: {detail}", f"not a usable site file: {detail}") \
+            from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise BadRequest(str(path), f"읽을 수 없습니다: {reason}", f"cannot read: {reason}") from None
