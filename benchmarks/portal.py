@@ -149,7 +149,15 @@ def _isolation(directory: Path) -> dict[str, object]:
     return isolation_figures(directory)
 
 
-FIGURES: list[Callable[[Path], dict[str, object]]] = [history_figures_30d, csv_figures_30d, _isolation]
+def _browser(directory: Path) -> dict[str, object]:
+    """benchmarks/portal_browser.py, imported when run: a whole stack and Debian's chromium."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # hil_tests, for the stack
+    from benchmarks.portal_browser import browser_figures
+
+    return browser_figures(directory)
+
+
+FIGURES: list[Callable[[Path], dict[str, object]]] = [history_figures_30d, csv_figures_30d, _isolation, _browser]
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 drives the greenhouses and `aquactl run` the tank, each on its own broker account of a real mosquitto with the
 ACL `farmctl broker config` writes, both writing one SQLite historian; a portal store (SQLite) has the site
 registered and the accounts a tenancy test needs; `farmctl portal serve` (Streamlit) serves the pages on a
-free port. One stack takes ~10 s to start, so a module starts it once (`portal_stack` fixture factory).
+free port. A stack takes 5-15 s to start on 2 cores, so a module starts it once (`portal_stack` fixture factory).
 
 The accounts: tenant `kim` rents gh1 (and rented gh2 until yesterday), tenant `lee` rents tank1, officer `park`
 reads the site, technician `choi` and admin `admin`. gh1's soil-moisture probe says NEED_CALIBRATION from the
