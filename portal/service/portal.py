@@ -9,7 +9,7 @@ and for one that does not exist. Administration lives in `admin.py` behind the s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -159,19 +159,26 @@ class Portal:
             self._refused[what] = now
             return True
 
-    def visible_zones(self, token: str | None) -> list[ZoneKey]:
-        """The registered zones this person may see now, sorted: a tenant's leased ones, a reader's sites'."""
-        now = self.clock()
+    def _visible(self, token: str | None, now: datetime) -> list[tuple[Gate, sites.Zone]]:
+        """Every zone this person may see now, sorted, each with tenancy's answer: the person, their grants and
+        the registered zones read once (a province admin lists hundreds of zones), then decided zone by zone."""
         principal = self._who(token)
         grants = accounts.grants(self.store, principal)
+        registered = {z.key: z for z in sites.zones(self.store)}
         if principal.role == Role.TENANT:
-            candidates: Iterable[ZoneKey] = {lease.key for lease in grants.leases}
+            candidates = sorted({lease.key for lease in grants.leases}, key=lambda k: (k.site, k.zone))
         else:
-            candidates = (z.key for z in sites.zones(self.store))
-        return sorted((k for k in candidates
-                       if decide(principal, grants, k, Op.VIEW, now,
-                                 registered=sites.zone_registered(self.store, k)).allowed),
-                      key=lambda k: (k.site, k.zone))
+            candidates = list(registered)  # sites.zones is sorted by site and zone
+        out = []
+        for key in candidates:
+            access = decide(principal, grants, key, Op.VIEW, now, registered=key in registered)
+            if access.allowed:
+                out.append((Gate(principal, grants, access, key), registered[key]))
+        return out
+
+    def visible_zones(self, token: str | None) -> list[ZoneKey]:
+        """The registered zones this person may see now, sorted: a tenant's leased ones, a reader's sites'."""
+        return [gate.key for gate, _zone in self._visible(token, self.clock()) if gate.key is not None]
 
     # --------------------------------------------------------------------------------------------- live data
 
@@ -184,10 +191,11 @@ class Portal:
     def _live(self, key: ZoneKey) -> LiveZone | None:
         return None if self.live is None else self.live.view(key)
 
-    def _card(self, gate: Gate, now: datetime) -> ZoneCard:
+    def _card(self, gate: Gate, now: datetime, info: sites.Zone | None = None) -> ZoneCard:
         key = gate.key
         assert key is not None
-        info = next((z for z in sites.zones(self.store, key.site) if z.zone == key.zone), None)
+        if info is None:
+            info = next((z for z in sites.zones(self.store, key.site) if z.zone == key.zone), None)
         live = self._live(key)
         state = live.state if live is not None else None
         status = live.status if live is not None else "unknown"
@@ -205,7 +213,7 @@ class Portal:
     def my_zones(self, token: str | None) -> list[ZoneCard]:
         """A card per zone this person may see (for a tenant: per active lease)."""
         now = self.clock()
-        return [self._card(self.gate(token, key, Op.VIEW, now=now), now) for key in self.visible_zones(token)]
+        return [self._card(gate, now, info) for gate, info in self._visible(token, now)]
 
     def zone(self, token: str | None, site: str, zone: str) -> ZonePage:
         """One zone's live page: its card, the state, what may be set, recent events since the history start."""
@@ -223,8 +231,8 @@ class Portal:
         """Active and recent alarms of every zone this person may see; a tenant may acknowledge their own."""
         now = self.clock()
         rows: list[AlarmRow] = []
-        for key in self.visible_zones(token):
-            gate = self.gate(token, key, Op.VIEW, now=now)
+        for gate, info in self._visible(token, now):
+            key = info.key
             live = self._live(key)
             for alarm in live.alarms if live is not None else ():
                 rows.append(AlarmRow(key, alarm, can_ack=gate.principal.role == Role.TENANT and not alarm.acked))
