@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from farmcore.link.zoneclient import new_command
 from hil_tests.portal_browser import PHONE, WIDE, chromium, go, main, needs_chromium, new_page, shoot, sign_in
 from hil_tests.portal_stack import ALARM_ID, SITE, PortalStack, needs_mosquitto, portal_stack, wait_for
 from portal.service import audit
+from portal.service.accounts import MAX_FAILURES
 from portal.service.commands import CommandRequest
-from portal.service.errors import Denied
+from portal.service.errors import Denied, SignInError
 from portal.service.live import LiveHub
 from portal.service.model import ZoneKey
 from portal.service.portal import Portal
@@ -66,6 +68,13 @@ def service(stack: PortalStack) -> Iterator[Portal]:
 
 def _setpoint(stack: PortalStack, quantity: str) -> dict[str, object]:
     return dict(stack.state("gh1").get("setpoints", {}).get(quantity, {}))
+
+
+def _refusals(stack: PortalStack, username: str) -> int:
+    """Sign-ins refused under `username` (the audit keeps the name asked for, not a person)."""
+    with Store.open(stack.db_url) as store:
+        return sum(1 for row in audit.query(store, action="sign_in")
+                   if row.outcome != "ok" and row.username == username)
 
 
 def _commands(stack: PortalStack, action: str) -> int:
@@ -175,6 +184,42 @@ def test_a_lease_that_ended_yesterday_gives_no_access(stack: PortalStack, chrome
         page.context.close()
 
 
+def test_a_double_click_sends_one_command(stack: PortalStack, kim: Page) -> None:
+    before = _commands(stack, "command_setpoint")
+    go(kim, "controls")
+    kim.get_by_label(re.compile("^" + re.escape(t("new value", "ko", lo="", hi="", unit="")[:4]))).fill("21.5")
+    kim.get_by_role("button", name=t("send", "ko")).first.dblclick()
+    expect(kim.get_by_text(APPLIED)).to_be_visible()
+    wait_for("the daemon's state", lambda: _setpoint(stack, "air_temperature").get("value") == 21.5, 10)
+    kim.wait_for_timeout(2000)  # a second command would have been audited by now
+    assert _commands(stack, "command_setpoint") == before + 1, "one command for a double click"
+
+
+def test_a_wrong_password_and_a_locked_account_say_so(stack: PortalStack, chrome: Browser) -> None:
+    page = new_page(chrome)
+    choi = stack.accounts["choi"]
+
+    def attempt(password: str, said: str | re.Pattern[str], refusals: int) -> None:
+        page.get_by_label(t("username", "ko")).fill(choi.username)
+        page.get_by_label(t("password", "ko")).fill(password)
+        page.get_by_role("button", name=t("sign in", "ko")).click()
+        expect(page.get_by_text(said)).to_be_visible()
+        wait_for(f"refusal {refusals} audited", lambda: _refusals(stack, "choi") == refusals, 10)
+
+    locked = re.compile("계정이 .*까지 잠겼습니다")
+    try:
+        page.goto(stack.url)
+        for n in range(1, MAX_FAILURES):
+            attempt("not-the-password", SignInError("wrong").text("ko"), n)
+        attempt("not-the-password", locked, MAX_FAILURES)  # the fifth failure locks
+        attempt(choi.password, locked, MAX_FAILURES + 1)  # and the right password is refused meanwhile
+        expect(page.get_by_text(t("signed in as", "ko", name="Choi", role=t("role name:technician", "ko")))) \
+            .to_have_count(0)
+        assert "Traceback" not in page.content()
+    finally:
+        page.context.close()
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wanted = os.environ.get("FARMCTL_PORTAL_SCREENSHOTS")
@@ -207,3 +252,38 @@ def test_screenshots_of_every_page(stack: PortalStack, chrome: Browser, shots: P
         page.context.close()
     for path in taken:
         assert path.stat().st_size < 400_000, f"{path.name}: {path.stat().st_size} bytes, keep screenshots small"
+
+
+def test_a_malformed_state_on_the_broker_is_ignored(stack: PortalStack, kim: Page) -> None:
+    """Published as gh1's daemon would (its account may write the zone's state): the portal logs one line and keeps
+    the last good state; the page goes on (the daemon's next state replaces the bad one on the broker)."""
+    subprocess.run(["mosquitto_pub", *stack.broker.auth(f"farmctl-{SITE}"), "-t", f"farm/{SITE}/gh1/state",
+                    "-r", "-m", '{"schema": 1, "zone": ['], check=True, timeout=10)
+    wait_for("the portal's log line", lambda: "gh1/state ignored" in stack.log("portal", 20_000), 10)
+    go(kim, "zone")
+    expect(kim.get_by_text(t("live values", "ko")).first).to_be_visible()
+    assert "Traceback" not in kim.content()
+
+
+def test_the_broker_down_shows_the_banner_and_pauses_controls(stack: PortalStack, kim: Page) -> None:
+    """Last in the module: mosquitto stops, the pages say since when live data is missing and offer no control;
+    it comes back on the same port and so do the controls."""
+    banner = re.escape(t("live unavailable", "ko", since="")[:12])
+    stack.broker.stop()
+    try:
+        go(kim, "controls")
+        expect(kim.get_by_text(re.compile(banner))).to_be_visible()
+        expect(kim.get_by_text(t("controls off", "ko"))).to_be_visible()
+        expect(kim.get_by_role("button", name=t("send", "ko"))).to_have_count(0)
+        assert "Traceback" not in kim.content()
+    finally:
+        stack.broker.start()
+    wait_for("gh1 online again", lambda: stack.status("gh1") == "online", 30)
+    wait_for("the controls back", lambda: _controls_back(kim), 30, every_s=2)
+
+
+def _controls_back(page: Page) -> bool:
+    go(page, "myfarm")
+    go(page, "controls")
+    page.wait_for_timeout(500)
+    return page.get_by_role("button", name=t("send", "ko")).count() > 0
