@@ -271,21 +271,11 @@ class PortalStack:
                 "FARMCTL_PORTAL_HISTORIAN": self.historian_url}
 
     def serve_args(self) -> list[str]:
-        """`farmctl portal serve` once it exists; until then the `streamlit run` it wraps."""
-        try:
-            from portal.cli import portal as group  # type: ignore[attr-defined]
-        except ImportError:
-            group = None
-        if group is not None and "serve" in getattr(group, "commands", {}):
-            return [*FARMCTL, "portal", "serve", "--port", str(self.portal_port), "--address", "127.0.0.1",
-                    "--db", self.db_url, "--broker", self.broker.url("portal"), "--historian", self.historian_url]
-        app = Path(__file__).resolve().parents[1] / "portal" / "app" / "main.py"
-        return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                "--server.address", "127.0.0.1", "--server.port", str(self.portal_port),
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        return [*FARMCTL, "portal", "serve", "--port", str(self.portal_port), "--address", "127.0.0.1",
+                "--db", self.db_url, "--broker", self.broker.url("portal"), "--historian", self.historian_url]
 
     def serve_portal(self) -> None:
-        """The portal's Streamlit server on a free port, up when its health check answers."""
+        """`farmctl portal serve` on a free port, up when its health check answers."""
         self._spawn("portal", self.serve_args(), self.portal_env())
         wait_for("the portal's /_stcore/health", lambda: self.health() == "ok" or self._died("portal"), 60)
         if self.health() != "ok":
