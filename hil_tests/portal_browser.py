@@ -80,18 +80,6 @@ def go(page: Page, key: str) -> None:
         expect(opener).to_be_visible()
 
 
-def pick(page: Page, label: str, option: str) -> None:
-    """Choose `option` in the selectbox labelled `label`."""
-    page.get_by_label(label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def settle(page: Page, text: str) -> None:
-    """Wait until `text` is on the page and Streamlit has finished the run that drew it."""
-    expect(page.get_by_text(text).first).to_be_visible()
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-
-
 def shoot(page: Page, folder: Path, name: str) -> Path:
     """The whole page (at most SHOT_MAX_H px tall) as a palette PNG `folder/NAME-WIDTHpx.png`.
 
