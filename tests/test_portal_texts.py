@@ -97,3 +97,19 @@ def test_a_command_is_repeated_in_words_above_its_answer() -> None:
                           "순환팬 수동 조작 해제", "지금 먹이 주기", "경보 확인: DO low"]
     assert said["en"] == ["Air temperature setpoint 18.0 °C", "Fan on for 30 min", "Side left open 50% for 10 min",
                           "Fan: override released", "Feed now", "Acknowledge: DO low"]
+
+
+def test_every_faulty_sensor_status_reads_as_words_in_both_languages() -> None:
+    """A sensor's quality is its KS X 3267 status when faulty: the Korean page must not show `need_calibration`."""
+    import tomllib
+    from pathlib import Path
+
+    from portal.service.texts import t
+
+    codes = tomllib.loads((Path(__file__).resolve().parents[1] / "farmcore" / "profiles" / "ks" / "codes.toml")
+                          .read_text())["status"]
+    faulty = [v["name"].lower() for k, v in codes.items() if 1 <= int(k) <= 199]
+    assert "need_calibration" in faulty
+    for name in faulty:
+        for lang in ("ko", "en"):
+            assert t(f"quality:{name}", lang) != f"quality:{name}", (name, lang)

@@ -121,6 +121,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "quality:stale": {"ko": "오래된 값", "en": "stale"},
     "quality:idle": {"ko": "측정 안 함", "en": "idle"},
     "quality:bad": {"ko": "이상", "en": "bad"},
+    # a faulty sensor's quality is its KS X 3267 status, lower case (farmcore/fieldbus/node.py)
+    "quality:error": {"ko": "센서 오류", "en": "sensor error"},
+    "quality:busy": {"ko": "측정 중", "en": "busy"},
+    "quality:voltage_error": {"ko": "전압 오류", "en": "voltage error"},
+    "quality:current_error": {"ko": "전류 오류", "en": "current error"},
+    "quality:temperature_error": {"ko": "온도 오류", "en": "temperature error"},
+    "quality:fuse_error": {"ko": "퓨즈 오류", "en": "fuse error"},
+    "quality:need_replace": {"ko": "교체 필요", "en": "needs replacing"},
+    "quality:need_calibration": {"ko": "교정 필요", "en": "needs calibration"},
+    "quality:need_check": {"ko": "점검 필요", "en": "needs a check"},
     "no value": {"ko": "값 없음", "en": "no value"},
     # a reading's name where the picture shows what it measures (farmcore/i18n.py has the others' short names)
     "short:pipe_temperature": {"ko": "배관", "en": "pipe"},
