@@ -106,7 +106,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# its sibling modules (gh_*.py); appended, not first: this folder holds portal.py, which must not shadow the
+# `portal` package in a process that imports both (the test suite)
+sys.path.append(str(Path(__file__).resolve().parent))
 
 from gh_baselines import VENT_ROLES, ClimateComputer, Thermostat
 from gh_metrics import Meter, report

@@ -167,7 +167,7 @@ def spool_fsyncs(directory: Path) -> dict[str, float | None]:
 
 
 def sqlite_figures() -> dict[str, object]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.append(str(Path(__file__).resolve().parent))  # appended: benchmarks/portal.py shadows no package
     try:
         from historian_sqlite import measure  # benchmarks/historian_sqlite.py
     except ImportError as exc:

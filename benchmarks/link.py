@@ -40,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.append(str(ROOT / "benchmarks"))  # appended: benchmarks/portal.py must not shadow the portal package
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from daemon_scale import LocalBroker, _free_ports, _p, _proc_cpu_s, _quiet_logs, measure, twin_process  # noqa: E402

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+# appended: benchmarks/portal.py must not shadow the `portal` package for the portal tests in this process
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import control_greenhouse
 from gh_baselines import ClimateComputer
