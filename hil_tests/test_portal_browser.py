@@ -133,7 +133,7 @@ def test_a_value_outside_the_envelope_cannot_be_sent(stack: PortalStack, kim: Pa
 
 def test_an_override_with_a_duration_ends_by_itself(stack: PortalStack, kim: Page, service: Portal) -> None:
     token, _ = service.sign_in("kim", stack.accounts["kim"].password)
-    outcome = service.command(token, SITE, "gh1", CommandRequest("override", "fan", False, 20, "test",
+    outcome = service.command(token, SITE, "gh1", CommandRequest("override", "fan", False, 8, "test",
                                                                  confirmed=True))
     assert outcome.status == "applied", outcome
     wait_for("the fan's override in the state", lambda: "fan" in stack.state("gh1").get("overrides", {}), 10)
@@ -230,7 +230,12 @@ TENANT_PAGES = {"myfarm": "1동 토마토", "zone": t("live values", "ko"), "con
                 "alarms": t("alarms title", "ko"), "account": t("change password", "ko")}
 
 
-@pytest.mark.parametrize("size", [WIDE, PHONE], ids=["1280px", "390px"])
+# The phone width runs always (every page must open there); the desktop width's screenshots are made when they are
+# asked for (FARMCTL_PORTAL_SCREENSHOTS=docs/screenshots/portal), to keep the suite under its 15 minutes.
+SIZES = [WIDE, PHONE] if os.environ.get("FARMCTL_PORTAL_SCREENSHOTS") else [PHONE]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["1280px", "390px"][-len(SIZES):])
 def test_screenshots_of_every_page(stack: PortalStack, chrome: Browser, shots: Path, size: tuple[int, int]) -> None:
     page = new_page(chrome, size)
     try:
