@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from farmcore.link.payloads import AlarmEntry, EventMessage, RecipeRef, StateMessage
+from farmcore.link.zoneclient import ZoneStatus
 from portal.service.model import Lease, ZoneKey
-
-ZoneStatus = Literal["online", "offline", "unknown"]
 
 # The readings a card shows first, by zone kind (the rest follow in the state's order).
 MAIN_READINGS = {
